@@ -1,0 +1,17 @@
+using Mesh.ControlPlane.Debugging;
+using Mesh.ControlPlane.Xds;
+using Microsoft.AspNetCore.Routing;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the Mesh control plane's endpoints.</summary>
+public static class ControlPlaneEndpointRouteBuilderExtensions
+{
+    /// <summary>Maps the ADS gRPC service and the /debug and /healthz endpoints.</summary>
+    public static IEndpointRouteBuilder MapMeshControlPlane(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<AggregatedDiscoveryServiceImpl>();
+        DebugEndpoints.Map(endpoints);
+        return endpoints;
+    }
+}

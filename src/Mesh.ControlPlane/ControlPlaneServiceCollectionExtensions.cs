@@ -1,0 +1,80 @@
+using Mesh.ControlPlane;
+using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.Model;
+using Mesh.ControlPlane.Xds;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the Mesh control plane in a service collection.</summary>
+public static class ControlPlaneServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the control plane: its configuration source (the YAML directory of <see cref="ControlPlaneOptions.ConfigDir"/>,
+    /// or the embedded default), the snapshot provider, the xDS resource cache and the ADS service.
+    /// Map the endpoints with <c>MapMeshControlPlane()</c>.
+    /// </summary>
+    public static IServiceCollection AddMeshControlPlane(this IServiceCollection services, Action<ControlPlaneOptions>? configure = null)
+    {
+        var options = services.AddOptions<ControlPlaneOptions>().ValidateDataAnnotations().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigSource, DefaultConfigSource>());
+        services.TryAddSingleton<MeshSnapshotProvider>();
+        services.TryAddSingleton<XdsResourceCache>();
+        services.AddHostedService<ControlPlaneStartup>();
+        services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.MaxSendMessageSize = null;
+        });
+        return services;
+    }
+
+    /// <summary>The configured source: the YAML directory when one is set, else the embedded default configuration.</summary>
+    private sealed class DefaultConfigSource : IConfigSource, IDisposable
+    {
+        private readonly IConfigSource _inner;
+
+        public DefaultConfigSource(IOptions<ControlPlaneOptions> options, ILoggerFactory loggers)
+        {
+            var value = options.Value;
+            _inner = value.ConfigDir is { Length: > 0 } dir
+                ? new YamlDirectorySource(dir, value.DefaultNamespace, loggers.CreateLogger<YamlDirectorySource>())
+                : new EmbeddedConfigSource(value.DefaultNamespace);
+        }
+
+        public string Name => _inner.Name;
+
+        public ConfigSet Current => _inner.Current;
+
+        public Task StartAsync(CancellationToken cancellationToken) => _inner.StartAsync(cancellationToken);
+
+        public Primitives.IChangeToken GetChangeToken() => _inner.GetChangeToken();
+
+        public void Dispose() => (_inner as IDisposable)?.Dispose();
+    }
+
+    /// <summary>Reads the configuration before the server takes traffic; an invalid first configuration stops start-up.</summary>
+    private sealed class ControlPlaneStartup(MeshSnapshotProvider provider, XdsResourceCache cache) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = cache; // created now, so it follows every snapshot from the first.
+            if (!await provider.StartAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException(
+                    "The configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, provider.LastErrors.Select(e => "  " + e)));
+            }
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using Mesh.ControlPlane.Model;
+using Mesh.ControlPlane.Xds;
+using Mesh.Xds;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.ControlPlane.Debugging;
+
+/// <summary>The HTTP endpoints that show what the control plane is serving: /debug/syncz, /debug/config_dump, /debug/configz, /healthz/ready.</summary>
+internal static class DebugEndpoints
+{
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithTypeRegistry(XdsTypeRegistry.Default).WithIndentation());
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthz/ready", (MeshSnapshotProvider provider) =>
+            provider.Current.Version > 0 ? Results.Text("ok") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
+
+        endpoints.MapGet("/debug/syncz", (XdsResourceCache cache) => Json(Syncz(cache)));
+
+        endpoints.MapGet("/debug/config_dump", (XdsResourceCache cache, string? node) =>
+        {
+            if (string.IsNullOrEmpty(node))
+            {
+                return Results.BadRequest("the 'node' query parameter (a node id from /debug/syncz) is required");
+            }
+
+            var connection = cache.Connections.FirstOrDefault(c => c.Node?.Id == node);
+            return connection is null ? Results.NotFound($"no connected client has node id '{node}'") : Json(ConfigDump(cache, connection));
+        });
+
+        endpoints.MapGet("/debug/configz", (MeshSnapshotProvider provider) => Json(Configz(provider)));
+    }
+
+    private static IResult Json(JsonNode node) => Results.Text(node.ToJsonString(Indented), "application/json");
+
+    private static JsonArray Syncz(XdsResourceCache cache)
+    {
+        var result = new JsonArray();
+        foreach (var connection in cache.Connections.OrderBy(c => c.Id))
+        {
+            var types = new JsonArray();
+            foreach (var status in connection.Status.OrderBy(s => s.TypeUrl, StringComparer.Ordinal))
+            {
+                types.Add(new JsonObject
+                {
+                    ["typeUrl"] = status.TypeUrl,
+                    ["sentVersion"] = status.SentVersion,
+                    ["sentNonce"] = status.SentNonce,
+                    ["ackedVersion"] = status.AckedVersion,
+                    ["status"] = status.LastNack is { } n && n.Nonce == status.SentNonce ? "NACKED"
+                        : status.SentVersion is null ? "REQUESTED"
+                        : status.SentVersion == status.AckedVersion ? "ACKED" : "SENT",
+                    ["lastNack"] = status.LastNack is { } nack
+                        ? new JsonObject { ["nonce"] = nack.Nonce, ["version"] = nack.Version, ["message"] = nack.Message, ["at"] = nack.At.ToString("O") }
+                        : null,
+                    ["subscribed"] = new JsonArray([.. status.Subscribed.Select(s => (JsonNode)s)]),
+                    ["resourceCount"] = status.Resources.Count,
+                });
+            }
+
+            result.Add(new JsonObject
+            {
+                ["id"] = connection.Id,
+                ["nodeId"] = connection.Node?.Id,
+                ["cluster"] = connection.Node?.Cluster,
+                ["namespace"] = connection.Namespace,
+                ["protocol"] = connection.Protocol,
+                ["peer"] = connection.Peer,
+                ["connectedAt"] = connection.ConnectedAt.ToString("O"),
+                ["types"] = types,
+            });
+        }
+
+        return result;
+    }
+
+    private static JsonObject ConfigDump(XdsResourceCache cache, XdsConnection connection)
+    {
+        var set = cache.Current;
+        var types = new JsonObject();
+        foreach (var status in connection.Status.OrderBy(s => s.TypeUrl, StringComparer.Ordinal))
+        {
+            var resources = new JsonArray();
+            foreach (var (name, version) in status.Resources.OrderBy(r => r.Key, StringComparer.Ordinal))
+            {
+                var resource = set.Find(status.TypeUrl, name, connection.Namespace);
+                resources.Add(new JsonObject
+                {
+                    ["name"] = name,
+                    ["version"] = version,
+                    ["current"] = resource?.Version == version,
+                    ["resource"] = resource is null ? null : JsonNode.Parse(Formatter.Format(resource.Message)),
+                });
+            }
+
+            types[status.TypeUrl] = new JsonObject
+            {
+                ["sentVersion"] = status.SentVersion,
+                ["ackedVersion"] = status.AckedVersion,
+                ["resources"] = resources,
+            };
+        }
+
+        return new JsonObject
+        {
+            ["node"] = connection.Node is null ? null : JsonNode.Parse(Formatter.Format(connection.Node)),
+            ["types"] = types,
+        };
+    }
+
+    private static JsonObject Configz(MeshSnapshotProvider provider)
+    {
+        var snapshot = provider.Current;
+        return new JsonObject
+        {
+            ["version"] = snapshot.Version,
+            ["services"] = new JsonArray([.. snapshot.Services.Values.OrderBy(s => s.Host, StringComparer.Ordinal).Select(s => (JsonNode)new JsonObject
+            {
+                ["host"] = s.Host,
+                ["ports"] = new JsonArray([.. s.Ports.Select(p => (JsonNode)$"{p.Number}/{p.Protocol}")]),
+                ["endpoints"] = s.Endpoints.Length,
+                ["declaredBy"] = s.DeclaredBy,
+            })]),
+            ["routedHosts"] = new JsonArray([.. snapshot.Routes.Keys.Order(StringComparer.Ordinal).Select(h => (JsonNode)h)]),
+            ["errors"] = new JsonArray([.. provider.LastErrors.Select(e => (JsonNode)e.ToString())]),
+            ["warnings"] = new JsonArray([.. provider.LastWarnings.Select(e => (JsonNode)e.ToString())]),
+        };
+    }
+}

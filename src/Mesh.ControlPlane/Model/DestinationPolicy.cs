@@ -1,0 +1,88 @@
+using System.Collections.Immutable;
+
+namespace Mesh.ControlPlane.Model;
+
+/// <summary>The policies for traffic to one host (from a DestinationRule), and its subsets.</summary>
+/// <param name="Host">The fully qualified host.</param>
+/// <param name="Traffic">The policy for the whole service.</param>
+/// <param name="Subsets">The named subsets, each with its policy (the service's, overridden by the subset's).</param>
+/// <param name="DeclaredBy">The resource it came from.</param>
+public sealed record DestinationPolicy(string Host, TrafficPolicy Traffic, ImmutableArray<SubsetPolicy> Subsets, string DeclaredBy)
+{
+    /// <summary>The subset with this name, or <see langword="null"/>.</summary>
+    public SubsetPolicy? FindSubset(string name)
+    {
+        foreach (var subset in Subsets)
+        {
+            if (subset.Name == name)
+            {
+                return subset;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>A named group of a service's endpoints, selected by labels.</summary>
+public sealed record SubsetPolicy(string Name, ImmutableDictionary<string, string> Labels, TrafficPolicy Traffic);
+
+/// <summary>Load-balancing algorithms.</summary>
+public enum LoadBalancerKind
+{
+    /// <summary>Each endpoint in turn.</summary>
+    RoundRobin,
+
+    /// <summary>The endpoint with the fewest requests in flight among a few chosen at random.</summary>
+    LeastRequest,
+
+    /// <summary>An endpoint at random.</summary>
+    Random,
+
+    /// <summary>Consistent hashing on a request property, so the same key reaches the same endpoint.</summary>
+    RingHash,
+}
+
+/// <summary>The policy for traffic to a service or subset.</summary>
+public sealed record TrafficPolicy
+{
+    /// <summary>No policy: round robin, no limits.</summary>
+    public static TrafficPolicy Default { get; } = new();
+
+    /// <summary>The load-balancing algorithm.</summary>
+    public LoadBalancerKind LoadBalancer { get; init; } = LoadBalancerKind.RoundRobin;
+
+    /// <summary>For <see cref="LoadBalancerKind.RingHash"/>: the header hashed.</summary>
+    public string? HashHeader { get; init; }
+
+    /// <summary>For <see cref="LoadBalancerKind.RingHash"/>: the smallest ring size, if set.</summary>
+    public ulong? MinimumRingSize { get; init; }
+
+    /// <summary>Most requests in flight to the service at once (HTTP/2), if limited.</summary>
+    public int? MaxRequests { get; init; }
+
+    /// <summary>Outlier detection, if on.</summary>
+    public OutlierPolicy? Outlier { get; init; }
+
+    /// <summary>The TLS mode towards the destination: DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, or null if unset.</summary>
+    public string? TlsMode { get; init; }
+}
+
+/// <summary>When to eject an endpoint from the load-balancing pool.</summary>
+public sealed record OutlierPolicy
+{
+    /// <summary>Consecutive 5xx (or gRPC errors) that eject an endpoint.</summary>
+    public uint? Consecutive5xxErrors { get; init; }
+
+    /// <summary>Consecutive gateway errors (502, 503, 504) that eject an endpoint.</summary>
+    public uint? ConsecutiveGatewayErrors { get; init; }
+
+    /// <summary>How often the ejection analysis runs.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The minimum ejection time, multiplied by the number of times ejected.</summary>
+    public TimeSpan BaseEjectionTime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most endpoints that may be ejected at once, in percent.</summary>
+    public int MaxEjectionPercent { get; init; } = 10;
+}

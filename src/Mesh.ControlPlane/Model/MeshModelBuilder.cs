@@ -1,0 +1,1077 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Mesh.ControlPlane.Configuration;
+
+namespace Mesh.ControlPlane.Model;
+
+/// <summary>The outcome of building a snapshot: the snapshot when the input was valid, and every problem found.</summary>
+/// <param name="Snapshot">The snapshot, or <see langword="null"/> when there were errors.</param>
+/// <param name="Errors">Problems that reject the input.</param>
+/// <param name="Warnings">Things that were accepted but ignored (Istio features Mesh does not act on).</param>
+public sealed record MeshBuildResult(MeshSnapshot? Snapshot, IReadOnlyList<ConfigError> Errors, IReadOnlyList<ConfigError> Warnings);
+
+/// <summary>
+/// Turns the resources of every source into one validated <see cref="MeshSnapshot"/>. It checks the input as a
+/// whole and collects every error, each naming the origin, the resource and the field; a single error rejects the
+/// whole input, so a caller keeps serving its last good snapshot.
+/// </summary>
+public sealed partial class MeshModelBuilder
+{
+    private const string ServiceNameLabel = "kubernetes.io/service-name";
+
+    private static readonly JsonSerializerOptions SpecOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new LenientStringConverter() },
+    };
+
+    private static readonly Dictionary<string, string[]> KnownKinds = new()
+    {
+        ["VirtualService"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+        ["DestinationRule"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+        ["ServiceEntry"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+        ["WorkloadEntry"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+        ["PeerAuthentication"] = ["security.istio.io/v1", "security.istio.io/v1beta1"],
+        ["AuthorizationPolicy"] = ["security.istio.io/v1", "security.istio.io/v1beta1"],
+        ["Service"] = ["v1"],
+        ["Pod"] = ["v1"],
+        ["EndpointSlice"] = ["discovery.k8s.io/v1"],
+    };
+
+    private readonly string _clusterDomain;
+    private readonly List<ConfigError> _errors = [];
+    private readonly List<ConfigError> _warnings = [];
+
+    private MeshModelBuilder(string clusterDomain) => _clusterDomain = clusterDomain;
+
+    /// <summary>Builds a snapshot from <paramref name="resources"/>; <paramref name="version"/> is stamped on it.</summary>
+    public static MeshBuildResult Build(IReadOnlyList<ConfigResource> resources, long version, string clusterDomain = "cluster.local")
+    {
+        var builder = new MeshModelBuilder(clusterDomain);
+        var snapshot = builder.BuildCore(resources, version);
+        return new MeshBuildResult(builder._errors.Count == 0 ? snapshot : null, builder._errors, builder._warnings);
+    }
+
+    private MeshSnapshot BuildCore(IReadOnlyList<ConfigResource> resources, long version)
+    {
+        var parsed = ParseAll(resources);
+
+        var services = new Dictionary<string, MeshService>(StringComparer.Ordinal);
+        BuildServiceEntries(parsed, services);
+        BuildKubernetesServices(parsed, services);
+        var frozenServices = services.ToImmutableDictionary(StringComparer.Ordinal);
+
+        var policies = BuildDestinationPolicies(parsed, frozenServices);
+        var routes = BuildRouteTables(parsed, frozenServices, policies);
+
+        return new MeshSnapshot
+        {
+            Version = version,
+            Services = frozenServices,
+            Policies = policies,
+            Routes = routes,
+            ClusterDomain = _clusterDomain,
+        };
+    }
+
+    // ---- parsing -------------------------------------------------------------------------------------------
+
+    private sealed record Parsed<T>(ConfigResource Resource, T Spec)
+    {
+        public string Display => Resource.DisplayName;
+    }
+
+    private sealed class ParsedSet
+    {
+        public List<Parsed<VirtualServiceSpec>> VirtualServices { get; } = [];
+        public List<Parsed<DestinationRuleSpec>> DestinationRules { get; } = [];
+        public List<Parsed<ServiceEntrySpec>> ServiceEntries { get; } = [];
+        public List<Parsed<WorkloadEntrySpec>> WorkloadEntries { get; } = [];
+        public List<Parsed<KubeServiceSpec>> Services { get; } = [];
+        public List<Parsed<KubeEndpointSlice>> EndpointSlices { get; } = [];
+        public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
+    }
+
+    private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
+    {
+        var set = new ParsedSet();
+        var seen = new Dictionary<(string Kind, string Namespace, string Name), ConfigResource>();
+        foreach (var resource in resources)
+        {
+            if (!KnownKinds.TryGetValue(resource.Kind, out var apiVersions))
+            {
+                Error(resource, "kind", $"unknown kind '{resource.Kind}'; Mesh reads {string.Join(", ", KnownKinds.Keys)}");
+                continue;
+            }
+
+            if (Array.IndexOf(apiVersions, resource.ApiVersion) < 0)
+            {
+                Error(resource, "apiVersion", $"'{resource.ApiVersion}' is not an apiVersion of {resource.Kind}; expected {string.Join(" or ", apiVersions)}");
+                continue;
+            }
+
+            if (!seen.TryAdd((resource.Kind, resource.Namespace, resource.Name), resource))
+            {
+                Error(resource, "metadata.name", $"duplicate resource: {resource.DisplayName} is also defined at {seen[(resource.Kind, resource.Namespace, resource.Name)].Origin}");
+                continue;
+            }
+
+            switch (resource.Kind)
+            {
+                case "VirtualService":
+                    AddSpec(resource, "spec", set.VirtualServices);
+                    break;
+                case "DestinationRule":
+                    AddSpec(resource, "spec", set.DestinationRules);
+                    break;
+                case "ServiceEntry":
+                    AddSpec(resource, "spec", set.ServiceEntries);
+                    break;
+                case "WorkloadEntry":
+                    AddSpec(resource, "spec", set.WorkloadEntries);
+                    break;
+                case "Service":
+                    AddSpec(resource, "spec", set.Services);
+                    break;
+                case "EndpointSlice":
+                    AddSpec(resource, null, set.EndpointSlices);
+                    break;
+                case "Pod":
+                    var pods = new List<Parsed<KubePodSpec>>();
+                    AddSpec(resource, "spec", pods);
+                    foreach (var pod in pods)
+                    {
+                        set.Pods[(resource.Namespace, resource.Name)] = pod;
+                    }
+
+                    break;
+                default:
+                    Warn(resource, null, $"{resource.Kind} is read but not enforced by this version of Mesh");
+                    break;
+            }
+        }
+
+        return set;
+    }
+
+    private void AddSpec<T>(ConfigResource resource, string? property, List<Parsed<T>> into)
+        where T : class
+    {
+        JsonNode? node = property is null ? resource.Body : resource.Body[property];
+        if (node is null)
+        {
+            Error(resource, property, "is required");
+            return;
+        }
+
+        try
+        {
+            var spec = node.Deserialize<T>(SpecOptions);
+            if (spec is null)
+            {
+                Error(resource, property, "is required");
+                return;
+            }
+
+            into.Add(new Parsed<T>(resource, spec));
+        }
+        catch (JsonException ex)
+        {
+            var path = (ex.Path ?? "$").TrimStart('$');
+            var field = property is null ? path.TrimStart('.') : property + path;
+            Error(resource, field, DescribeJsonError(ex));
+        }
+    }
+
+    private static string DescribeJsonError(JsonException ex)
+    {
+        var message = ex.Message;
+        var unknown = UnknownFieldPattern().Match(message);
+        if (unknown.Success)
+        {
+            return $"unknown field '{unknown.Groups[1].Value}'";
+        }
+
+        var conversion = ConversionPattern().Match(message);
+        if (conversion.Success)
+        {
+            var type = conversion.Groups[1].Value;
+            var expected = type switch
+            {
+                _ when type.Contains("Int", StringComparison.Ordinal) => "a whole number",
+                _ when type.Contains("Double", StringComparison.Ordinal) => "a number",
+                _ when type.Contains("Boolean", StringComparison.Ordinal) => "true or false",
+                _ when type.Contains("String", StringComparison.Ordinal) && !type.Contains("Dictionary", StringComparison.Ordinal) && !type.Contains("List", StringComparison.Ordinal) => "a string",
+                _ when type.Contains("List", StringComparison.Ordinal) => "a list",
+                _ => "a mapping",
+            };
+            return $"has the wrong type: expected {expected}";
+        }
+
+        return ex.InnerException?.Message ?? message;
+    }
+
+    [GeneratedRegex("The JSON property '([^']*)' could not be mapped")]
+    private static partial Regex UnknownFieldPattern();
+
+    [GeneratedRegex(@"could not be converted to ([^\s]+?)\. Path")]
+    private static partial Regex ConversionPattern();
+
+    // ---- services ------------------------------------------------------------------------------------------
+
+    private void BuildServiceEntries(ParsedSet set, Dictionary<string, MeshService> services)
+    {
+        foreach (var entry in set.ServiceEntries)
+        {
+            var spec = entry.Spec;
+            var resource = entry.Resource;
+            if (spec.Hosts is not { Count: > 0 })
+            {
+                Error(resource, "spec.hosts", "at least one host is required");
+                continue;
+            }
+
+            var ports = BuildServiceEntryPorts(entry);
+            if (ports.IsDefaultOrEmpty)
+            {
+                continue;
+            }
+
+            var resolution = spec.Resolution ?? "NONE";
+            if (resolution is not ("NONE" or "STATIC" or "DNS" or "DNS_ROUND_ROBIN"))
+            {
+                Error(resource, "spec.resolution", $"'{resolution}' is not one of NONE, STATIC, DNS, DNS_ROUND_ROBIN");
+                continue;
+            }
+
+            var endpoints = ImmutableArray.CreateBuilder<ServiceEndpoint>();
+            if (spec.Endpoints is { } inline)
+            {
+                if (spec.WorkloadSelector is not null)
+                {
+                    Error(resource, "spec.workloadSelector", "cannot be used together with spec.endpoints");
+                }
+
+                for (var i = 0; i < inline.Count; i++)
+                {
+                    if (BuildWorkloadEndpoint(resource, $"spec.endpoints[{i}]", inline[i], spec.Ports!, resolution) is { } endpoint)
+                    {
+                        endpoints.Add(endpoint);
+                    }
+                }
+            }
+            else if (spec.WorkloadSelector?.Labels is { } selector)
+            {
+                var labels = selector.ToImmutableDictionary();
+                foreach (var workload in set.WorkloadEntries)
+                {
+                    if (workload.Resource.Namespace == resource.Namespace
+                        && BuildWorkloadEndpoint(workload.Resource, "spec", workload.Spec, spec.Ports!, resolution) is { } endpoint
+                        && endpoint.Matches(labels))
+                    {
+                        endpoints.Add(endpoint);
+                    }
+                }
+            }
+            else if (resolution is "DNS" or "DNS_ROUND_ROBIN")
+            {
+                // With DNS resolution and no endpoints, the host itself is the address.
+                foreach (var host in spec.Hosts)
+                {
+                    endpoints.Add(new ServiceEndpoint
+                    {
+                        Address = host,
+                        Ports = ports.ToImmutableDictionary(p => p.Number, p => p.Number),
+                    });
+                }
+            }
+
+            for (var i = 0; i < spec.Hosts.Count; i++)
+            {
+                var host = spec.Hosts[i];
+                if (string.IsNullOrWhiteSpace(host) || host.Contains('*', StringComparison.Ordinal))
+                {
+                    Error(resource, $"spec.hosts[{i}]", $"'{host}' is not supported: a host must be a non-wildcard DNS name");
+                    continue;
+                }
+
+                AddService(services, new MeshService
+                {
+                    Host = host,
+                    Namespace = resource.Namespace,
+                    Ports = ports,
+                    Endpoints = endpoints.ToImmutable(),
+                    DeclaredBy = $"{resource.DisplayName} ({resource.Origin})",
+                }, resource, $"spec.hosts[{i}]");
+            }
+        }
+    }
+
+    private ImmutableArray<ServicePort> BuildServiceEntryPorts(Parsed<ServiceEntrySpec> entry)
+    {
+        if (entry.Spec.Ports is not { Count: > 0 } ports)
+        {
+            Error(entry.Resource, "spec.ports", "at least one port is required");
+            return default;
+        }
+
+        var result = ImmutableArray.CreateBuilder<ServicePort>(ports.Count);
+        var ok = true;
+        for (var i = 0; i < ports.Count; i++)
+        {
+            var port = ports[i];
+            if (port.Number is not (> 0 and <= 65535))
+            {
+                Error(entry.Resource, $"spec.ports[{i}].number", "must be between 1 and 65535");
+                ok = false;
+                continue;
+            }
+
+            if (result.Any(p => p.Number == (int)port.Number))
+            {
+                Error(entry.Resource, $"spec.ports[{i}].number", $"port {port.Number} is listed twice");
+                ok = false;
+                continue;
+            }
+
+            result.Add(new ServicePort((int)port.Number, port.Name ?? string.Empty, (port.Protocol ?? "TCP").ToUpperInvariant()));
+        }
+
+        return ok ? result.ToImmutable() : default;
+    }
+
+    private ServiceEndpoint? BuildWorkloadEndpoint(ConfigResource resource, string field, WorkloadEntrySpec spec, List<ServiceEntryPort> servicePorts, string resolution)
+    {
+        if (string.IsNullOrWhiteSpace(spec.Address))
+        {
+            Error(resource, field + ".address", "is required");
+            return null;
+        }
+
+        if (resolution == "STATIC" && !IPAddress.TryParse(spec.Address, out _))
+        {
+            Error(resource, field + ".address", $"'{spec.Address}' is not an IP address, as resolution STATIC requires");
+            return null;
+        }
+
+        var ports = ImmutableDictionary.CreateBuilder<int, int>();
+        foreach (var port in servicePorts)
+        {
+            if (port.Number is not { } number)
+            {
+                continue;
+            }
+
+            var target = port.Name is not null && spec.Ports is not null && spec.Ports.TryGetValue(port.Name, out var named)
+                ? (int)named
+                : (int)(port.TargetPort ?? number);
+            ports[(int)number] = target;
+        }
+
+        return new ServiceEndpoint
+        {
+            Address = spec.Address,
+            Ports = ports.ToImmutable(),
+            Labels = spec.Labels?.ToImmutableDictionary() ?? ImmutableDictionary<string, string>.Empty,
+            Locality = Locality.Parse(spec.Locality),
+            Weight = spec.Weight is > 0 ? (int)spec.Weight.Value : 1,
+            ServiceAccount = spec.ServiceAccount ?? "default",
+        };
+    }
+
+    private void BuildKubernetesServices(ParsedSet set, Dictionary<string, MeshService> services)
+    {
+        var slicesByService = set.EndpointSlices
+            .Where(s => s.Resource.Body["metadata"]?["labels"]?[ServiceNameLabel] is not null)
+            .ToLookup(s => (s.Resource.Namespace, Name: s.Resource.Body["metadata"]!["labels"]![ServiceNameLabel]!.ToString()));
+
+        foreach (var slice in set.EndpointSlices)
+        {
+            if (slice.Resource.Body["metadata"]?["labels"]?[ServiceNameLabel] is null)
+            {
+                Error(slice.Resource, $"metadata.labels.{ServiceNameLabel}", "is required: it names the Service the slice belongs to");
+            }
+        }
+
+        foreach (var service in set.Services)
+        {
+            var resource = service.Resource;
+            if (service.Spec.Ports is not { Count: > 0 } specPorts)
+            {
+                Error(resource, "spec.ports", "at least one port is required");
+                continue;
+            }
+
+            var ports = ImmutableArray.CreateBuilder<ServicePort>();
+            for (var i = 0; i < specPorts.Count; i++)
+            {
+                var port = specPorts[i];
+                if (port.Port is not (> 0 and <= 65535))
+                {
+                    Error(resource, $"spec.ports[{i}].port", "must be between 1 and 65535");
+                    continue;
+                }
+
+                if (specPorts.Count > 1 && string.IsNullOrEmpty(port.Name))
+                {
+                    Error(resource, $"spec.ports[{i}].name", "is required when a Service has more than one port");
+                    continue;
+                }
+
+                ports.Add(new ServicePort(port.Port.Value, port.Name ?? string.Empty, ProtocolOf(port)));
+            }
+
+            var endpoints = ImmutableArray.CreateBuilder<ServiceEndpoint>();
+            foreach (var slice in slicesByService[(resource.Namespace, resource.Name)])
+            {
+                AddSliceEndpoints(set, slice, specPorts, endpoints);
+            }
+
+            AddService(services, new MeshService
+            {
+                Host = $"{resource.Name}.{resource.Namespace}.svc.{_clusterDomain}",
+                Namespace = resource.Namespace,
+                Ports = ports.ToImmutable(),
+                Endpoints = endpoints.ToImmutable(),
+                DeclaredBy = $"{resource.DisplayName} ({resource.Origin})",
+            }, resource, "metadata.name");
+        }
+    }
+
+    private static string ProtocolOf(KubeServicePort port)
+    {
+        // Istio's protocol selection: appProtocol first, then the port name's prefix.
+        var candidate = port.AppProtocol ?? port.Name?.Split('-')[0] ?? string.Empty;
+        return candidate.ToUpperInvariant() switch
+        {
+            "GRPC" or "GRPC-WEB" => "GRPC",
+            "HTTP2" or "H2C" or "KUBERNETES.IO/H2C" => "HTTP2",
+            "HTTP" => "HTTP",
+            "HTTPS" => "HTTPS",
+            _ => "TCP",
+        };
+    }
+
+    private void AddSliceEndpoints(ParsedSet set, Parsed<KubeEndpointSlice> slice, List<KubeServicePort> servicePorts, ImmutableArray<ServiceEndpoint>.Builder into)
+    {
+        var resource = slice.Resource;
+        if (slice.Spec.AddressType is not (null or "IPv4" or "IPv6"))
+        {
+            Warn(resource, "addressType", $"'{slice.Spec.AddressType}' slices are ignored");
+            return;
+        }
+
+        // Map each service port to the slice's port: by name, or the only one.
+        var ports = ImmutableDictionary.CreateBuilder<int, int>();
+        foreach (var servicePort in servicePorts)
+        {
+            if (servicePort.Port is not { } number)
+            {
+                continue;
+            }
+
+            foreach (var slicePort in slice.Spec.Ports ?? [])
+            {
+                if ((slicePort.Name ?? string.Empty) == (servicePort.Name ?? string.Empty) && slicePort.Port is { } target)
+                {
+                    ports[number] = target;
+                }
+            }
+        }
+
+        var endpoints = slice.Spec.Endpoints ?? [];
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            var endpoint = endpoints[i];
+            if (endpoint.Addresses is not { Count: > 0 })
+            {
+                Error(resource, $"endpoints[{i}].addresses", "at least one address is required");
+                continue;
+            }
+
+            var labels = ImmutableDictionary<string, string>.Empty;
+            var serviceAccount = "default";
+            if (endpoint.TargetRef is { Kind: "Pod", Name: { } podName } target
+                && set.Pods.TryGetValue((target.Namespace ?? resource.Namespace, podName), out var pod))
+            {
+                labels = LabelsOf(pod.Resource);
+                serviceAccount = pod.Spec.ServiceAccountName ?? "default";
+            }
+
+            var conditions = endpoint.Conditions;
+            var health = conditions?.Terminating == true ? EndpointHealth.Draining
+                : conditions?.Ready == false ? EndpointHealth.Unhealthy
+                : EndpointHealth.Healthy;
+            var locality = new Locality(string.Empty, endpoint.Zone ?? string.Empty, string.Empty);
+            if (labels.TryGetValue("topology.kubernetes.io/region", out var region))
+            {
+                locality = locality with { Region = region };
+            }
+
+            into.Add(new ServiceEndpoint
+            {
+                Address = endpoint.Addresses[0],
+                Ports = ports.ToImmutable(),
+                Labels = labels,
+                Locality = locality,
+                Health = health,
+                ServiceAccount = serviceAccount,
+            });
+        }
+    }
+
+    private static ImmutableDictionary<string, string> LabelsOf(ConfigResource resource)
+    {
+        if (resource.Body["metadata"]?["labels"] is not JsonObject labels)
+        {
+            return ImmutableDictionary<string, string>.Empty;
+        }
+
+        return labels.Where(p => p.Value is not null).ToImmutableDictionary(p => p.Key, p => p.Value!.ToString());
+    }
+
+    private void AddService(Dictionary<string, MeshService> services, MeshService service, ConfigResource resource, string field)
+    {
+        if (services.TryGetValue(service.Host, out var existing))
+        {
+            Error(resource, field, $"host '{service.Host}' is already declared by {existing.DeclaredBy}");
+            return;
+        }
+
+        services.Add(service.Host, service);
+    }
+
+    // ---- destination rules ---------------------------------------------------------------------------------
+
+    private ImmutableDictionary<string, DestinationPolicy> BuildDestinationPolicies(ParsedSet set, ImmutableDictionary<string, MeshService> services)
+    {
+        var policies = ImmutableDictionary.CreateBuilder<string, DestinationPolicy>(StringComparer.Ordinal);
+        foreach (var rule in set.DestinationRules)
+        {
+            var resource = rule.Resource;
+            var spec = rule.Spec;
+            if (string.IsNullOrWhiteSpace(spec.Host))
+            {
+                Error(resource, "spec.host", "is required");
+                continue;
+            }
+
+            var host = HostNames.Resolve(spec.Host, resource.Namespace, _clusterDomain, services.ContainsKey)
+                ?? HostNames.Qualify(spec.Host, resource.Namespace, _clusterDomain);
+            if (!services.ContainsKey(host))
+            {
+                Warn(resource, "spec.host", $"host '{spec.Host}' matches no service; the rule has no effect until one appears");
+            }
+
+            var traffic = BuildTrafficPolicy(resource, "spec.trafficPolicy", spec.TrafficPolicy, TrafficPolicy.Default);
+            var subsets = ImmutableArray.CreateBuilder<SubsetPolicy>();
+            var subsetList = spec.Subsets ?? [];
+            for (var i = 0; i < subsetList.Count; i++)
+            {
+                var subset = subsetList[i];
+                var field = $"spec.subsets[{i}]";
+                if (string.IsNullOrWhiteSpace(subset.Name))
+                {
+                    Error(resource, field + ".name", "is required");
+                    continue;
+                }
+
+                if (subset.Name.Contains('|', StringComparison.Ordinal))
+                {
+                    Error(resource, field + ".name", $"'{subset.Name}' may not contain '|'");
+                    continue;
+                }
+
+                if (subsets.Any(s => s.Name == subset.Name))
+                {
+                    Error(resource, field + ".name", $"subset '{subset.Name}' is defined twice");
+                    continue;
+                }
+
+                subsets.Add(new SubsetPolicy(
+                    subset.Name,
+                    subset.Labels?.ToImmutableDictionary() ?? ImmutableDictionary<string, string>.Empty,
+                    BuildTrafficPolicy(resource, field + ".trafficPolicy", subset.TrafficPolicy, traffic)));
+            }
+
+            if (policies.TryGetValue(host, out var existing))
+            {
+                Error(resource, "spec.host", $"host '{host}' already has a DestinationRule: {existing.DeclaredBy}");
+                continue;
+            }
+
+            policies.Add(host, new DestinationPolicy(host, traffic, subsets.ToImmutable(), $"{resource.DisplayName} ({resource.Origin})"));
+        }
+
+        return policies.ToImmutable();
+    }
+
+    private TrafficPolicy BuildTrafficPolicy(ConfigResource resource, string field, Configuration.TrafficPolicy? spec, TrafficPolicy inherited)
+    {
+        if (spec is null)
+        {
+            return inherited;
+        }
+
+        var policy = inherited;
+        if (spec.LoadBalancer is { } lb)
+        {
+            if (lb.Simple is not null && lb.ConsistentHash is not null)
+            {
+                Error(resource, field + ".loadBalancer", "set either simple or consistentHash, not both");
+            }
+            else if (lb.Simple is { } simple)
+            {
+                policy = policy with { HashHeader = null, MinimumRingSize = null };
+                switch (simple)
+                {
+                    case "ROUND_ROBIN" or "UNSPECIFIED":
+                        policy = policy with { LoadBalancer = LoadBalancerKind.RoundRobin };
+                        break;
+                    case "LEAST_REQUEST" or "LEAST_CONN":
+                        policy = policy with { LoadBalancer = LoadBalancerKind.LeastRequest };
+                        break;
+                    case "RANDOM":
+                        policy = policy with { LoadBalancer = LoadBalancerKind.Random };
+                        break;
+                    case "PASSTHROUGH":
+                        Warn(resource, field + ".loadBalancer.simple", "PASSTHROUGH is not supported by proxyless clients; using ROUND_ROBIN");
+                        policy = policy with { LoadBalancer = LoadBalancerKind.RoundRobin };
+                        break;
+                    default:
+                        Error(resource, field + ".loadBalancer.simple", $"'{simple}' is not one of ROUND_ROBIN, LEAST_REQUEST, RANDOM, PASSTHROUGH");
+                        break;
+                }
+            }
+            else if (lb.ConsistentHash is { } hash)
+            {
+                if (hash.HttpHeaderName is { Length: > 0 } header)
+                {
+                    policy = policy with
+                    {
+                        LoadBalancer = LoadBalancerKind.RingHash,
+                        HashHeader = header.ToLowerInvariant(),
+                        MinimumRingSize = hash.RingHash?.MinimumRingSize ?? hash.MinimumRingSize,
+                    };
+                }
+                else
+                {
+                    Error(resource, field + ".loadBalancer.consistentHash", "only httpHeaderName is supported as a hash key");
+                }
+            }
+
+            if (lb.LocalityLbSetting is not null || lb.WarmupDurationSecs is not null || lb.Warmup is not null)
+            {
+                Warn(resource, field + ".loadBalancer", "localityLbSetting and warmup are not supported yet and are ignored");
+            }
+        }
+
+        if (spec.ConnectionPool?.Http?.Http2MaxRequests is { } maxRequests)
+        {
+            if (maxRequests <= 0)
+            {
+                Error(resource, field + ".connectionPool.http.http2MaxRequests", "must be greater than 0");
+            }
+            else
+            {
+                policy = policy with { MaxRequests = maxRequests };
+            }
+        }
+
+        if (spec.OutlierDetection is { } outlier)
+        {
+            policy = policy with { Outlier = BuildOutlier(resource, field + ".outlierDetection", outlier) };
+        }
+
+        if (spec.Tls?.Mode is { } mode)
+        {
+            if (mode is not ("DISABLE" or "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL"))
+            {
+                Error(resource, field + ".tls.mode", $"'{mode}' is not one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL");
+            }
+            else
+            {
+                policy = policy with { TlsMode = mode };
+            }
+        }
+
+        if (spec.PortLevelSettings is not null || spec.Tunnel is not null || spec.ProxyProtocol is not null)
+        {
+            Warn(resource, field, "portLevelSettings, tunnel and proxyProtocol are not supported yet and are ignored");
+        }
+
+        return policy;
+    }
+
+    private OutlierPolicy BuildOutlier(ConfigResource resource, string field, Configuration.OutlierDetection spec)
+    {
+        var policy = new OutlierPolicy
+        {
+            Consecutive5xxErrors = spec.Consecutive5xxErrors ?? (spec.ConsecutiveErrors is > 0 ? (uint)spec.ConsecutiveErrors : null),
+            ConsecutiveGatewayErrors = spec.ConsecutiveGatewayErrors,
+        };
+        if (spec.Interval is not null)
+        {
+            policy = policy with { Interval = Duration(resource, field + ".interval", spec.Interval) ?? policy.Interval };
+        }
+
+        if (spec.BaseEjectionTime is not null)
+        {
+            policy = policy with { BaseEjectionTime = Duration(resource, field + ".baseEjectionTime", spec.BaseEjectionTime) ?? policy.BaseEjectionTime };
+        }
+
+        if (spec.MaxEjectionPercent is { } percent)
+        {
+            if (percent is < 0 or > 100)
+            {
+                Error(resource, field + ".maxEjectionPercent", "must be between 0 and 100");
+            }
+            else
+            {
+                policy = policy with { MaxEjectionPercent = percent };
+            }
+        }
+
+        return policy;
+    }
+
+    // ---- virtual services ----------------------------------------------------------------------------------
+
+    private ImmutableDictionary<string, RouteTable> BuildRouteTables(
+        ParsedSet set,
+        ImmutableDictionary<string, MeshService> services,
+        ImmutableDictionary<string, DestinationPolicy> policies)
+    {
+        var tables = ImmutableDictionary.CreateBuilder<string, RouteTable>(StringComparer.Ordinal);
+        foreach (var vs in set.VirtualServices)
+        {
+            var resource = vs.Resource;
+            var spec = vs.Spec;
+            if (spec.Gateways is { Count: > 0 } gateways && !gateways.Contains("mesh"))
+            {
+                Warn(resource, "spec.gateways", "applies only to gateways, which Mesh does not serve; ignored");
+                continue;
+            }
+
+            if (spec.Hosts is not { Count: > 0 })
+            {
+                Error(resource, "spec.hosts", "at least one host is required");
+                continue;
+            }
+
+            if (spec.Tcp is not null || spec.Tls is not null)
+            {
+                Warn(resource, "spec", "tcp and tls routes are not supported by proxyless clients and are ignored");
+            }
+
+            var rules = ImmutableArray.CreateBuilder<HttpRouteRule>();
+            var http = spec.Http ?? [];
+            for (var i = 0; i < http.Count; i++)
+            {
+                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies) is { } rule)
+                {
+                    rules.Add(rule);
+                }
+            }
+
+            for (var i = 0; i < spec.Hosts.Count; i++)
+            {
+                var name = spec.Hosts[i];
+                var host = HostNames.Resolve(name, resource.Namespace, _clusterDomain, services.ContainsKey);
+                if (host is null)
+                {
+                    Error(resource, $"spec.hosts[{i}]", $"unknown host '{name}': no ServiceEntry or Service declares it");
+                    continue;
+                }
+
+                if (tables.TryGetValue(host, out var existing))
+                {
+                    Error(resource, $"spec.hosts[{i}]", $"host '{host}' already has a VirtualService: {existing.DeclaredBy}");
+                    continue;
+                }
+
+                tables.Add(host, new RouteTable(host, rules.ToImmutable(), $"{resource.DisplayName} ({resource.Origin})"));
+            }
+        }
+
+        return tables.ToImmutable();
+    }
+
+    private HttpRouteRule? BuildRule(
+        ConfigResource resource,
+        string field,
+        HttpRoute route,
+        ImmutableDictionary<string, MeshService> services,
+        ImmutableDictionary<string, DestinationPolicy> policies)
+    {
+        if (route.Redirect is not null || route.DirectResponse is not null || route.Delegate is not null)
+        {
+            Warn(resource, field, "redirect, directResponse and delegate are not supported yet; this rule is ignored");
+            return null;
+        }
+
+        if (route.Rewrite is not null || route.Mirror is not null || route.Mirrors is not null || route.MirrorPercentage is not null
+            || route.CorsPolicy is not null || route.Headers is not null)
+        {
+            Warn(resource, field, "rewrite, mirror, corsPolicy and headers are not supported yet and are ignored");
+        }
+
+        var errorsBefore = _errors.Count;
+        var matches = ImmutableArray.CreateBuilder<RequestMatch>();
+        var matchList = route.Match ?? [];
+        for (var i = 0; i < matchList.Count; i++)
+        {
+            matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i]));
+        }
+
+        if (route.Route is not { Count: > 0 } destinations)
+        {
+            Error(resource, field + ".route", "at least one destination is required");
+            return null;
+        }
+
+        var weighted = ImmutableArray.CreateBuilder<WeightedDestination>(destinations.Count);
+        var total = 0;
+        for (var i = 0; i < destinations.Count; i++)
+        {
+            var d = destinations[i];
+            var dField = $"{field}.route[{i}]";
+
+            // Weights are checked whatever else is wrong with a destination, so one mistake gives one error.
+            var weight = d.Weight ?? (destinations.Count == 1 ? 100 : 0);
+            if (weight < 0)
+            {
+                Error(resource, dField + ".weight", "must not be negative");
+            }
+
+            total += weight;
+            if (d.Destination?.Host is not { Length: > 0 } name)
+            {
+                Error(resource, dField + ".destination.host", "is required");
+                continue;
+            }
+
+            var host = HostNames.Resolve(name, resource.Namespace, _clusterDomain, services.ContainsKey);
+            if (host is null)
+            {
+                Error(resource, dField + ".destination.host", $"unknown host '{name}': no ServiceEntry or Service declares it");
+                continue;
+            }
+
+            var service = services[host];
+            if (d.Destination.Subset is { } subset
+                && (!policies.TryGetValue(host, out var policy) || policy.FindSubset(subset) is null))
+            {
+                Error(resource, dField + ".destination.subset", $"unknown subset '{subset}' of host '{host}': no DestinationRule defines it");
+                continue;
+            }
+
+            int? port = null;
+            if (d.Destination.Port?.Number is { } number)
+            {
+                if (service.FindPort((int)number) is null)
+                {
+                    Error(resource, dField + ".destination.port.number", $"host '{host}' has no port {number}");
+                    continue;
+                }
+
+                port = (int)number;
+            }
+
+            weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight));
+        }
+
+        if (destinations.Count > 1 && total != 100)
+        {
+            Error(resource, field + ".route", $"destination weights sum to {total}, not 100");
+        }
+
+        var rule = new HttpRouteRule
+        {
+            Name = route.Name,
+            Matches = matches.ToImmutable(),
+            Destinations = destinations.Count == 1 && weighted.Count == 1 ? [weighted[0] with { Weight = 100 }] : weighted.ToImmutable(),
+            Timeout = route.Timeout is null ? null : Duration(resource, field + ".timeout", route.Timeout),
+            Retries = route.Retries is null ? null : BuildRetries(resource, field + ".retries", route.Retries),
+            Fault = route.Fault is null ? null : BuildFault(resource, field + ".fault", route.Fault),
+        };
+        return _errors.Count == errorsBefore ? rule : null;
+    }
+
+    private RequestMatch BuildMatch(ConfigResource resource, string field, HttpMatchRequest match)
+    {
+        if (match.Scheme is not null || match.QueryParams is not null || match.SourceLabels is not null
+            || match.SourceNamespace is not null || match.Gateways is not null)
+        {
+            Warn(resource, field, "scheme, queryParams, sourceLabels, sourceNamespace and gateways matches are not supported yet and are ignored");
+        }
+
+        var headers = ImmutableArray.CreateBuilder<HeaderCondition>();
+        if (match.Method is not null && BuildString(resource, field + ".method", match.Method) is { } method)
+        {
+            headers.Add(new HeaderCondition(":method", method, Invert: false));
+        }
+
+        if (match.Authority is not null && BuildString(resource, field + ".authority", match.Authority) is { } authority)
+        {
+            headers.Add(new HeaderCondition(":authority", authority, Invert: false));
+        }
+
+        foreach (var (name, value) in match.Headers ?? [])
+        {
+            headers.Add(new HeaderCondition(name.ToLowerInvariant(), BuildString(resource, $"{field}.headers.{name}", value, allowEmpty: true), Invert: false));
+        }
+
+        foreach (var (name, value) in match.WithoutHeaders ?? [])
+        {
+            headers.Add(new HeaderCondition(name.ToLowerInvariant(), BuildString(resource, $"{field}.withoutHeaders.{name}", value, allowEmpty: true), Invert: true));
+        }
+
+        return new RequestMatch
+        {
+            Uri = match.Uri is null ? null : BuildString(resource, field + ".uri", match.Uri),
+            IgnoreUriCase = match.IgnoreUriCase ?? false,
+            Headers = headers.ToImmutable(),
+            Port = match.Port is { } port ? (int)port : null,
+        };
+    }
+
+    private StringCondition? BuildString(ConfigResource resource, string field, StringMatch match, bool allowEmpty = false)
+    {
+        var set = (match.Exact is not null ? 1 : 0) + (match.Prefix is not null ? 1 : 0) + (match.Regex is not null ? 1 : 0);
+        if (set == 0)
+        {
+            if (!allowEmpty)
+            {
+                Error(resource, field, "one of exact, prefix or regex is required");
+            }
+
+            return null; // a header match with no value means "present".
+        }
+
+        if (set > 1)
+        {
+            Error(resource, field, "set only one of exact, prefix or regex");
+            return null;
+        }
+
+        if (match.Regex is { } regex)
+        {
+            try
+            {
+                _ = new Regex(regex, RegexOptions.None, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException ex)
+            {
+                Error(resource, field + ".regex", $"'{regex}' is not a valid regular expression: {ex.Message}");
+                return null;
+            }
+
+            return new StringCondition(StringMatchKind.Regex, regex);
+        }
+
+        return match.Exact is { } exact
+            ? new StringCondition(StringMatchKind.Exact, exact)
+            : new StringCondition(StringMatchKind.Prefix, match.Prefix!);
+    }
+
+    private RetryPolicy? BuildRetries(ConfigResource resource, string field, HttpRetry retry)
+    {
+        if (retry.Attempts is not { } attempts || attempts < 0)
+        {
+            Error(resource, field + ".attempts", "is required and must not be negative");
+            return null;
+        }
+
+        TimeSpan? perTry = retry.PerTryTimeout is null ? null : Duration(resource, field + ".perTryTimeout", retry.PerTryTimeout);
+        var retryOn = string.IsNullOrWhiteSpace(retry.RetryOn) ? "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes" : retry.RetryOn;
+        return new RetryPolicy(attempts, perTry, retryOn);
+    }
+
+    private FaultPolicy? BuildFault(ConfigResource resource, string field, HttpFaultInjection fault)
+    {
+        var policy = new FaultPolicy();
+        if (fault.Delay is { } delay)
+        {
+            if (delay.FixedDelay is null)
+            {
+                Error(resource, field + ".delay.fixedDelay", "is required (exponentialDelay is not supported)");
+            }
+            else if (Duration(resource, field + ".delay.fixedDelay", delay.FixedDelay) is { } fixedDelay)
+            {
+                policy = policy with { Delay = fixedDelay, DelayPercent = Percentage(resource, field + ".delay", delay.Percentage, delay.Percent) };
+            }
+        }
+
+        if (fault.Abort is { } abort)
+        {
+            var percent = Percentage(resource, field + ".abort", abort.Percentage, null);
+            if (abort.HttpStatus is { } status)
+            {
+                if (status is < 200 or > 599)
+                {
+                    Error(resource, field + ".abort.httpStatus", "must be an HTTP status between 200 and 599");
+                }
+
+                policy = policy with { AbortHttpStatus = status, AbortPercent = percent };
+            }
+            else if (abort.GrpcStatus is { } grpc)
+            {
+                if (GrpcStatusCodes.Parse(grpc) is { } code)
+                {
+                    policy = policy with { AbortGrpcStatus = code, AbortPercent = percent };
+                }
+                else
+                {
+                    Error(resource, field + ".abort.grpcStatus", $"'{grpc}' is not a gRPC status name (such as UNAVAILABLE)");
+                }
+            }
+            else
+            {
+                Error(resource, field + ".abort", "httpStatus or grpcStatus is required");
+            }
+        }
+
+        return policy;
+    }
+
+    private double Percentage(ConfigResource resource, string field, Configuration.Percent? percentage, int? legacyPercent)
+    {
+        var value = percentage?.Value ?? legacyPercent ?? 100;
+        if (value is < 0 or > 100)
+        {
+            Error(resource, field + ".percentage.value", "must be between 0 and 100");
+            return 0;
+        }
+
+        return value;
+    }
+
+    private TimeSpan? Duration(ConfigResource resource, string field, string text)
+    {
+        if (IstioDuration.TryParse(text, out var value) && value > TimeSpan.Zero)
+        {
+            return value;
+        }
+
+        if (IstioDuration.TryParse(text, out _))
+        {
+            Error(resource, field, "must be greater than zero");
+            return null;
+        }
+
+        Error(resource, field, $"'{text}' is not a duration (write it like 1.5s or 100ms)");
+        return null;
+    }
+
+    private void Error(ConfigResource resource, string? field, string message) =>
+        _errors.Add(new ConfigError(resource.Origin, resource.DisplayName, field, message));
+
+    private void Warn(ConfigResource resource, string? field, string message) =>
+        _warnings.Add(new ConfigError(resource.Origin, resource.DisplayName, field, message));
+}

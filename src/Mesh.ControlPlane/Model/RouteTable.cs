@@ -1,0 +1,98 @@
+using System.Collections.Immutable;
+
+namespace Mesh.ControlPlane.Model;
+
+/// <summary>The HTTP routing rules for one host, in order: the first rule that matches a request wins.</summary>
+/// <param name="Host">The fully qualified host the rules apply to.</param>
+/// <param name="Rules">The rules, in order.</param>
+/// <param name="DeclaredBy">The resource they came from, for messages.</param>
+public sealed record RouteTable(string Host, ImmutableArray<HttpRouteRule> Rules, string DeclaredBy);
+
+/// <summary>One rule: when any of <see cref="Matches"/> holds (or there are none), send to <see cref="Destinations"/>.</summary>
+public sealed record HttpRouteRule
+{
+    /// <summary>The rule's name, if it has one.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Alternative conditions; the rule applies when any holds, or always when empty.</summary>
+    public ImmutableArray<RequestMatch> Matches { get; init; } = [];
+
+    /// <summary>Where matching requests go, with weights summing to 100.</summary>
+    public required ImmutableArray<WeightedDestination> Destinations { get; init; }
+
+    /// <summary>The whole-request timeout, if any.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>The retry policy, if any.</summary>
+    public RetryPolicy? Retries { get; init; }
+
+    /// <summary>The fault to inject, if any.</summary>
+    public FaultPolicy? Fault { get; init; }
+}
+
+/// <summary>How a string is compared.</summary>
+public enum StringMatchKind
+{
+    /// <summary>Equal to the value.</summary>
+    Exact,
+
+    /// <summary>Starts with the value.</summary>
+    Prefix,
+
+    /// <summary>Fully matches the RE2 regular expression.</summary>
+    Regex,
+}
+
+/// <summary>A string condition.</summary>
+public sealed record StringCondition(StringMatchKind Kind, string Value);
+
+/// <summary>A header condition; <see cref="Condition"/> null means "present", <see cref="Invert"/> negates.</summary>
+public sealed record HeaderCondition(string Name, StringCondition? Condition, bool Invert);
+
+/// <summary>One set of conditions that must all hold.</summary>
+public sealed record RequestMatch
+{
+    /// <summary>The condition on the path, if any.</summary>
+    public StringCondition? Uri { get; init; }
+
+    /// <summary>Whether <see cref="Uri"/> ignores case.</summary>
+    public bool IgnoreUriCase { get; init; }
+
+    /// <summary>The conditions on headers (the method is the <c>:method</c> header).</summary>
+    public ImmutableArray<HeaderCondition> Headers { get; init; } = [];
+
+    /// <summary>The service port this match is restricted to, if any.</summary>
+    public int? Port { get; init; }
+}
+
+/// <summary>A destination with its share of traffic.</summary>
+/// <param name="Host">The fully qualified host of the destination service.</param>
+/// <param name="Subset">The subset, or <see langword="null"/> for the whole service.</param>
+/// <param name="Port">The destination port, or <see langword="null"/> to use the port the request came in on.</param>
+/// <param name="Weight">The share in percent.</param>
+public sealed record WeightedDestination(string Host, string? Subset, int? Port, int Weight);
+
+/// <summary>How a failed request is retried.</summary>
+/// <param name="Attempts">How many retries (not counting the first try).</param>
+/// <param name="PerTryTimeout">The timeout of each try, if any.</param>
+/// <param name="RetryOn">The conditions, as Envoy's <c>retry_on</c> list (for example <c>unavailable,cancelled</c>).</param>
+public sealed record RetryPolicy(int Attempts, TimeSpan? PerTryTimeout, string RetryOn);
+
+/// <summary>A fault to inject into matching requests.</summary>
+public sealed record FaultPolicy
+{
+    /// <summary>The delay, if any.</summary>
+    public TimeSpan? Delay { get; init; }
+
+    /// <summary>The percentage of requests delayed.</summary>
+    public double DelayPercent { get; init; }
+
+    /// <summary>The HTTP status to abort with, if any.</summary>
+    public int? AbortHttpStatus { get; init; }
+
+    /// <summary>The gRPC status code to abort with, if any.</summary>
+    public int? AbortGrpcStatus { get; init; }
+
+    /// <summary>The percentage of requests aborted.</summary>
+    public double AbortPercent { get; init; }
+}

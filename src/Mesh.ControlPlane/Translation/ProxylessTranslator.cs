@@ -1,0 +1,471 @@
+using System.Collections.Immutable;
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Core.V3;
+using Envoy.Config.Endpoint.V3;
+using Envoy.Config.Listener.V3;
+using Envoy.Config.Route.V3;
+using Envoy.Extensions.Filters.Http.Fault.V3;
+using Envoy.Extensions.Filters.Http.Router.V3;
+using Envoy.Type.Matcher.V3;
+using Envoy.Type.V3;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Mesh.ControlPlane.Model;
+using Mesh.Xds;
+using CommonFault = Envoy.Extensions.Filters.Common.Fault.V3;
+using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
+using ModelLocality = Mesh.ControlPlane.Model.Locality;
+using Route = Envoy.Config.Route.V3.Route;
+using RetryPolicy = Envoy.Config.Route.V3.RetryPolicy;
+using Endpoint = Envoy.Config.Endpoint.V3.Endpoint;
+
+namespace Mesh.ControlPlane.Translation;
+
+/// <summary>
+/// Translates a <see cref="MeshSnapshot"/> into the xDS resources gRPC's proxyless clients (A27 and later)
+/// consume: an API listener per service port named <c>host:port</c> (and <c>host</c> for a one-port service)
+/// whose HTTP connection manager points at a route configuration over ADS; one route configuration per service
+/// port; an EDS cluster per service port and subset, named <c>outbound|port|subset|host</c>; and a load
+/// assignment per cluster. A pure function: the same snapshot always gives the same resources.
+/// </summary>
+public static class ProxylessTranslator
+{
+    /// <summary>The HTTP filter name of the fault filter.</summary>
+    public const string FaultFilterName = "envoy.filters.http.fault";
+
+    /// <summary>The HTTP filter name of the router filter.</summary>
+    public const string RouterFilterName = "envoy.filters.http.router";
+
+    private static readonly ConfigSource Ads = new() { Ads = new AggregatedConfigSource(), ResourceApiVersion = ApiVersion.V3 };
+
+    /// <summary>Translates <paramref name="snapshot"/>.</summary>
+    public static XdsResourceSet Translate(MeshSnapshot snapshot)
+    {
+        var listeners = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
+        var routes = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
+        var clusters = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
+        var endpoints = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
+
+        foreach (var service in snapshot.Services.Values)
+        {
+            snapshot.Policies.TryGetValue(service.Host, out var policy);
+            snapshot.Routes.TryGetValue(service.Host, out var table);
+            foreach (var port in service.Ports)
+            {
+                var routeName = $"{service.Host}:{port.Number}";
+                var listener = BuildListener(routeName, routeName);
+                listeners.Add(listener.Name, new XdsResource(listener.Name, listener));
+                if (service.Ports.Length == 1)
+                {
+                    var bare = BuildListener(service.Host, routeName);
+                    listeners.Add(bare.Name, new XdsResource(bare.Name, bare));
+                }
+
+                var route = BuildRouteConfiguration(snapshot, service, port, table, routeName);
+                routes.Add(route.Name, new XdsResource(route.Name, route));
+
+                AddCluster(clusters, endpoints, service, port, subset: null, policy?.Traffic ?? TrafficPolicy.Default);
+                foreach (var subset in policy?.Subsets ?? [])
+                {
+                    AddCluster(clusters, endpoints, service, port, subset, subset.Traffic);
+                }
+            }
+        }
+
+        var byType = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new[]
+        {
+            KeyValuePair.Create(XdsTypeUrls.Listener, listeners.ToImmutable()),
+            KeyValuePair.Create(XdsTypeUrls.RouteConfiguration, routes.ToImmutable()),
+            KeyValuePair.Create(XdsTypeUrls.Cluster, clusters.ToImmutable()),
+            KeyValuePair.Create(XdsTypeUrls.ClusterLoadAssignment, endpoints.ToImmutable()),
+        });
+        return new XdsResourceSet(snapshot.Version, byType, (alias, ns) => ResolveListenerName(snapshot, alias, ns));
+    }
+
+    /// <summary>
+    /// The canonical listener name a client in <paramref name="clientNamespace"/> means by <paramref name="name"/>
+    /// (<c>reviews</c>, <c>reviews:9080</c>, <c>reviews.default.svc.cluster.local:9080</c>), or null when none.
+    /// </summary>
+    public static string? ResolveListenerName(MeshSnapshot snapshot, string name, string clientNamespace)
+    {
+        var host = name;
+        int? port = null;
+        var colon = name.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(name.AsSpan(colon + 1), out var parsed))
+        {
+            host = name[..colon];
+            port = parsed;
+        }
+
+        if (snapshot.FindService(host, clientNamespace) is not { } service)
+        {
+            return null;
+        }
+
+        if (port is null)
+        {
+            return service.Ports.Length == 1 ? service.Host : null;
+        }
+
+        return service.FindPort(port.Value) is null ? null : $"{service.Host}:{port}";
+    }
+
+    private static Listener BuildListener(string name, string routeName)
+    {
+        var hcm = new Hcm.HttpConnectionManager
+        {
+            StatPrefix = name,
+            Rds = new Hcm.Rds { ConfigSource = Ads, RouteConfigName = routeName },
+            HttpFilters =
+            {
+                new Hcm.HttpFilter { Name = FaultFilterName, TypedConfig = Any.Pack(new HTTPFault()) },
+                new Hcm.HttpFilter { Name = RouterFilterName, TypedConfig = Any.Pack(new Router()) },
+            },
+        };
+        return new Listener { Name = name, ApiListener = new ApiListener { ApiListener_ = Any.Pack(hcm) } };
+    }
+
+    private static RouteConfiguration BuildRouteConfiguration(MeshSnapshot snapshot, MeshService service, ServicePort port, RouteTable? table, string name)
+    {
+        var host = new VirtualHost { Name = name };
+        foreach (var alias in HostNames.Aliases(service.Host, service.Namespace, snapshot.ClusterDomain))
+        {
+            host.Domains.Add(alias);
+            host.Domains.Add($"{alias}:{port.Number}");
+        }
+
+        if (table is null)
+        {
+            host.Routes.Add(new Route
+            {
+                Name = "default",
+                Match = new RouteMatch { Prefix = "/" },
+                Route_ = BuildAction(snapshot, [new WeightedDestination(service.Host, null, null, 100)], port.Number, rule: null),
+            });
+        }
+        else
+        {
+            for (var i = 0; i < table.Rules.Length; i++)
+            {
+                var rule = table.Rules[i];
+                var action = BuildAction(snapshot, rule.Destinations, port.Number, rule);
+                var fault = rule.Fault is null ? null : BuildFault(rule.Fault);
+                if (rule.Matches.IsEmpty)
+                {
+                    host.Routes.Add(BuildRoute(rule.Name ?? $"route-{i}", new RouteMatch { Prefix = "/" }, action, fault));
+                    continue;
+                }
+
+                for (var m = 0; m < rule.Matches.Length; m++)
+                {
+                    var match = rule.Matches[m];
+                    if (match.Port is { } only && only != port.Number)
+                    {
+                        continue;
+                    }
+
+                    host.Routes.Add(BuildRoute(rule.Name ?? $"route-{i}", BuildMatch(match), action, fault));
+                }
+            }
+        }
+
+        return new RouteConfiguration { Name = name, VirtualHosts = { host } };
+    }
+
+    private static Route BuildRoute(string name, RouteMatch match, RouteAction action, HTTPFault? fault)
+    {
+        var route = new Route { Name = name, Match = match, Route_ = action.Clone() };
+        if (fault is not null)
+        {
+            route.TypedPerFilterConfig.Add(FaultFilterName, Any.Pack(fault));
+        }
+
+        return route;
+    }
+
+    private static RouteMatch BuildMatch(RequestMatch match)
+    {
+        var result = new RouteMatch();
+        switch (match.Uri)
+        {
+            case null:
+                result.Prefix = "/";
+                break;
+            case { Kind: StringMatchKind.Exact } exact:
+                result.Path = exact.Value;
+                break;
+            case { Kind: StringMatchKind.Prefix } prefix:
+                result.Prefix = prefix.Value;
+                break;
+            case { Kind: StringMatchKind.Regex } regex:
+                result.SafeRegex = new RegexMatcher { Regex = regex.Value };
+                break;
+        }
+
+        if (match.IgnoreUriCase)
+        {
+            result.CaseSensitive = false;
+        }
+
+        foreach (var header in match.Headers)
+        {
+            var matcher = new HeaderMatcher { Name = header.Name, InvertMatch = header.Invert };
+            if (header.Condition is null)
+            {
+                matcher.PresentMatch = true;
+            }
+            else
+            {
+                matcher.StringMatch = BuildStringMatcher(header.Condition);
+            }
+
+            result.Headers.Add(matcher);
+        }
+
+        return result;
+    }
+
+    private static StringMatcher BuildStringMatcher(StringCondition condition) => condition.Kind switch
+    {
+        StringMatchKind.Exact => new StringMatcher { Exact = condition.Value },
+        StringMatchKind.Prefix => new StringMatcher { Prefix = condition.Value },
+        _ => new StringMatcher { SafeRegex = new RegexMatcher { Regex = condition.Value } },
+    };
+
+    private static RouteAction BuildAction(MeshSnapshot snapshot, ImmutableArray<WeightedDestination> destinations, int listenerPort, HttpRouteRule? rule)
+    {
+        var action = new RouteAction
+        {
+            // Istio turns Envoy's default 15 s route timeout off unless the VirtualService sets one.
+            Timeout = Duration.FromTimeSpan(rule?.Timeout ?? TimeSpan.Zero),
+        };
+        if (rule?.Timeout is { } timeout)
+        {
+            action.MaxStreamDuration = new RouteAction.Types.MaxStreamDuration { MaxStreamDuration_ = Duration.FromTimeSpan(timeout) };
+        }
+
+        if (destinations.Length == 1)
+        {
+            action.Cluster = ClusterFor(snapshot, destinations[0], listenerPort);
+        }
+        else
+        {
+            var weighted = new WeightedCluster();
+            foreach (var destination in destinations)
+            {
+                if (destination.Weight > 0)
+                {
+                    weighted.Clusters.Add(new WeightedCluster.Types.ClusterWeight
+                    {
+                        Name = ClusterFor(snapshot, destination, listenerPort),
+                        Weight = (uint)destination.Weight,
+                    });
+                }
+            }
+
+            action.WeightedClusters = weighted;
+        }
+
+        if (rule?.Retries is { } retries)
+        {
+            action.RetryPolicy = new RetryPolicy { RetryOn = retries.RetryOn, NumRetries = (uint)retries.Attempts };
+            if (retries.PerTryTimeout is { } perTry)
+            {
+                action.RetryPolicy.PerTryTimeout = Duration.FromTimeSpan(perTry);
+            }
+        }
+
+        // Consistent hashing is a property of the destination in Istio and of the route in xDS.
+        var first = destinations[0];
+        if (TrafficFor(snapshot, first).HashHeader is { } hashHeader)
+        {
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                Header = new RouteAction.Types.HashPolicy.Types.Header { HeaderName = hashHeader },
+            });
+        }
+
+        return action;
+    }
+
+    private static TrafficPolicy TrafficFor(MeshSnapshot snapshot, WeightedDestination destination)
+    {
+        if (!snapshot.Policies.TryGetValue(destination.Host, out var policy))
+        {
+            return TrafficPolicy.Default;
+        }
+
+        return destination.Subset is { } name && policy.FindSubset(name) is { } subset ? subset.Traffic : policy.Traffic;
+    }
+
+    private static string ClusterFor(MeshSnapshot snapshot, WeightedDestination destination, int listenerPort)
+    {
+        var port = destination.Port;
+        if (port is null)
+        {
+            var service = snapshot.Services[destination.Host];
+            port = service.FindPort(listenerPort) is not null || service.Ports.Length != 1 ? listenerPort : service.Ports[0].Number;
+        }
+
+        return XdsResourceNames.ClusterName(port.Value, destination.Subset, destination.Host);
+    }
+
+    private static HTTPFault BuildFault(FaultPolicy policy)
+    {
+        var fault = new HTTPFault();
+        if (policy.Delay is { } delay)
+        {
+            fault.Delay = new CommonFault.FaultDelay { FixedDelay = Duration.FromTimeSpan(delay), Percentage = ToFraction(policy.DelayPercent) };
+        }
+
+        if (policy.AbortGrpcStatus is { } grpc)
+        {
+            fault.Abort = new FaultAbort { GrpcStatus = (uint)grpc, Percentage = ToFraction(policy.AbortPercent) };
+        }
+        else if (policy.AbortHttpStatus is { } http)
+        {
+            fault.Abort = new FaultAbort { HttpStatus = (uint)http, Percentage = ToFraction(policy.AbortPercent) };
+        }
+
+        return fault;
+    }
+
+    private static FractionalPercent ToFraction(double percent) => new()
+    {
+        Numerator = (uint)Math.Round(percent * 10_000),
+        Denominator = FractionalPercent.Types.DenominatorType.Million,
+    };
+
+    private static void AddCluster(
+        ImmutableDictionary<string, XdsResource>.Builder clusters,
+        ImmutableDictionary<string, XdsResource>.Builder endpoints,
+        MeshService service,
+        ServicePort port,
+        SubsetPolicy? subset,
+        TrafficPolicy traffic)
+    {
+        var name = XdsResourceNames.ClusterName(port.Number, subset?.Name, service.Host);
+        var cluster = new Cluster
+        {
+            Name = name,
+            Type = Cluster.Types.DiscoveryType.Eds,
+            EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = Ads, ServiceName = name },
+            ConnectTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(10)),
+            LbPolicy = traffic.LoadBalancer switch
+            {
+                LoadBalancerKind.LeastRequest => Cluster.Types.LbPolicy.LeastRequest,
+                LoadBalancerKind.RingHash => Cluster.Types.LbPolicy.RingHash,
+                // gRPC clients accept only ROUND_ROBIN, LEAST_REQUEST and RING_HASH; round robin from a
+                // randomly ordered list is what Istio gives proxyless clients for RANDOM too.
+                _ => Cluster.Types.LbPolicy.RoundRobin,
+            },
+        };
+        if (traffic.LoadBalancer == LoadBalancerKind.RingHash)
+        {
+            cluster.RingHashLbConfig = new Cluster.Types.RingHashLbConfig();
+            if (traffic.MinimumRingSize is { } minimum)
+            {
+                cluster.RingHashLbConfig.MinimumRingSize = minimum;
+            }
+        }
+
+        if (traffic.MaxRequests is { } maxRequests)
+        {
+            cluster.CircuitBreakers = new CircuitBreakers
+            {
+                Thresholds = { new CircuitBreakers.Types.Thresholds { MaxRequests = (uint)maxRequests } },
+            };
+        }
+
+        if (traffic.Outlier is { } outlier)
+        {
+            cluster.OutlierDetection = BuildOutlierDetection(outlier);
+        }
+
+        clusters.Add(name, new XdsResource(name, cluster));
+        var assignment = BuildLoadAssignment(name, service, port, subset);
+        endpoints.Add(name, new XdsResource(name, assignment));
+    }
+
+    private static Envoy.Config.Cluster.V3.OutlierDetection BuildOutlierDetection(OutlierPolicy outlier)
+    {
+        var detection = new Envoy.Config.Cluster.V3.OutlierDetection
+        {
+            Interval = Duration.FromTimeSpan(outlier.Interval),
+            BaseEjectionTime = Duration.FromTimeSpan(outlier.BaseEjectionTime),
+            MaxEjectionPercent = (uint)outlier.MaxEjectionPercent,
+        };
+        if (outlier.Consecutive5xxErrors is { } consecutive)
+        {
+            detection.Consecutive5Xx = consecutive;
+            detection.EnforcingConsecutive5Xx = consecutive > 0 ? 100u : 0u;
+        }
+
+        if (outlier.ConsecutiveGatewayErrors is { } gateway)
+        {
+            detection.ConsecutiveGatewayFailure = gateway;
+            detection.EnforcingConsecutiveGatewayFailure = gateway > 0 ? 100u : 0u;
+        }
+
+        return detection;
+    }
+
+    private static ClusterLoadAssignment BuildLoadAssignment(string name, MeshService service, ServicePort port, SubsetPolicy? subset)
+    {
+        var byLocality = new SortedDictionary<string, (ModelLocality Locality, List<ServiceEndpoint> Endpoints)>(StringComparer.Ordinal);
+        foreach (var endpoint in service.Endpoints)
+        {
+            if (!endpoint.Ports.ContainsKey(port.Number) || (subset is not null && !endpoint.Matches(subset.Labels)))
+            {
+                continue;
+            }
+
+            var key = endpoint.Locality.ToString();
+            if (!byLocality.TryGetValue(key, out var group))
+            {
+                group = (endpoint.Locality, []);
+                byLocality.Add(key, group);
+            }
+
+            group.Endpoints.Add(endpoint);
+        }
+
+        var assignment = new ClusterLoadAssignment { ClusterName = name };
+        foreach (var (_, (locality, members)) in byLocality)
+        {
+            members.Sort(static (a, b) => string.CompareOrdinal(a.Address, b.Address));
+            var group = new LocalityLbEndpoints
+            {
+                Locality = new Envoy.Config.Core.V3.Locality { Region = locality.Region, Zone = locality.Zone, SubZone = locality.SubZone },
+                Priority = 0,
+            };
+            uint weight = 0;
+            foreach (var endpoint in members)
+            {
+                group.LbEndpoints.Add(new LbEndpoint
+                {
+                    Endpoint = new Endpoint
+                    {
+                        Address = new Address
+                        {
+                            SocketAddress = new SocketAddress { Address = endpoint.Address, PortValue = (uint)endpoint.Ports[port.Number] },
+                        },
+                    },
+                    HealthStatus = endpoint.Health switch
+                    {
+                        EndpointHealth.Unhealthy => HealthStatus.Unhealthy,
+                        EndpointHealth.Draining => HealthStatus.Draining,
+                        _ => HealthStatus.Healthy,
+                    },
+                    LoadBalancingWeight = (uint)endpoint.Weight,
+                });
+                weight += (uint)endpoint.Weight;
+            }
+
+            group.LoadBalancingWeight = weight;
+            assignment.Endpoints.Add(group);
+        }
+
+        return assignment;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Mesh.Xds;
+
+namespace Mesh.ControlPlane.Translation;
+
+/// <summary>One translated xDS resource, packed and with a version that changes exactly when its content does.</summary>
+public sealed class XdsResource
+{
+    /// <summary>Wraps <paramref name="message"/> under <paramref name="name"/>.</summary>
+    public XdsResource(string name, IMessage message)
+    {
+        Name = name;
+        Message = message;
+        Packed = Any.Pack(message);
+        Version = Convert.ToHexStringLower(SHA256.HashData(Packed.Value.Span))[..16];
+    }
+
+    /// <summary>The resource name.</summary>
+    public string Name { get; }
+
+    /// <summary>The resource.</summary>
+    public IMessage Message { get; }
+
+    /// <summary>The resource packed in an <see cref="Any"/>, ready to send.</summary>
+    public Any Packed { get; }
+
+    /// <summary>A short hash of the content.</summary>
+    public string Version { get; }
+}
+
+/// <summary>
+/// Every xDS resource the control plane serves at one moment, by type URL and name, made from one
+/// <see cref="Model.MeshSnapshot"/>. Listener names a client asks for may be aliases (<c>reviews:9080</c>);
+/// <see cref="ResolveListener"/> maps them to the canonical resource, renamed as asked.
+/// </summary>
+public sealed class XdsResourceSet
+{
+    private readonly Func<string, string, string?> _listenerResolver;
+    private readonly ConcurrentDictionary<(string Alias, string Version), XdsResource> _aliases = new();
+
+    /// <summary>Creates a set.</summary>
+    public XdsResourceSet(long version, ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType, Func<string, string, string?> listenerResolver)
+    {
+        Version = version;
+        ByType = byType;
+        _listenerResolver = listenerResolver;
+    }
+
+    /// <summary>An empty set.</summary>
+    public static XdsResourceSet Empty { get; } = new(0, ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>>.Empty, (_, _) => null);
+
+    /// <summary>The version of the snapshot this set was made from.</summary>
+    public long Version { get; }
+
+    /// <summary>The resources by type URL, then by canonical name.</summary>
+    public ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> ByType { get; }
+
+    /// <summary>The resources of one type, by canonical name.</summary>
+    public ImmutableDictionary<string, XdsResource> Of(string typeUrl) =>
+        ByType.TryGetValue(typeUrl, out var resources) ? resources : ImmutableDictionary<string, XdsResource>.Empty;
+
+    /// <summary>The resource of <paramref name="typeUrl"/> a client in <paramref name="clientNamespace"/> means by <paramref name="name"/>, or null.</summary>
+    public XdsResource? Find(string typeUrl, string name, string clientNamespace)
+    {
+        var resources = Of(typeUrl);
+        if (resources.TryGetValue(name, out var resource))
+        {
+            return resource;
+        }
+
+        return typeUrl == XdsTypeUrls.Listener ? ResolveListener(name, clientNamespace) : null;
+    }
+
+    /// <summary>The listener an alias like <c>reviews:9080</c> stands for, renamed to the alias; null when none.</summary>
+    public XdsResource? ResolveListener(string alias, string clientNamespace)
+    {
+        if (_listenerResolver(alias, clientNamespace) is not { } canonical
+            || !Of(XdsTypeUrls.Listener).TryGetValue(canonical, out var listener))
+        {
+            return null;
+        }
+
+        return _aliases.GetOrAdd((alias, listener.Version), static (key, source) =>
+        {
+            var copy = ((Envoy.Config.Listener.V3.Listener)source.Message).Clone();
+            copy.Name = key.Alias;
+            return new XdsResource(key.Alias, copy);
+        }, listener);
+    }
+}

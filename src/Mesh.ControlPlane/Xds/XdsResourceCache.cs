@@ -1,0 +1,84 @@
+using Mesh.ControlPlane.Model;
+using Mesh.ControlPlane.Translation;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.ControlPlane.Xds;
+
+/// <summary>
+/// The xDS resources being served, translated once per accepted snapshot (not once per client), and the
+/// connected clients, which it wakes when the resources change.
+/// </summary>
+public sealed partial class XdsResourceCache : IDisposable
+{
+    private readonly MeshSnapshotProvider _provider;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, XdsConnection> _connections = [];
+
+    /// <summary>Creates the cache and follows <paramref name="provider"/>.</summary>
+    public XdsResourceCache(MeshSnapshotProvider provider, ILogger<XdsResourceCache> logger)
+    {
+        _provider = provider;
+        _logger = logger;
+        Current = ProxylessTranslator.Translate(provider.Current);
+        provider.SnapshotChanged += OnSnapshotChanged;
+    }
+
+    /// <summary>The resources being served.</summary>
+    public XdsResourceSet Current { get; private set; }
+
+    /// <summary>The connected clients.</summary>
+    public IReadOnlyList<XdsConnection> Connections
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _connections.Values];
+            }
+        }
+    }
+
+    internal void Register(XdsConnection connection)
+    {
+        lock (_lock)
+        {
+            _connections.Add(connection.Id, connection);
+        }
+    }
+
+    internal void Unregister(XdsConnection connection)
+    {
+        lock (_lock)
+        {
+            _connections.Remove(connection.Id);
+        }
+    }
+
+    private void OnSnapshotChanged(MeshSnapshot snapshot)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var set = ProxylessTranslator.Translate(snapshot);
+        XdsConnection[] connections;
+        lock (_lock)
+        {
+            Current = set;
+            connections = [.. _connections.Values];
+        }
+
+        Log.Translated(_logger, snapshot.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, connections.Length);
+        foreach (var connection in connections)
+        {
+            connection.NotifyResourcesChanged();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _provider.SnapshotChanged -= OnSnapshotChanged;
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Translated configuration version {Version} in {Milliseconds:F1} ms; pushing to {Clients} client(s).")]
+        public static partial void Translated(ILogger logger, long version, double milliseconds, int clients);
+    }
+}

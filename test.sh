@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: installs what the tests need (NuGet packages through dotnet restore,
+# npm packages for the interoperability tests), builds, runs the test projects, and ends with one line
+# "N passed, M failed" counted from the test results.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+results=.ci/out/test-results
+rm -rf "$results"
+mkdir -p "$results"
+
+echo "==> npm packages for the interoperability tests"
+if ! (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "npm ci failed" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "==> build"
+if ! dotnet build Mesh.sln -c Release --nologo -v minimal; then
+  echo "build failed" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "==> tests"
+dotnet test Mesh.sln -c Release --no-build --nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
+  -- RunConfiguration.TestSessionTimeout=1500000
+status=$?
+
+passed=0
+failed=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # the run failed without a failing test (a crash, a timeout): count it.
+fi
+echo "${passed} passed, ${failed} failed"
+exit "$status"

@@ -1,0 +1,124 @@
+using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.Model;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Mesh.ControlPlane.Tests.Model;
+
+public class MeshSnapshotProviderTests
+{
+    /// <summary>A source whose content the test sets, firing its change token each time.</summary>
+    private sealed class FakeSource : IConfigSource, IDisposable
+    {
+        private CancellationTokenSource _changed = new();
+
+        public string Name => "fake";
+
+        public ConfigSet Current { get; private set; } = ConfigSet.Empty;
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public IChangeToken GetChangeToken() => new CancellationChangeToken(_changed.Token);
+
+        public void Set(params (string File, string Yaml)[] files)
+        {
+            var resources = new List<ConfigResource>();
+            var errors = new List<ConfigError>();
+            foreach (var (file, yaml) in files)
+            {
+                var set = YamlResourceReader.Read(yaml, file, "default");
+                resources.AddRange(set.Resources);
+                errors.AddRange(set.Errors);
+            }
+
+            Current = new ConfigSet(resources, errors);
+            var fired = _changed;
+            _changed = new CancellationTokenSource();
+            fired.Cancel();
+        }
+
+        public void Dispose() => _changed.Dispose();
+    }
+
+    private static (MeshSnapshotProvider Provider, FakeSource Source, FakeTimeProvider Time) Create()
+    {
+        var source = new FakeSource();
+        var time = new FakeTimeProvider();
+        var provider = new MeshSnapshotProvider([source], Options.Create(new ControlPlaneOptions()), time, NullLogger<MeshSnapshotProvider>.Instance);
+        return (provider, source, time);
+    }
+
+    [Fact]
+    public async Task Rebuild_InvalidUpdate_KeepsServingLastGoodSnapshot()
+    {
+        var (provider, source, _) = Create();
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(80, 20)));
+        Assert.True(await provider.StartAsync(CancellationToken.None));
+        var good = provider.Current;
+
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(50, 20)));
+        Assert.False(provider.Rebuild());
+
+        Assert.Same(good, provider.Current);
+        var error = Assert.Single(provider.LastErrors);
+        Assert.Equal("vs.yaml:1", error.Origin);
+        Assert.Equal("VirtualService default/reviews", error.Resource);
+    }
+
+    [Fact]
+    public async Task Rebuild_MalformedFile_KeepsServingLastGoodSnapshot()
+    {
+        var (provider, source, _) = Create();
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry));
+        Assert.True(await provider.StartAsync(CancellationToken.None));
+        var good = provider.Current;
+
+        source.Set(("se.yaml", "kind: [unclosed"));
+        Assert.False(provider.Rebuild());
+
+        Assert.Same(good, provider.Current);
+        Assert.StartsWith("se.yaml:", Assert.Single(provider.LastErrors).Origin, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SourceChanges_BurstWithinQuietPeriod_RebuildsOnce()
+    {
+        var (provider, source, time) = Create();
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry));
+        await provider.StartAsync(CancellationToken.None);
+        var changes = 0;
+        provider.SnapshotChanged += _ => changes++;
+
+        for (var i = 0; i < 10; i++)
+        {
+            source.Set(("se.yaml", TestYaml.ReviewsServiceEntry), ("vs.yaml", TestYaml.ReviewsSplit(100 - i, i).Replace("subset: v1", "subset: null", StringComparison.Ordinal).Replace("subset: v2", "subset: null", StringComparison.Ordinal)));
+            time.Advance(TimeSpan.FromMilliseconds(20));
+        }
+
+        Assert.Equal(0, changes);
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, changes);
+        Assert.Equal(9, provider.Current.Routes.Values.Single().Rules[0].Destinations[1].Weight);
+    }
+
+    [Fact]
+    public async Task SourceChanges_NeverQuiet_AppliedWithinMaxDelay()
+    {
+        var (provider, source, time) = Create();
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry));
+        await provider.StartAsync(CancellationToken.None);
+        var changes = 0;
+        provider.SnapshotChanged += _ => changes++;
+
+        for (var i = 0; i < 30 && changes == 0; i++)
+        {
+            source.Set(("se.yaml", TestYaml.ReviewsServiceEntry.Replace("20002", (30000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)));
+            time.Advance(TimeSpan.FromMilliseconds(50));
+        }
+
+        // Changes every 50 ms never leave 100 ms of quiet; the 1 s cap applies them anyway.
+        Assert.Equal(1, changes);
+    }
+}
