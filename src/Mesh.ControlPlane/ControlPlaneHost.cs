@@ -103,7 +103,7 @@ public static class ControlPlaneHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(address, options.XdsPort, listen => listen.Protocols = HttpProtocols.Http2);
-            kestrel.Listen(address, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+            kestrel.Listen(address, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
         });
         builder.Services.AddMeshControlPlane(o =>
         {

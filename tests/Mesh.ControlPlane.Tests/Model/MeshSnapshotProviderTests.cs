@@ -67,6 +67,38 @@ public class MeshSnapshotProviderTests
         Assert.Equal("VirtualService default/reviews", error.Resource);
     }
 
+    public static TheoryData<string, string, string, string?> BadInputs() => new()
+    {
+        // file, its YAML, the origin prefix the error must name, the resource it must name
+        { "vs.yaml", "kind: VirtualService\nspec: [unclosed", "vs.yaml:", null },
+        { "odd.yaml", "apiVersion: v1\nkind: Gadget\nmetadata: {name: g1}\n", "odd.yaml:1", "Gadget default/g1" },
+        { "vs.yaml", TestYaml.ReviewsSplit(80, 20).Replace("subset: v2", "subset: v9", StringComparison.Ordinal), "vs.yaml:1", "VirtualService default/reviews" },
+        { "vs.yaml", TestYaml.ReviewsSplit(80, 20).Replace("hosts: [reviews]", "hosts: [nosuch]", StringComparison.Ordinal), "vs.yaml:1", "VirtualService default/reviews" },
+        { "vs.yaml", TestYaml.ReviewsSplit(60, 20), "vs.yaml:1", "VirtualService default/reviews" },
+        { "copy.yaml", TestYaml.ReviewsDestinationRule, "copy.yaml:1", "DestinationRule default/reviews" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public async Task Rebuild_BadInput_ErrorNamesFileAndResource_AndSnapshotIsUntouched(string file, string yaml, string origin, string? resource)
+    {
+        var (provider, source, _) = Create();
+        var good = new List<(string, string)> { ("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(80, 20)) };
+        source.Set([.. good]);
+        Assert.True(await provider.StartAsync(CancellationToken.None));
+        var served = provider.Current;
+
+        good.RemoveAll(f => f.Item1 == file);
+        source.Set([.. good, (file, yaml)]);
+
+        Assert.False(provider.Rebuild());
+        Assert.Same(served, provider.Current);
+        Assert.Equal(1, provider.Current.Version);
+        var error = Assert.Single(provider.LastErrors);
+        Assert.StartsWith(origin, error.Origin, StringComparison.Ordinal);
+        Assert.Equal(resource, error.Resource);
+    }
+
     [Fact]
     public async Task Rebuild_MalformedFile_KeepsServingLastGoodSnapshot()
     {

@@ -10,7 +10,7 @@ using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 
 namespace Mesh.ControlPlane.Tests.Xds;
 
-public class SotwAdsTests
+public class SotwAdsTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const string Listener = "reviews.default.svc.cluster.local:9080";
 
@@ -84,6 +84,7 @@ public class SotwAdsTests
         await cp.WriteFileAsync("reviews-vs.yaml", TestYaml.ReviewsSplit(50, 50));
         var update = await client.ReceiveAsync(XdsTypeUrls.RouteConfiguration);
         stopwatch.Stop();
+        output.WriteLine($"YAML edit to new route version at the client: {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
 
         Assert.NotEqual(rds.VersionInfo, update.VersionInfo);
         var weights = Single<RouteConfiguration>(update).VirtualHosts[0].Routes[0].Route_.WeightedClusters.Clusters.Select(c => c.Weight!.Value);
