@@ -57,16 +57,18 @@ internal sealed partial class XdsClient
             }
 
             var delay = backoff.Next();
+            Log.BackingOff(_logger, _server.ServerUri, delay, backoff.Attempts);
+            var wait = Task.Delay(delay, _time, cancellationToken);
             lock (_lock)
             {
+                // Published once the delay's timer exists, so a status reader may advance a fake clock past it.
                 _retryDelay = delay;
                 _nextAttemptAt = _time.GetUtcNow() + delay;
             }
 
-            Log.BackingOff(_logger, _server.ServerUri, delay, backoff.Attempts);
             try
             {
-                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                await wait.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -361,6 +363,7 @@ internal sealed partial class XdsClient
 
             _responsesReceived++;
             _state = XdsConnectionState.Connected;
+            _consecutiveFailures = 0;
             type = _types.TryGetValue(response.TypeUrl, out var known) ? known.Type : null;
         }
 
