@@ -1,0 +1,590 @@
+using System.Threading.Channels;
+using Envoy.Admin.V3;
+using Envoy.Service.Discovery.V3;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Mesh.Client.Xds;
+
+/// <summary>The ADS stream: connecting with backoff, writing requests, handling responses, does-not-exist timers.</summary>
+internal sealed partial class XdsClient
+{
+    /// <summary>google.rpc.Code.INVALID_ARGUMENT, the code of a NACK's error_detail.</summary>
+    private const int InvalidArgument = 3;
+
+    private long _nextStreamId;
+
+    private GrpcChannel CreateChannel()
+    {
+        // An HttpClient (rather than a handler) makes Grpc.Net.Client skip its subchannel layer and its own
+        // reconnect backoff: every stream attempt dials, fails fast when the server is unreachable, and the
+        // backoff below is the only retry layer.
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(20),
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            EnableMultipleHttp2Connections = true,
+        };
+        var httpClient = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        return GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+        {
+            HttpClient = httpClient,
+            DisposeHttpClient = true,
+            LoggerFactory = _loggerFactory,
+            MaxReceiveMessageSize = null,
+        });
+    }
+
+    private async Task RunConnectionLoopAsync(CancellationToken cancellationToken)
+    {
+        var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel!);
+        var backoff = new XdsBackoff(BackoffPolicy, JitterSource);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var receivedResponse = await RunStreamAsync(client, cancellationToken).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (receivedResponse)
+            {
+                // The server closing a stream that worked is routine (max connection age, rebalancing):
+                // reconnect at once and start the backoff over.
+                backoff.Reset();
+                continue;
+            }
+
+            var delay = backoff.Next();
+            Log.BackingOff(_logger, _server.ServerUri, delay, backoff.Attempts);
+            var wait = Task.Delay(delay, _time, cancellationToken);
+            lock (_lock)
+            {
+                // Published once the delay's timer exists, so a status reader may advance a fake clock past it.
+                _retryDelay = delay;
+                _nextAttemptAt = _time.GetUtcNow() + delay;
+            }
+
+            try
+            {
+                await wait.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Runs one stream to its end; returns whether it received at least one response.</summary>
+    private async Task<bool> RunStreamAsync(AggregatedDiscoveryService.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken)
+    {
+        using var streamCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var call = client.StreamAggregatedResources(cancellationToken: streamCts.Token);
+        var stream = new AdsStream(Interlocked.Increment(ref _nextStreamId), call);
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                call.Dispose();
+                return false;
+            }
+
+            _stream = stream;
+            _streamsStarted++;
+            _state = XdsConnectionState.Connecting;
+            _retryDelay = null;
+            _nextAttemptAt = null;
+
+            // A new stream starts over on nonces but keeps the accepted versions, and resubscribes everything.
+            foreach (var typeState in _types.Values)
+            {
+                typeState.Nonce = string.Empty;
+                typeState.SentOnStream = false;
+                typeState.PendingReplies = 0;
+                if (typeState.Resources.Count > 0)
+                {
+                    typeState.PendingWrite = true;
+                    stream.Enqueue(WriteItem.Subscription(typeState.Type.TypeUrl));
+                }
+            }
+        }
+
+        Log.StreamStarting(_logger, _server.ServerUri, stream.Id);
+        var writer = RunWriterAsync(stream, streamCts);
+        string? error = null;
+        try
+        {
+            await foreach (var response in call.ResponseStream.ReadAllAsync(streamCts.Token).ConfigureAwait(false))
+            {
+                stream.ReceivedResponse = true;
+                HandleResponse(stream, response);
+            }
+
+            error = "the server closed the stream";
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // When the writer failed it cancelled the stream: its error is the real one.
+            error = streamCts.IsCancellationRequested && stream.WriteError is not null ? stream.WriteError : Describe(ex);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            // Disposing.
+        }
+        finally
+        {
+            await streamCts.CancelAsync().ConfigureAwait(false);
+            stream.Complete();
+            await writer.ConfigureAwait(false);
+            call.Dispose();
+        }
+
+        OnStreamEnded(stream, error ?? "the client is shutting down");
+        return stream.ReceivedResponse;
+    }
+
+    private async Task RunWriterAsync(AdsStream stream, CancellationTokenSource streamCts)
+    {
+        try
+        {
+            await foreach (var item in stream.Reader.ReadAllAsync(streamCts.Token).ConfigureAwait(false))
+            {
+                if (BuildRequest(stream, item) is not { } request)
+                {
+                    continue;
+                }
+
+                // The first write completes only once the connection is up and the request headers went out.
+                await stream.Call.RequestStream.WriteAsync(request, streamCts.Token).ConfigureAwait(false);
+                OnRequestSent(stream, request);
+            }
+        }
+        catch (OperationCanceledException) when (streamCts.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            stream.WriteError = Describe(ex);
+            Log.WriteFailed(_logger, _server.ServerUri, stream.WriteError);
+            await streamCts.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Builds the request for <paramref name="item"/> from the current state, or null when none is due.</summary>
+    private DiscoveryRequest? BuildRequest(AdsStream stream, WriteItem item)
+    {
+        lock (_lock)
+        {
+            if (_stream != stream || _disposed || !_types.TryGetValue(item.TypeUrl, out var typeState))
+            {
+                return null;
+            }
+
+            if (item.Kind == WriteKind.Subscription)
+            {
+                // Nothing changed since the last request; or an ACK/NACK is queued and will carry the names
+                // (a request with the new nonce but no error_detail would read as an ACK of a rejected response).
+                if (!typeState.PendingWrite || typeState.PendingReplies > 0)
+                {
+                    return null;
+                }
+            }
+            else
+            {
+                typeState.PendingReplies--;
+            }
+
+            // The first request of a type on a stream never goes out empty: an empty list would be a wildcard.
+            if (typeState.Resources.Count == 0 && !typeState.SentOnStream)
+            {
+                typeState.PendingWrite = false;
+                return null;
+            }
+
+            var request = new DiscoveryRequest { TypeUrl = item.TypeUrl };
+            if (item.Kind == WriteKind.Subscription)
+            {
+                request.VersionInfo = typeState.AckedVersion;
+                request.ResponseNonce = typeState.Nonce;
+            }
+            else
+            {
+                request.VersionInfo = item.Version!;
+                request.ResponseNonce = item.Nonce!;
+                if (item.Error is { } error)
+                {
+                    request.ErrorDetail = new Google.Rpc.Status { Code = InvalidArgument, Message = error };
+                }
+            }
+
+            request.ResourceNames.AddRange(typeState.Resources.Keys.Order(StringComparer.Ordinal));
+            typeState.PendingWrite = false;
+            typeState.SentOnStream = true;
+            if (!stream.NodeSent)
+            {
+                request.Node = _node;
+                stream.NodeSent = true;
+            }
+
+            return request;
+        }
+    }
+
+    private void OnRequestSent(AdsStream stream, DiscoveryRequest request)
+    {
+        Log.RequestSent(_logger, request.TypeUrl, request.VersionInfo, request.ResponseNonce, request.ResourceNames.Count, request.ErrorDetail is not null);
+        lock (_lock)
+        {
+            if (_stream != stream || _disposed)
+            {
+                return;
+            }
+
+            if (_state == XdsConnectionState.Connecting)
+            {
+                _state = XdsConnectionState.Connected;
+            }
+
+            if (!_types.TryGetValue(request.TypeUrl, out var typeState))
+            {
+                return;
+            }
+
+            // gRFC A57: the does-not-exist timer starts only once the request is out on a connected stream.
+            foreach (var name in request.ResourceNames)
+            {
+                if (typeState.Resources.TryGetValue(name, out var resource) && resource.WatchState == XdsWatchState.NotSent)
+                {
+                    StartDoesNotExistTimer(resource);
+                }
+            }
+        }
+    }
+
+    private void StartDoesNotExistTimer(ResourceState resource)
+    {
+        resource.StopTimer();
+        resource.WatchState = XdsWatchState.Requested;
+        var generation = ++resource.TimerGeneration;
+        resource.Timer = _time.CreateTimer(
+            _ => OnDoesNotExistTimer(resource, generation), null, DoesNotExistTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnDoesNotExistTimer(ResourceState resource, long generation)
+    {
+        lock (_lock)
+        {
+            if (_disposed
+                || resource.WatchState != XdsWatchState.Requested
+                || resource.TimerGeneration != generation
+                || !_types.TryGetValue(resource.TypeUrl, out var typeState)
+                || !typeState.Resources.TryGetValue(resource.Name, out var current)
+                || current != resource)
+            {
+                return;
+            }
+
+            resource.StopTimer();
+            resource.WatchState = XdsWatchState.TimedOut;
+            resource.Status = ClientResourceStatus.DoesNotExist;
+            resource.LastUpdated = _time.GetUtcNow();
+            _doesNotExistTimeouts++;
+            Log.DoesNotExistTimeout(_logger, resource.TypeUrl, resource.Name, DoesNotExistTimeout);
+            ScheduleAll(resource, CallbackKind.DoesNotExist, null);
+        }
+    }
+
+    private void OnStreamEnded(AdsStream stream, string error)
+    {
+        lock (_lock)
+        {
+            if (_stream == stream)
+            {
+                _stream = null;
+            }
+
+            // No timer runs while there is no stream; they start again when the requests go out on the next one.
+            foreach (var typeState in _types.Values)
+            {
+                foreach (var resource in typeState.Resources.Values)
+                {
+                    if (resource.WatchState == XdsWatchState.Requested)
+                    {
+                        resource.StopTimer();
+                        resource.WatchState = XdsWatchState.NotSent;
+                    }
+                }
+            }
+
+            if (_disposed)
+            {
+                return;
+            }
+
+            _lastError = error;
+            _lastErrorAt = _time.GetUtcNow();
+            if (stream.ReceivedResponse)
+            {
+                // gRFC A57: not an error once the stream has received a response; reconnect right away.
+                _streamsClosedAfterResponse++;
+                _consecutiveFailures = 0;
+                _state = XdsConnectionState.Connecting;
+                Log.StreamClosedAfterResponse(_logger, _server.ServerUri, stream.Id, error);
+                return;
+            }
+
+            _streamsFailed++;
+            _consecutiveFailures++;
+            _state = XdsConnectionState.TransientFailure;
+            Log.StreamFailed(_logger, _server.ServerUri, stream.Id, error);
+            var message = $"xDS stream to {_server.ServerUri} failed: {error}";
+            foreach (var typeState in _types.Values)
+            {
+                foreach (var resource in typeState.Resources.Values)
+                {
+                    ScheduleAll(resource, CallbackKind.AmbientError, message);
+                }
+            }
+        }
+    }
+
+    private void HandleResponse(AdsStream stream, DiscoveryResponse response)
+    {
+        Log.ResponseReceived(_logger, response.TypeUrl, response.VersionInfo, response.Nonce, response.Resources.Count);
+        XdsResourceType? type;
+        lock (_lock)
+        {
+            if (_stream != stream || _disposed)
+            {
+                return;
+            }
+
+            _responsesReceived++;
+            _state = XdsConnectionState.Connected;
+            _consecutiveFailures = 0;
+            type = _types.TryGetValue(response.TypeUrl, out var known) ? known.Type : null;
+        }
+
+        if (type is null)
+        {
+            // Never subscribed: neither ACK (it was not validated) nor NACK (it may be valid).
+            Log.UnexpectedType(_logger, response.TypeUrl);
+            return;
+        }
+
+        // Decoding is pure and may be slow: outside the lock.
+        var decoded = new XdsDecodeResult[response.Resources.Count];
+        for (var i = 0; i < decoded.Length; i++)
+        {
+            decoded[i] = Decode(type, response.Resources[i]);
+        }
+
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            if (_stream != stream || _disposed)
+            {
+                return;
+            }
+
+            var typeState = _types[response.TypeUrl];
+            var errors = new List<string>();
+            var present = new HashSet<string>(StringComparer.Ordinal);
+            var unnamedError = false;
+            for (var i = 0; i < decoded.Length; i++)
+            {
+                var result = decoded[i];
+                if (!result.IsSuccess)
+                {
+                    _resourcesRejected++;
+                    if (string.IsNullOrEmpty(result.Name))
+                    {
+                        unnamedError = true;
+                        errors.Add($"resource [{i}]: {result.Error}");
+                        continue;
+                    }
+
+                    errors.Add($"'{result.Name}': {result.Error}");
+                    present.Add(result.Name);
+                    if (typeState.Resources.TryGetValue(result.Name, out var rejected))
+                    {
+                        Reject(rejected, response.VersionInfo, result.Error!, now);
+                    }
+
+                    continue;
+                }
+
+                _resourcesAccepted++;
+                present.Add(result.Name!);
+                if (typeState.Resources.TryGetValue(result.Name!, out var accepted))
+                {
+                    Accept(accepted, response.Resources[i], result.Resource!, response.VersionInfo, now);
+                }
+            }
+
+            // Listeners and clusters come whole in every response: one the client had that is missing was deleted.
+            // Unless a rejected resource had no readable name (it might be the missing one), or the server asks
+            // for deletions to be ignored (gRFC A53). Never-received names are left to the does-not-exist timer:
+            // this response may predate their subscription.
+            if (typeState.Type.AllResourcesRequiredInSotW && !unnamedError)
+            {
+                foreach (var resource in typeState.Resources.Values)
+                {
+                    if (resource.Value is not null && !present.Contains(resource.Name))
+                    {
+                        if (_server.IgnoreResourceDeletion)
+                        {
+                            Log.DeletionIgnored(_logger, resource.TypeUrl, resource.Name);
+                            continue;
+                        }
+
+                        Delete(resource, response.VersionInfo, now);
+                    }
+                }
+            }
+
+            typeState.Nonce = response.Nonce;
+            WriteItem reply;
+            if (errors.Count == 0)
+            {
+                typeState.AckedVersion = response.VersionInfo;
+                _acks++;
+                reply = WriteItem.Reply(response.TypeUrl, response.VersionInfo, response.Nonce, null);
+            }
+            else
+            {
+                var detail = $"{errors.Count} of {decoded.Length} resources rejected in version '{response.VersionInfo}': {string.Join("; ", errors)}";
+                typeState.LastNackDetail = detail;
+                typeState.LastNackVersion = response.VersionInfo;
+                typeState.LastNackAt = now;
+                _nacks++;
+                Log.Nacking(_logger, response.TypeUrl, response.VersionInfo, response.Nonce, detail);
+                reply = WriteItem.Reply(response.TypeUrl, typeState.AckedVersion, response.Nonce, detail);
+            }
+
+            typeState.PendingReplies++;
+            stream.Enqueue(reply);
+        }
+    }
+
+    private void Accept(ResourceState resource, Any raw, object value, string version, DateTimeOffset now)
+    {
+        resource.StopTimer();
+        resource.WatchState = XdsWatchState.Received;
+        var changed = resource.Raw is null || !resource.Raw.Equals(raw);
+        if (changed)
+        {
+            resource.Raw = raw;
+            resource.Value = value;
+        }
+
+        resource.Version = version;
+        resource.Status = ClientResourceStatus.Acked;
+        resource.LastUpdated = now;
+        resource.ErrorDetail = null;
+        resource.ErrorVersion = null;
+        resource.ErrorAt = null;
+        if (changed)
+        {
+            ScheduleAll(resource, CallbackKind.Changed, value);
+        }
+    }
+
+    private void Reject(ResourceState resource, string version, string error, DateTimeOffset now)
+    {
+        resource.StopTimer();
+        resource.WatchState = XdsWatchState.Received;
+        var repeated = resource.Status == ClientResourceStatus.Nacked && resource.ErrorDetail == error;
+        resource.Status = ClientResourceStatus.Nacked;
+        resource.ErrorDetail = error;
+        resource.ErrorVersion = version;
+        resource.ErrorAt = now;
+        if (!repeated)
+        {
+            // The cached version, if any, stays in use.
+            ScheduleAll(resource, CallbackKind.AmbientError, NackMessage(resource.TypeUrl, resource.Name, version, error));
+        }
+    }
+
+    private void Delete(ResourceState resource, string version, DateTimeOffset now)
+    {
+        resource.Raw = null;
+        resource.Value = null;
+        resource.Version = version;
+        resource.Status = ClientResourceStatus.DoesNotExist;
+        resource.LastUpdated = now;
+        resource.ErrorDetail = null;
+        resource.ErrorVersion = null;
+        resource.ErrorAt = null;
+        Log.ResourceDeleted(_logger, resource.TypeUrl, resource.Name, version);
+        ScheduleAll(resource, CallbackKind.DoesNotExist, null);
+    }
+
+    private static XdsDecodeResult Decode(XdsResourceType type, Any raw)
+    {
+        try
+        {
+            var result = type.Decode(raw);
+            if (result.IsSuccess)
+            {
+                return string.IsNullOrEmpty(result.Name) ? XdsDecodeResult.Failure(null, "the decoder returned no name") : result;
+            }
+
+            return result.Error is null ? XdsDecodeResult.Failure(result.Name, "the decoder returned no resource") : result;
+        }
+        catch (Exception ex)
+        {
+            return XdsDecodeResult.Failure(null, $"{ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    private static string Describe(Exception exception) => exception switch
+    {
+        RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
+        _ => $"{exception.GetType().Name}: {exception.Message}",
+    };
+
+    private enum WriteKind
+    {
+        /// <summary>The subscribed names changed.</summary>
+        Subscription,
+
+        /// <summary>An ACK or NACK of a response.</summary>
+        Reply,
+    }
+
+    /// <summary>Something to write; a subscription's contents are read from the state when it is written.</summary>
+    private readonly record struct WriteItem(WriteKind Kind, string TypeUrl, string? Version, string? Nonce, string? Error)
+    {
+        public static WriteItem Subscription(string typeUrl) => new(WriteKind.Subscription, typeUrl, null, null, null);
+
+        public static WriteItem Reply(string typeUrl, string version, string nonce, string? error) =>
+            new(WriteKind.Reply, typeUrl, version, nonce, error);
+    }
+
+    /// <summary>One ADS stream and its queue of requests to write.</summary>
+    private sealed class AdsStream(long id, AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> call)
+    {
+        private readonly Channel<WriteItem> _writes =
+            Channel.CreateUnbounded<WriteItem>(new UnboundedChannelOptions { SingleReader = true });
+
+        public long Id { get; } = id;
+
+        public AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> Call { get; } = call;
+
+        public ChannelReader<WriteItem> Reader => _writes.Reader;
+
+        /// <summary>The node went out (on the first request). Writer only.</summary>
+        public bool NodeSent { get; set; }
+
+        public bool ReceivedResponse { get; set; }
+
+        public string? WriteError { get; set; }
+
+        public void Enqueue(WriteItem item) => _writes.Writer.TryWrite(item);
+
+        public void Complete() => _writes.Writer.TryComplete();
+    }
+}
