@@ -90,9 +90,20 @@ public sealed partial class YamlDirectorySource : IConfigSource, IDisposable
     {
         var resources = new List<ConfigResource>();
         var errors = new List<ConfigError>();
-        var files = Directory.EnumerateFiles(_directory, "*.*", SearchOption.AllDirectories)
-            .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal);
+        List<string> files;
+        try
+        {
+            files = [.. Directory.EnumerateFiles(_directory, "*.*", SearchOption.AllDirectories)
+                .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal)];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A directory that vanished or cannot be read is an error like any other: the last good snapshot stays.
+            errors.Add(new ConfigError(_directory, null, null, "the configuration directory cannot be read: " + ex.Message));
+            return new ConfigSet(resources, errors);
+        }
+
         foreach (var file in files)
         {
             string text;
@@ -100,7 +111,7 @@ public sealed partial class YamlDirectorySource : IConfigSource, IDisposable
             {
                 text = File.ReadAllText(file);
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 errors.Add(new ConfigError(file, null, null, "cannot be read: " + ex.Message));
                 continue;

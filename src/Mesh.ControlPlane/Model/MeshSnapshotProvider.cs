@@ -21,6 +21,7 @@ public sealed partial class MeshSnapshotProvider : IDisposable
     private ITimer? _timer;
     private DateTimeOffset _firstPending;
     private bool _pending;
+    private volatile bool _disposed;
     private long _nextVersion = 1;
     private CancellationTokenSource _changed = new();
 
@@ -130,14 +131,31 @@ public sealed partial class MeshSnapshotProvider : IDisposable
             }
 
             var due = Math.Min(_options.DebounceQuiet.Ticks, Math.Max(0, (_firstPending + _options.DebounceMax - now).Ticks));
-            _timer ??= _time.CreateTimer(_ => Rebuild(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer ??= _time.CreateTimer(_ => RebuildFromTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _timer.Change(TimeSpan.FromTicks(due), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void RebuildFromTimer()
+    {
+        try
+        {
+            if (!_disposed)
+            {
+                Rebuild();
+            }
+        }
+        catch (Exception ex)
+        {
+            // A timer callback must never take the process down; the last good snapshot keeps serving.
+            Log.RebuildFailed(_logger, ex);
         }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
+        _disposed = true;
         foreach (var registration in _registrations)
         {
             registration.Dispose();
@@ -163,5 +181,8 @@ public sealed partial class MeshSnapshotProvider : IDisposable
 
         [LoggerMessage(5, LogLevel.Warning, "Configuration accepted with a warning: {Warning}")]
         public static partial void ConfigWarning(ILogger logger, string warning);
+
+        [LoggerMessage(6, LogLevel.Error, "Rebuilding the configuration failed; still serving the last good version.")]
+        public static partial void RebuildFailed(ILogger logger, Exception exception);
     }
 }

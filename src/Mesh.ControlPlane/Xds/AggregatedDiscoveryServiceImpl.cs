@@ -1,5 +1,6 @@
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.ControlPlane.Xds;
@@ -10,25 +11,34 @@ internal sealed class AggregatedDiscoveryServiceImpl : AggregatedDiscoveryServic
     private readonly XdsResourceCache _cache;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly CancellationToken _stopping;
 
-    public AggregatedDiscoveryServiceImpl(XdsResourceCache cache, TimeProvider time, ILogger<AggregatedDiscoveryServiceImpl> logger)
+    public AggregatedDiscoveryServiceImpl(XdsResourceCache cache, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<AggregatedDiscoveryServiceImpl> logger)
     {
         _cache = cache;
         _time = time;
         _logger = logger;
+        _stopping = lifetime.ApplicationStopping;
     }
 
     public override Task StreamAggregatedResources(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
-        Run(() => new SotwConnection(_cache, responseStream, _time, _logger, context.Peer).RunAsync(requestStream, context.CancellationToken), context);
+        Run(token => new SotwConnection(_cache, responseStream, _time, _logger, context.Peer).RunAsync(requestStream, token), context);
 
     public override Task DeltaAggregatedResources(IAsyncStreamReader<DeltaDiscoveryRequest> requestStream, IServerStreamWriter<DeltaDiscoveryResponse> responseStream, ServerCallContext context) =>
-        Run(() => new DeltaConnection(_cache, responseStream, _time, _logger, context.Peer).RunAsync(requestStream, context.CancellationToken), context);
+        Run(token => new DeltaConnection(_cache, responseStream, _time, _logger, context.Peer).RunAsync(requestStream, token), context);
 
-    private static async Task Run(Func<Task> stream, ServerCallContext context)
+    // A stream ends when the client goes away or the control plane shuts down; on shutdown clients see the stream
+    // end at once (UNAVAILABLE) and reconnect, rather than the host waiting for them.
+    private async Task Run(Func<CancellationToken, Task> stream, ServerCallContext context)
     {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping);
         try
         {
-            await stream().ConfigureAwait(false);
+            await stream(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the control plane is shutting down"));
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {

@@ -100,6 +100,28 @@ public class MeshSnapshotProviderTests
     }
 
     [Fact]
+    public async Task DirectorySource_DirectoryDeleted_IsAnErrorAndSnapshotStays()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "mesh-vanish-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, "se.yaml"), TestYaml.ReviewsServiceEntry);
+        using var source = new YamlDirectorySource(directory, "default", NullLogger<YamlDirectorySource>.Instance);
+        using var provider = new MeshSnapshotProvider([source], Options.Create(new ControlPlaneOptions()), TimeProvider.System, NullLogger<MeshSnapshotProvider>.Instance);
+        Assert.True(await provider.StartAsync(CancellationToken.None));
+        var served = provider.Current;
+
+        Directory.Delete(directory, recursive: true);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (provider.LastErrors.Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20); // the watcher sees the deletion and a debounced rebuild runs
+        }
+
+        Assert.Same(served, provider.Current);
+        Assert.Contains("cannot be read", Assert.Single(provider.LastErrors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rebuild_MalformedFile_KeepsServingLastGoodSnapshot()
     {
         var (provider, source, _) = Create();

@@ -1,0 +1,47 @@
+using Mesh.Client.Bootstrap;
+using Mesh.Client.Xds;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Client.Internal;
+
+/// <summary>
+/// Holds the process's one <see cref="XdsClient"/> (per service provider), created on first use from the bootstrap:
+/// every channel and HttpClient of the application shares its ADS stream and cache.
+/// </summary>
+internal sealed class XdsClientProvider : IAsyncDisposable
+{
+    private readonly Lazy<XdsClient> _client;
+
+    public XdsClientProvider(IOptions<MeshClientOptions> options, TimeProvider time, ILoggerFactory loggers) =>
+        _client = new Lazy<XdsClient>(() => new XdsClient(XdsBootstrap.Load(options.Value.BootstrapJson), time, loggers));
+
+    public XdsClient Client => _client.Value;
+
+    public bool IsCreated => _client.IsValueCreated;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client.IsValueCreated)
+        {
+            await _client.Value.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Checks at start-up that a bootstrap can be loaded, so a missing or bad one stops the app with a clear message.</summary>
+internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MeshClientOptions options)
+    {
+        try
+        {
+            _ = XdsBootstrap.Load(options.BootstrapJson);
+            return ValidateOptionsResult.Success;
+        }
+        catch (XdsBootstrapException ex)
+        {
+            return ValidateOptionsResult.Fail(ex.Message);
+        }
+    }
+}

@@ -1,0 +1,307 @@
+using System.Collections.Frozen;
+using Grpc.Core;
+using Grpc.Net.Client.Balancer;
+using Mesh.Client.Resources;
+using Mesh.Client.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Client.LoadBalancing;
+
+/// <summary>Creates <see cref="MeshLoadBalancer"/>s; the xDS resolver's service config names this policy.</summary>
+internal sealed class MeshLoadBalancerFactory : LoadBalancerFactory
+{
+    public const string PolicyName = "mesh_xds";
+
+    public override string Name => PolicyName;
+
+    public override LoadBalancer Create(LoadBalancerOptions options) =>
+        new MeshLoadBalancer(options.Controller, options.LoggerFactory.CreateLogger<MeshLoadBalancer>());
+}
+
+/// <summary>
+/// The balancer of an <c>xds:///</c> channel. From each <see cref="XdsConfig"/> it keeps one subchannel per backend
+/// address (shared by every cluster listing it), and after every configuration or connectivity change it builds a
+/// new <see cref="MeshPicker"/>: routes in front, a <see cref="ClusterPicker"/> per cluster behind.
+/// </summary>
+internal sealed partial class MeshLoadBalancer : LoadBalancer
+{
+    private readonly IChannelControlHelper _controller;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Host, int Port), EndpointState> _endpoints = [];
+    private readonly Dictionary<string, ClusterEntry> _clusters = new(StringComparer.Ordinal);
+    private XdsConfig? _config;
+    private long _version;
+    private long _published;
+    private bool _disposed;
+
+    public MeshLoadBalancer(IChannelControlHelper controller, ILogger logger)
+    {
+        _controller = controller;
+        _logger = logger;
+    }
+
+    public override void UpdateChannelState(ChannelState state)
+    {
+        if (XdsConfig.From(state) is not { } config)
+        {
+            if (XdsConfig.ErrorFrom(state) is { } error)
+            {
+                lock (_lock)
+                {
+                    _config = null;
+                    _version++;
+                }
+
+                Publish(ConnectivityState.TransientFailure, new FailingChannelPicker(error));
+            }
+            else
+            {
+                // Configuration not here yet: calls wait (within their deadlines) for it.
+                Publish(ConnectivityState.Connecting, QueueingChannelPicker.Instance);
+            }
+
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _config = config;
+            var keep = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (name, cluster) in config.Clusters)
+            {
+                keep.Add(name);
+                if (!_clusters.TryGetValue(name, out var entry))
+                {
+                    entry = new ClusterEntry();
+                    _clusters.Add(name, entry);
+                }
+
+                if (!ReferenceEquals(entry.Config, cluster))
+                {
+                    UpdateClusterLocked(entry, cluster);
+                }
+            }
+
+            foreach (var name in _clusters.Keys.ToList())
+            {
+                if (!keep.Contains(name))
+                {
+                    ReleaseLocked(_clusters[name]);
+                    _clusters.Remove(name);
+                }
+            }
+        }
+
+        UpdatePicker();
+    }
+
+    private void UpdateClusterLocked(ClusterEntry entry, ClusterConfig cluster)
+    {
+        var previous = entry.Localities;
+        var localities = new List<(LocalityResource, EndpointState[])>();
+        foreach (var locality in cluster.Endpoints?.Localities ?? [])
+        {
+            var states = new EndpointState[locality.Endpoints.Length];
+            for (var i = 0; i < states.Length; i++)
+            {
+                states[i] = AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port);
+            }
+
+            localities.Add((locality, states));
+        }
+
+        entry.Config = cluster;
+        entry.Localities = localities;
+        entry.Ring = null;
+        foreach (var (_, states) in previous)
+        {
+            foreach (var state in states)
+            {
+                ReleaseLocked(state);
+            }
+        }
+    }
+
+    private EndpointState AcquireLocked(string host, int port)
+    {
+        if (!_endpoints.TryGetValue((host, port), out var state))
+        {
+            var subchannel = _controller.CreateSubchannel(new SubchannelOptions([new BalancerAddress(host, port)]));
+            state = new EndpointState(host, port, subchannel);
+            var captured = state;
+            state.StateRegistration = subchannel.OnStateChanged(s => OnSubchannelStateChanged(captured, s));
+            _endpoints.Add((host, port), state);
+            subchannel.RequestConnection();
+        }
+
+        state.References++;
+        return state;
+    }
+
+    private void ReleaseLocked(ClusterEntry entry)
+    {
+        foreach (var (_, states) in entry.Localities)
+        {
+            foreach (var state in states)
+            {
+                ReleaseLocked(state);
+            }
+        }
+
+        entry.Localities = [];
+    }
+
+    private void ReleaseLocked(EndpointState state)
+    {
+        if (--state.References > 0)
+        {
+            return;
+        }
+
+        _endpoints.Remove((state.Host, state.Port));
+        state.StateRegistration?.Dispose();
+        state.Subchannel!.Dispose();
+    }
+
+    private void OnSubchannelStateChanged(EndpointState endpoint, SubchannelState state)
+    {
+        lock (_lock)
+        {
+            if (_disposed || endpoint.References == 0)
+            {
+                return;
+            }
+
+            endpoint.State = state.State;
+            Log.EndpointState(_logger, endpoint.Host, endpoint.Port, state.State);
+        }
+
+        if (state.State == ConnectivityState.Idle)
+        {
+            endpoint.Subchannel!.RequestConnection(); // keep every endpoint connected, as round robin does.
+        }
+
+        UpdatePicker();
+    }
+
+    private void UpdatePicker()
+    {
+        MeshPicker picker;
+        ConnectivityState channelState;
+        long version;
+        lock (_lock)
+        {
+            if (_disposed || _config is not { } config)
+            {
+                return;
+            }
+
+            var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
+            var anyReady = false;
+            var anyConnecting = false;
+            foreach (var (name, entry) in _clusters)
+            {
+                var ring = entry.Ring;
+                var ready = false;
+                var connecting = false;
+                pickers[name] = entry.Config is { } clusterConfig
+                    ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting)
+                    : ClusterPicker.Failing("cluster not resolved");
+                entry.Ring = ring;
+                anyReady |= ready;
+                anyConnecting |= connecting;
+            }
+
+            var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
+            picker = new MeshPicker(table);
+            channelState = anyReady ? ConnectivityState.Ready : anyConnecting ? ConnectivityState.Connecting : ConnectivityState.TransientFailure;
+            version = ++_version;
+        }
+
+        Publish(channelState, picker, version);
+    }
+
+    private void Publish(ConnectivityState state, SubchannelPicker picker, long version = long.MaxValue)
+    {
+        // Published outside the lock (the channel takes its own lock); a stale picker never replaces a newer one.
+        if (version != long.MaxValue)
+        {
+            var published = Interlocked.Read(ref _published);
+            if (version < published || Interlocked.CompareExchange(ref _published, version, published) != published)
+            {
+                return;
+            }
+        }
+
+        _controller.UpdateState(new BalancerState(state, picker));
+    }
+
+    public override void RequestConnection()
+    {
+        lock (_lock)
+        {
+            foreach (var endpoint in _endpoints.Values)
+            {
+                if (endpoint.State == ConnectivityState.Idle)
+                {
+                    endpoint.Subchannel!.RequestConnection();
+                }
+            }
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (_lock)
+            {
+                _disposed = true;
+                foreach (var endpoint in _endpoints.Values)
+                {
+                    endpoint.StateRegistration?.Dispose();
+                    endpoint.Subchannel!.Dispose();
+                }
+
+                _endpoints.Clear();
+                _clusters.Clear();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private sealed class ClusterEntry
+    {
+        public ClusterConfig? Config { get; set; }
+        public List<(LocalityResource Locality, EndpointState[] Endpoints)> Localities { get; set; } = [];
+        public RingHashPicker? Ring { get; set; }
+    }
+
+    private sealed class QueueingChannelPicker : SubchannelPicker
+    {
+        public static readonly QueueingChannelPicker Instance = new();
+        private static readonly PickResult Queue = PickResult.ForQueue();
+
+        public override PickResult Pick(PickContext context) => Queue;
+    }
+
+    private sealed class FailingChannelPicker(Status status) : SubchannelPicker
+    {
+        private readonly PickResult _result = PickResult.ForFailure(status);
+
+        public override PickResult Pick(PickContext context) => _result;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Endpoint {Host}:{Port} is {State}.")]
+        public static partial void EndpointState(ILogger logger, string host, int port, ConnectivityState state);
+    }
+}

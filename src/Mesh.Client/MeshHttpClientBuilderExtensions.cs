@@ -1,0 +1,18 @@
+using Mesh.Client.Http;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Sends an HttpClient's requests through the mesh.</summary>
+public static class MeshHttpClientBuilderExtensions
+{
+    /// <summary>
+    /// Routes every request of this HttpClient through the mesh: <c>http://reviews/path</c> is matched against the
+    /// target's routes (paths, headers, weighted splits) and sent to an endpoint chosen by the cluster's load-balancing
+    /// policy, exactly as gRPC channels to <c>xds:///reviews</c> are. Requires <c>AddMesh()</c>.
+    /// </summary>
+    public static IHttpClientBuilder AddMeshRouting(this IHttpClientBuilder builder)
+    {
+        builder.Services.AddTransient<MeshRoutingHandler>();
+        return builder.AddHttpMessageHandler<MeshRoutingHandler>();
+    }
+}

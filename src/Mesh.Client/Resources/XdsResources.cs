@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+using Mesh.Client.Routing;
+
+namespace Mesh.Client.Resources;
+
+// The validated, decoded forms of the four xDS resource types the client follows. Decoding happens once, when a
+// resource arrives; everything per call reads these immutable records.
+
+/// <summary>A listener: the HTTP connection manager of an API listener.</summary>
+internal sealed record ListenerResource(string Name, string? RouteConfigName, RouteConfigResource? InlineRouteConfig, ImmutableArray<HttpFilterResource> HttpFilters);
+
+/// <summary>An HTTP filter of a listener, by name and config type URL.</summary>
+internal sealed record HttpFilterResource(string Name, string TypeUrl, Google.Protobuf.WellKnownTypes.Any Config, bool IsOptional);
+
+/// <summary>A route configuration.</summary>
+internal sealed record RouteConfigResource(string Name, ImmutableArray<VirtualHostResource> VirtualHosts);
+
+/// <summary>A virtual host: the routes for a set of domains.</summary>
+internal sealed record VirtualHostResource(string Name, ImmutableArray<string> Domains, ImmutableArray<RouteResource> Routes);
+
+/// <summary>A route: a compiled match and what to do with matching calls.</summary>
+internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActionResource? Action);
+
+/// <summary>Where a matching call goes: one or more weighted clusters.</summary>
+internal sealed record RouteActionResource(ImmutableArray<WeightedClusterResource> Clusters, ImmutableArray<string> HashHeaders, TimeSpan? MaxStreamDuration)
+{
+    /// <summary>The sum of the weights.</summary>
+    public ulong TotalWeight { get; } = Sum(Clusters);
+
+    private static ulong Sum(ImmutableArray<WeightedClusterResource> clusters)
+    {
+        ulong total = 0;
+        foreach (var c in clusters)
+        {
+            total += c.Weight;
+        }
+
+        return total;
+    }
+}
+
+/// <summary>A cluster with its share of a route's traffic.</summary>
+internal sealed record WeightedClusterResource(string Name, uint Weight);
+
+/// <summary>The load-balancing policies a cluster may ask for.</summary>
+internal enum LbPolicyKind
+{
+    RoundRobin,
+    LeastRequest,
+    RingHash,
+}
+
+/// <summary>A cluster: how to balance over its endpoints, and where they come from.</summary>
+internal sealed record ClusterResource(
+    string Name,
+    string EdsServiceName,
+    LbPolicyKind LbPolicy,
+    ulong MinRingSize,
+    ulong MaxRingSize,
+    uint ChoiceCount,
+    uint MaxRequests);
+
+/// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>
+internal sealed record EndpointsResource(string Name, ImmutableArray<LocalityResource> Localities);
+
+/// <summary>Endpoints in one locality at one priority.</summary>
+internal sealed record LocalityResource(string Region, string Zone, string SubZone, uint Weight, uint Priority, ImmutableArray<EndpointResource> Endpoints)
+{
+    /// <summary>The locality as <c>region/zone/subzone</c>.</summary>
+    public string Key => $"{Region}/{Zone}/{SubZone}";
+}
+
+/// <summary>One endpoint.</summary>
+internal sealed record EndpointResource(string Host, int Port, uint Weight);

@@ -1,0 +1,372 @@
+using System.Collections.Immutable;
+using Grpc.Core;
+using Grpc.Net.Client.Balancer;
+using Mesh.Client.Resources;
+using Mesh.Client.Xds;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Client.Routing;
+
+/// <summary>
+/// Follows one target through xDS: its listener, the route configuration the listener names, every cluster the
+/// chosen virtual host routes to, and each cluster's endpoints. Whenever the picture is complete it hands the
+/// balancer an <see cref="XdsConfig"/>. XdsClient calls its watchers one at a time, so the state here is only
+/// touched by one callback at a time; the lock guards against disposal.
+/// </summary>
+internal sealed partial class XdsDependencyTracker : IDisposable
+{
+    private readonly XdsClient _client;
+    private readonly string _listenerName;
+    private readonly string _authority;
+    private readonly Action<XdsConfig?, Status?> _onUpdate;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ClusterEntry> _clusters = new(StringComparer.Ordinal);
+    private IDisposable? _listenerWatch;
+    private IDisposable? _routeWatch;
+    private string? _routeName;
+    private ListenerResource? _listener;
+    private RouteConfigResource? _routeConfig;
+    private bool _disposed;
+
+    public XdsDependencyTracker(XdsClient client, string listenerName, Action<XdsConfig?, Status?> onUpdate, ILogger logger)
+    {
+        _client = client;
+        _listenerName = listenerName;
+        _authority = listenerName;
+        _onUpdate = onUpdate;
+        _logger = logger;
+    }
+
+    public void Start()
+    {
+        lock (_lock)
+        {
+            _listenerWatch = _client.Watch(XdsResourceTypes.ListenerType, _listenerName, new Watcher(this, OnListener, () => OnMissing("listener", _listenerName), OnAmbient));
+        }
+    }
+
+    private void OnListener(object resource)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _listener = (ListenerResource)resource;
+            if (_listener.InlineRouteConfig is { } inline)
+            {
+                _routeWatch?.Dispose();
+                _routeWatch = null;
+                _routeName = null;
+                _routeConfig = inline;
+            }
+            else if (_listener.RouteConfigName != _routeName)
+            {
+                _routeWatch?.Dispose();
+                _routeConfig = null;
+                _routeName = _listener.RouteConfigName!;
+                var name = _routeName;
+                _routeWatch = _client.Watch(XdsResourceTypes.RouteConfigurationType, name, new Watcher(this, OnRouteConfig, () => OnMissing("route configuration", name), OnAmbient));
+            }
+
+            UpdateLocked();
+        }
+    }
+
+    private void OnRouteConfig(object resource)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _routeConfig = (RouteConfigResource)resource;
+            UpdateLocked();
+        }
+    }
+
+    private void OnMissing(string kind, string name)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            Log.ResourceMissing(_logger, kind, name, _listenerName);
+            if (kind == "listener")
+            {
+                _listener = null;
+                _routeConfig = null;
+            }
+            else
+            {
+                _routeConfig = null;
+            }
+
+            _onUpdate(null, new Status(StatusCode.Unavailable, $"xDS {kind} '{name}' does not exist (target '{_listenerName}')"));
+        }
+    }
+
+    private void OnAmbient(string message) => Log.AmbientError(_logger, _listenerName, message);
+
+    private void UpdateLocked()
+    {
+        if (_listener is null || _routeConfig is null)
+        {
+            return;
+        }
+
+        var vhost = VirtualHostSelector.Select(_routeConfig.VirtualHosts, _authority);
+        if (vhost is null)
+        {
+            _onUpdate(null, new Status(StatusCode.Unavailable, $"route configuration '{_routeConfig.Name}' has no virtual host for '{_authority}'"));
+            return;
+        }
+
+        // Watch exactly the clusters the virtual host routes to.
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var route in vhost.Routes)
+        {
+            foreach (var cluster in route.Action?.Clusters ?? [])
+            {
+                wanted.Add(cluster.Name);
+            }
+        }
+
+        foreach (var name in _clusters.Keys.ToList())
+        {
+            if (!wanted.Contains(name))
+            {
+                _clusters[name].Dispose();
+                _clusters.Remove(name);
+            }
+        }
+
+        foreach (var name in wanted)
+        {
+            if (!_clusters.ContainsKey(name))
+            {
+                var entry = new ClusterEntry(name);
+                _clusters.Add(name, entry);
+                entry.ClusterWatch = _client.Watch(XdsResourceTypes.ClusterType, name, new Watcher(this, r => OnCluster(entry, r), () => OnClusterMissing(entry), OnAmbient));
+            }
+        }
+
+        // Publish only a complete picture: every cluster resolved (or known not to exist), with its endpoints.
+        var clusters = ImmutableDictionary.CreateBuilder<string, ClusterConfig>(StringComparer.Ordinal);
+        foreach (var (name, entry) in _clusters)
+        {
+            if (entry.Missing)
+            {
+                clusters.Add(name, new ClusterConfig(name, null, null, $"cluster '{name}' does not exist"));
+                continue;
+            }
+
+            if (entry.Cluster is null || (entry.Endpoints is null && !entry.EndpointsMissing))
+            {
+                return;
+            }
+
+            clusters.Add(name, new ClusterConfig(name, entry.Cluster, entry.Endpoints, entry.EndpointsMissing ? $"endpoints of cluster '{name}' do not exist" : null));
+        }
+
+        _onUpdate(new XdsConfig(_listenerName, vhost, clusters.ToImmutable()), null);
+    }
+
+    private void OnCluster(ClusterEntry entry, object resource)
+    {
+        lock (_lock)
+        {
+            if (_disposed || entry.Disposed)
+            {
+                return;
+            }
+
+            var cluster = (ClusterResource)resource;
+            entry.Cluster = cluster;
+            entry.Missing = false;
+            if (entry.EdsName != cluster.EdsServiceName)
+            {
+                entry.EndpointsWatch?.Dispose();
+                entry.Endpoints = null;
+                entry.EndpointsMissing = false;
+                entry.EdsName = cluster.EdsServiceName;
+                entry.EndpointsWatch = _client.Watch(XdsResourceTypes.EndpointsType, cluster.EdsServiceName, new Watcher(this, r => OnEndpoints(entry, r), () => OnEndpointsMissing(entry), OnAmbient));
+            }
+
+            UpdateLocked();
+        }
+    }
+
+    private void OnClusterMissing(ClusterEntry entry)
+    {
+        lock (_lock)
+        {
+            if (_disposed || entry.Disposed)
+            {
+                return;
+            }
+
+            Log.ResourceMissing(_logger, "cluster", entry.Name, _listenerName);
+            entry.Missing = true;
+            entry.Cluster = null;
+            UpdateLocked();
+        }
+    }
+
+    private void OnEndpoints(ClusterEntry entry, object resource)
+    {
+        lock (_lock)
+        {
+            if (_disposed || entry.Disposed)
+            {
+                return;
+            }
+
+            entry.Endpoints = (EndpointsResource)resource;
+            entry.EndpointsMissing = false;
+            UpdateLocked();
+        }
+    }
+
+    private void OnEndpointsMissing(ClusterEntry entry)
+    {
+        lock (_lock)
+        {
+            if (_disposed || entry.Disposed)
+            {
+                return;
+            }
+
+            entry.Endpoints = null;
+            entry.EndpointsMissing = true;
+            UpdateLocked();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            _listenerWatch?.Dispose();
+            _routeWatch?.Dispose();
+            foreach (var entry in _clusters.Values)
+            {
+                entry.Dispose();
+            }
+
+            _clusters.Clear();
+        }
+    }
+
+    private sealed class ClusterEntry(string name) : IDisposable
+    {
+        public string Name { get; } = name;
+        public IDisposable? ClusterWatch { get; set; }
+        public IDisposable? EndpointsWatch { get; set; }
+        public ClusterResource? Cluster { get; set; }
+        public EndpointsResource? Endpoints { get; set; }
+        public string? EdsName { get; set; }
+        public bool Missing { get; set; }
+        public bool EndpointsMissing { get; set; }
+        public bool Disposed { get; private set; }
+
+        public void Dispose()
+        {
+            Disposed = true;
+            ClusterWatch?.Dispose();
+            EndpointsWatch?.Dispose();
+        }
+    }
+
+    private sealed class Watcher(XdsDependencyTracker owner, Action<object> changed, Action missing, Action<string> ambient) : IXdsWatcher
+    {
+        public void OnResourceChanged(object resource) => changed(resource);
+
+        public void OnResourceDoesNotExist() => missing();
+
+        public void OnAmbientError(string message)
+        {
+            _ = owner;
+            ambient(message);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "xDS {Kind} '{Name}' does not exist (target '{Target}').")]
+        public static partial void ResourceMissing(ILogger logger, string kind, string name, string target);
+
+        [LoggerMessage(2, LogLevel.Warning, "xDS trouble for target '{Target}', still using the last good configuration: {Message}")]
+        public static partial void AmbientError(ILogger logger, string target, string message);
+    }
+}
+
+/// <summary>The gRPC resolver for <c>xds:///target</c>: reports each complete <see cref="XdsConfig"/> to the channel.</summary>
+internal sealed class XdsResolver : Resolver
+{
+    private readonly XdsDependencyTracker _tracker;
+    private Action<ResolverResult>? _listener;
+
+    public XdsResolver(XdsClient client, string listenerName, ILogger logger) =>
+        _tracker = new XdsDependencyTracker(client, listenerName, OnUpdate, logger);
+
+    public override void Start(Action<ResolverResult> listener)
+    {
+        _listener = listener;
+
+        // Grpc.Net.Client (2.85) does not apply a call's deadline while it waits for a resolver's first result, so a
+        // pending result goes out at once: the mesh balancer queues calls until the configuration arrives, and
+        // queued calls do honour their deadline.
+        listener(ResolverResult.ForResult([], XdsConfig.PendingServiceConfig, serviceConfigStatus: null));
+        _tracker.Start();
+    }
+
+    private void OnUpdate(XdsConfig? config, Status? error)
+    {
+        if (config is null)
+        {
+            var status = error ?? new Status(StatusCode.Unavailable, "no xDS configuration");
+            _listener?.Invoke(ResolverResult.ForResult([], XdsConfig.ErrorServiceConfig(status), serviceConfigStatus: null));
+            return;
+        }
+
+        var addresses = new List<BalancerAddress>();
+        var seen = new HashSet<(string, int)>();
+        foreach (var cluster in config.Clusters.Values)
+        {
+            foreach (var locality in cluster.Endpoints?.Localities ?? [])
+            {
+                foreach (var endpoint in locality.Endpoints)
+                {
+                    if (seen.Add((endpoint.Host, endpoint.Port)))
+                    {
+                        addresses.Add(new BalancerAddress(endpoint.Host, endpoint.Port));
+                    }
+                }
+            }
+        }
+
+        var result = ResolverResult.ForResult(addresses, config.ToServiceConfig(), serviceConfigStatus: null);
+        result.Attributes.Set(XdsConfig.AttributeKey, config);
+        _listener?.Invoke(result);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _tracker.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

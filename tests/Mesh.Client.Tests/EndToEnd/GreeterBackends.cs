@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Mesh.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Client.Tests.EndToEnd;
+
+/// <summary>Real Kestrel gRPC servers on 127.0.0.1, each answering with its own name and counting the calls it got.</summary>
+public sealed class GreeterBackends : IAsyncDisposable
+{
+    private readonly List<WebApplication> _apps = [];
+
+    public ConcurrentDictionary<string, int> Calls { get; } = new();
+
+    public ConcurrentDictionary<string, int> InFlight { get; } = new();
+
+    public Dictionary<string, int> Ports { get; } = [];
+
+    public static async Task<GreeterBackends> StartAsync(params string[] names)
+    {
+        var backends = new GreeterBackends();
+        foreach (var name in names)
+        {
+            await backends.AddAsync(name);
+        }
+
+        return backends;
+    }
+
+    public async Task AddAsync(string name)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(new BackendIdentity(name, this));
+        var app = builder.Build();
+        app.MapGrpcService<GreeterService>();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Ports[name] = new Uri(address).Port;
+        _apps.Add(app);
+    }
+
+    public int Total => Calls.Values.Sum();
+
+    public void Reset() => Calls.Clear();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var app in _apps)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    internal sealed record BackendIdentity(string Name, GreeterBackends Owner);
+
+    private sealed class GreeterService(BackendIdentity identity) : Greeter.GreeterBase
+    {
+        public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
+        {
+            identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
+            return Task.FromResult(new HelloReply { Message = "Hello " + request.Name, Backend = identity.Name });
+        }
+
+        public override async Task<HelloReply> SayHelloSlowly(HelloRequest request, ServerCallContext context)
+        {
+            identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
+            identity.Owner.InFlight.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
+            try
+            {
+                await Task.Delay(request.DelayMs, context.CancellationToken);
+            }
+            finally
+            {
+                identity.Owner.InFlight.AddOrUpdate(identity.Name, 0, (_, n) => n - 1);
+            }
+
+            return new HelloReply { Message = "Hello " + request.Name, Backend = identity.Name };
+        }
+    }
+}

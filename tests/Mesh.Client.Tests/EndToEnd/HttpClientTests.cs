@@ -1,0 +1,156 @@
+using Mesh.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.ServiceDiscovery;
+
+namespace Mesh.Client.Tests.EndToEnd;
+
+/// <summary>The HttpClient path: the same routing as gRPC through AddMeshRouting(), and ServiceDiscovery through xDS.</summary>
+public sealed class HttpClientTests
+{
+    private static string ServiceEntry(RestBackends backends, params string[] names)
+    {
+        var endpoints = string.Join('\n', names.Select(n => $"  - {{address: 127.0.0.1, ports: {{http: {backends.Ports[n]}}}, labels: {{version: {n}}}}}"));
+        return $"""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {"{"}name: greeter{"}"}
+            spec:
+              hosts: [greeter.default.svc.cluster.local]
+              resolution: STATIC
+              ports:
+              - {"{"}number: 9080, name: http, protocol: HTTP{"}"}
+              endpoints:
+            {endpoints}
+            """;
+    }
+
+    private static ServiceProvider Build(TestControlPlane cp, Action<IServiceCollection>? more = null)
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(cp.XdsAddress));
+        services.AddHttpClient("mesh", c => c.BaseAddress = new Uri("http://greeter")).AddMeshRouting();
+        more?.Invoke(services);
+        return services.BuildServiceProvider();
+    }
+
+    private static async Task<Dictionary<string, int>> GetAsync(HttpClient client, int count, string? user = null)
+    {
+        var seen = new Dictionary<string, int>();
+        for (var i = 0; i < count; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/hello");
+            if (user is not null)
+            {
+                request.Headers.Add("end-user", user);
+            }
+
+            using var response = await client.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+            var backend = (await response.Content.ReadAsStringAsync()).Split(' ')[0];
+            seen[backend] = seen.GetValueOrDefault(backend) + 1;
+        }
+
+        return seen;
+    }
+
+    [Fact]
+    public async Task MeshRouting_VirtualServiceSplit_AppliesToHttpClientCalls()
+    {
+        await using var backends = await RestBackends.StartAsync("v1", "v2");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "v1", "v2"),
+            ["dr.yaml"] = MeshYaml.DestinationRule(subsets: ["v1", "v2"]),
+            ["vs.yaml"] = MeshYaml.Split(80, 20),
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+
+        var seen = await GetAsync(client, 2000);
+
+        Assert.InRange(seen.GetValueOrDefault("v1"), 1540, 1660);
+        Assert.InRange(seen.GetValueOrDefault("v2"), 340, 460);
+    }
+
+    [Fact]
+    public async Task MeshRouting_HeaderMatch_AppliesToHttpClientCalls_AndHostHeaderIsKept()
+    {
+        await using var backends = await RestBackends.StartAsync("v1", "v2");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "v1", "v2"),
+            ["dr.yaml"] = MeshYaml.DestinationRule(subsets: ["v1", "v2"]),
+            ["vs.yaml"] = MeshYaml.HeaderMatch,
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+
+        Assert.Equal(100, (await GetAsync(client, 100, "jason")).GetValueOrDefault("v2"));
+        Assert.Equal(100, (await GetAsync(client, 100, "someone")).GetValueOrDefault("v1"));
+        Assert.Equal("v1 greeter", await client.GetStringAsync("/hello"));
+    }
+
+    [Fact]
+    public async Task MeshRouting_NoMatchingRoute_Answers404WithReason()
+    {
+        await using var backends = await RestBackends.StartAsync("v1", "v2");
+        const string onlyJason = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: greeter}
+            spec:
+              hosts: [greeter]
+              http:
+              - match: [{headers: {end-user: {exact: jason}}}]
+                route: [{destination: {host: greeter, subset: v2}}]
+            """;
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "v1", "v2"),
+            ["dr.yaml"] = MeshYaml.DestinationRule(subsets: ["v1", "v2"]),
+            ["vs.yaml"] = onlyJason,
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+
+        using var response = await client.GetAsync("/hello");
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("mesh: no matching route", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, backends.Calls.Values.Sum());
+    }
+
+    [Fact]
+    public async Task ServiceDiscovery_ResolvesThroughXds_AndChangeTokenFiresOnEndpointUpdate()
+    {
+        await using var backends = await RestBackends.StartAsync("a", "b");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string> { ["se.yaml"] = ServiceEntry(backends, "a", "b") });
+        await using var provider = Build(cp);
+        var resolver = provider.GetRequiredService<ServiceEndpointResolver>();
+
+        var first = await resolver.GetEndpointsAsync("http://greeter", CancellationToken.None);
+        Assert.Equal(
+            new[] { $"127.0.0.1:{backends.Ports["a"]}", $"127.0.0.1:{backends.Ports["b"]}" }.Order(StringComparer.Ordinal).ToArray(),
+            first.Endpoints.Select(e => e.EndPoint.ToString()!.Replace("Unspecified/", string.Empty, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray());
+
+        var fired = new TaskCompletionSource();
+        using var registration = first.ChangeToken.RegisterChangeCallback(_ => fired.TrySetResult(), null);
+        await cp.WriteFileAsync("se.yaml", ServiceEntry(backends, "a"));
+        await fired.Task.WaitAsync(TimeSpan.FromSeconds(10)); // pushed, not the 60 s poll
+
+        var second = await resolver.GetEndpointsAsync("http://greeter", CancellationToken.None);
+        Assert.Single(second.Endpoints);
+    }
+
+    [Fact]
+    public async Task ServiceDiscoveryHandler_SendsToAnXdsEndpoint()
+    {
+        await using var backends = await RestBackends.StartAsync("a");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string> { ["se.yaml"] = ServiceEntry(backends, "a") });
+        await using var provider = Build(cp, s => s.AddHttpClient("sd", c => c.BaseAddress = new Uri("http://greeter.default.svc.cluster.local:9080")).AddServiceDiscovery());
+
+        var text = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("sd").GetStringAsync("/hello");
+
+        Assert.StartsWith("a ", text, StringComparison.Ordinal);
+    }
+}

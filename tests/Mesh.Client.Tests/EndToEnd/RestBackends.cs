@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Client.Tests.EndToEnd;
+
+/// <summary>Real Kestrel HTTP/1.1 servers on 127.0.0.1: GET /hello answers with the backend's name.</summary>
+public sealed class RestBackends : IAsyncDisposable
+{
+    private readonly List<WebApplication> _apps = [];
+
+    public ConcurrentDictionary<string, int> Calls { get; } = new();
+
+    public Dictionary<string, int> Ports { get; } = [];
+
+    public static async Task<RestBackends> StartAsync(params string[] names)
+    {
+        var backends = new RestBackends();
+        foreach (var name in names)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+            var app = builder.Build();
+            app.MapGet("/hello", (HttpContext context) =>
+            {
+                backends.Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
+                return $"{name} {context.Request.Host}";
+            });
+            await app.StartAsync();
+            backends.Ports[name] = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+            backends._apps.Add(app);
+        }
+
+        return backends;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var app in _apps)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+}
