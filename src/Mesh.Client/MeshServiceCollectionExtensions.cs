@@ -5,6 +5,7 @@ using Mesh.Client;
 using Mesh.Client.Http;
 using Mesh.Client.Internal;
 using Mesh.Client.LoadBalancing;
+using Mesh.Client.Policies;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -37,18 +38,30 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<MeshClientStatusService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, XdsResolverFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
-        services.TryAddSingleton<HttpTargetRegistry>();
+        services.TryAddSingleton<MeshTargetRegistry>();
         services.AddServiceDiscoveryCore();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.ServiceDiscovery.IServiceEndpointProviderFactory, MeshServiceEndpointProviderFactory>());
 
-        // gRPC clients from the client factory that target xds:/// get plaintext credentials unless they set their own.
-        services.ConfigureAll<GrpcClientFactoryOptions>(factory => factory.ChannelOptionsActions.Add(channel =>
+        services.TryAddSingleton<MeshInterceptorFactory>();
+
+        // gRPC clients from the client factory that target xds:/// get plaintext credentials unless they set their own,
+        // and the mesh interceptor (route faults, timeouts, retries). Post-configured, so the address is known.
+        services.PostConfigureAll<GrpcClientFactoryOptions>(factory =>
         {
-            if (factory.Address?.Scheme == "xds" && channel.Credentials is null)
+            factory.ChannelOptionsActions.Add(channel =>
             {
-                channel.Credentials = ChannelCredentials.Insecure;
+                if (factory.Address?.Scheme == "xds" && channel.Credentials is null)
+                {
+                    channel.Credentials = ChannelCredentials.Insecure;
+                }
+            });
+            if (factory.Address?.Scheme == "xds")
+            {
+                var address = factory.Address;
+                factory.InterceptorRegistrations.Add(new InterceptorRegistration(
+                    InterceptorScope.Channel, sp => sp.GetRequiredService<MeshInterceptorFactory>().Create(address)));
             }
-        }));
+        });
         return new MeshClientBuilder(services);
     }
 

@@ -1,17 +1,18 @@
 using System.Net;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.LoadBalancing;
+using Mesh.Client.Policies;
 using Mesh.Client.Routing;
 
 namespace Mesh.Client.Http;
 
 /// <summary>
 /// Routes each HttpClient request through the mesh: the request's authority names the xDS target (<c>http://reviews</c>
-/// or <c>http://reviews.default.svc.cluster.local:9080</c>), the route table chooses a cluster and an endpoint, and the
-/// request goes to that endpoint with its logical Host header kept. No route gives 404 and no usable endpoint 503,
-/// as Envoy answers.
+/// or <c>http://reviews.default.svc.cluster.local:9080</c>), the route table chooses a cluster (once per request) and an
+/// endpoint, and the route's policies apply as on the gRPC path: fault injection, the route timeout (504) and retries to
+/// other endpoints of the same cluster. No route gives 404 and no usable endpoint 503, as Envoy answers.
 /// </summary>
-internal sealed class MeshRoutingHandler(HttpTargetRegistry targets) : DelegatingHandler
+internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvider time) : DelegatingHandler
 {
     private static readonly TimeSpan FirstConfigurationWait = TimeSpan.FromSeconds(15);
 
@@ -28,31 +29,106 @@ internal sealed class MeshRoutingHandler(HttpTargetRegistry targets) : Delegatin
             await target.FirstUpdate.WaitAsync(FirstConfigurationWait, cancellationToken).ConfigureAwait(false);
         }
 
-        if (target.Table is not { } table)
+        if (target.State is not { } state)
         {
             return Answer(HttpStatusCode.ServiceUnavailable, target.Error ?? "no xDS configuration", request);
         }
 
-        var pick = table.Pick(uri.AbsolutePath, new HttpRequestHeaders(request));
-        if (pick.Endpoint is not { } endpoint)
+        var headers = new HttpRequestHeaders(request);
+        var index = state.Table.Match(uri.AbsolutePath, headers);
+        if (index < 0)
         {
-            MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
-            var reason = pick.Failure ?? "no endpoint is ready";
-            return Answer(reason == RouteTable.NoRouteReason ? HttpStatusCode.NotFound : HttpStatusCode.ServiceUnavailable, reason, request);
+            return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
         }
 
-        MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
-        request.Headers.Host ??= uri.Authority;
-        request.RequestUri = new UriBuilder(uri) { Host = endpoint.Host, Port = endpoint.Port }.Uri;
-        endpoint.Start();
-        try
+        if (state.Table.Routes[index].Action is not { } action)
         {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            return Answer(HttpStatusCode.ServiceUnavailable, RouteTable.NonForwardingReason, request);
         }
-        finally
+
+        var policy = state.Policies[index];
+        var cluster = RouteTable.ChooseCluster(action);
+
+        // Faults first (A33): a delay, then an abort that never reaches the server.
+        if (policy.Fault is { } fault && fault.TryEnter())
         {
-            endpoint.Finish();
+            try
+            {
+                if (fault.DrawDelay(headers) is { } delay)
+                {
+                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (fault.DrawAbort(headers) is { } abort)
+                {
+                    return Answer(HttpStatusCode.ServiceUnavailable, "fault filter abort: " + abort.StatusCode, request);
+                }
+            }
+            finally
+            {
+                fault.Exit();
+            }
         }
+
+        using var timeout = policy.Timeout is { } routeTimeout ? new CancellationTokenSource(routeTimeout, time) : null;
+        using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var token = linked?.Token ?? cancellationToken;
+        var attempts = policy.Retry?.MaxAttempts ?? 1;
+        var originalAuthority = uri.Authority;
+        for (var attempt = 1; ; attempt++)
+        {
+            var pick = state.Table.PickInCluster(cluster, action, headers);
+            if (pick.Member is not { } member)
+            {
+                MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
+                return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
+            }
+
+            MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
+            request.Headers.Host ??= originalAuthority;
+            request.RequestUri = new UriBuilder(uri) { Host = member.Endpoint.Host, Port = member.Endpoint.Port }.Uri;
+            member.Start();
+            HttpResponseMessage? response = null;
+            var retriable = false;
+            try
+            {
+                response = await base.SendAsync(request, token).ConfigureAwait(false);
+                retriable = policy.Retry is { } retry && IsRetriable(retry, response.StatusCode);
+            }
+            catch (HttpRequestException) when (attempt < attempts && policy.Retry is { } retry && (retry.HttpConditions.Contains("connect-failure") || retry.HttpConditions.Contains("reset") || retry.RetryOn.Contains(Grpc.Core.StatusCode.Unavailable)))
+            {
+                retriable = true;
+            }
+            catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+            {
+                return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
+            }
+            finally
+            {
+                member.Finish();
+            }
+
+            if (!retriable || attempt >= attempts)
+            {
+                return response ?? Answer(HttpStatusCode.ServiceUnavailable, "upstream connect error", request);
+            }
+
+            response?.Dispose();
+            await Task.Delay(MeshTarget.Backoff(policy.Retry!, attempt - 1), time, token).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsRetriable(Resources.RetryPolicyResource retry, HttpStatusCode status)
+    {
+        var code = (int)status;
+        if (code < 500)
+        {
+            return false;
+        }
+
+        return retry.HttpConditions.Contains("5xx")
+            || (retry.HttpConditions.Contains("gateway-error") && code is 502 or 503 or 504)
+            || retry.RetryOn.Contains(FaultPolicy.FromHttp(code));
     }
 
     private static HttpResponseMessage Answer(HttpStatusCode status, string reason, HttpRequestMessage request) => new(status)

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Mesh.Client.Policies;
 using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Mesh.Client.Http;
@@ -9,7 +10,7 @@ namespace Mesh.Client.Http;
 /// pushes at once instead of polling). Per-request routing (header matches, weighted splits) needs
 /// <c>AddMeshRouting()</c> on the HttpClient.
 /// </summary>
-internal sealed class MeshServiceEndpointProviderFactory(HttpTargetRegistry targets) : IServiceEndpointProviderFactory
+internal sealed class MeshServiceEndpointProviderFactory(MeshTargetRegistry targets) : IServiceEndpointProviderFactory
 {
     public bool TryCreateProvider(ServiceEndpointQuery query, [NotNullWhen(true)] out IServiceEndpointProvider? provider)
     {
@@ -23,7 +24,7 @@ internal sealed class MeshServiceEndpointProviderFactory(HttpTargetRegistry targ
         return true;
     }
 
-    private sealed class Provider(HttpTarget target) : IServiceEndpointProvider
+    private sealed class Provider(MeshTarget target) : IServiceEndpointProvider
     {
         public async ValueTask PopulateAsync(IServiceEndpointBuilder endpoints, CancellationToken cancellationToken)
         {
@@ -34,7 +35,7 @@ internal sealed class MeshServiceEndpointProviderFactory(HttpTargetRegistry targ
                 token = target.GetChangeToken();
             }
 
-            foreach (var endpoint in target.DefaultEndpoints)
+            foreach (var endpoint in target.State?.DefaultEndpoints ?? [])
             {
                 endpoints.Endpoints.Add(ServiceEndpoint.Create(endpoint.EndPoint));
             }

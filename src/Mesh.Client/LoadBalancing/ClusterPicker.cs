@@ -23,7 +23,7 @@ internal abstract class ClusterPicker
     /// The picker for a cluster's endpoints: ring hash, or round robin / least request over localities; calls wait
     /// while endpoints are connecting and fail when none can be reached.
     /// </summary>
-    public static ClusterPicker Create(ClusterConfig config, IReadOnlyList<(LocalityResource Locality, EndpointState[] Endpoints)> localities, ref RingHashPicker? ring, out bool ready, out bool connecting)
+    public static ClusterPicker Create(ClusterConfig config, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ref RingHashPicker? ring, out bool ready, out bool connecting)
     {
         ready = false;
         connecting = false;
@@ -32,12 +32,12 @@ internal abstract class ClusterPicker
             return Failing(config.Error ?? $"cluster '{config.Name}' is not available");
         }
 
-        foreach (var (_, states) in localities)
+        foreach (var (_, members) in localities)
         {
-            foreach (var state in states)
+            foreach (var member in members)
             {
-                ready |= state.State == ConnectivityState.Ready;
-                connecting |= state.State is ConnectivityState.Connecting or ConnectivityState.Idle;
+                ready |= member.Endpoint.State == ConnectivityState.Ready;
+                connecting |= member.Endpoint.State is ConnectivityState.Connecting or ConnectivityState.Idle;
             }
         }
 
@@ -68,24 +68,31 @@ internal abstract class ClusterPicker
 /// <summary>The outcome of picking: an endpoint, "wait for a connection", or a failure with its reason.</summary>
 internal readonly struct EndpointPick
 {
-    private EndpointPick(EndpointState? endpoint, string? failure)
+    private EndpointPick(ClusterMember? member, string? failure, bool drop)
     {
-        Endpoint = endpoint;
+        Member = member;
         Failure = failure;
+        IsDrop = drop;
     }
 
     /// <summary>Wait: endpoints are connecting.</summary>
     public static EndpointPick Wait => default;
 
-    public EndpointState? Endpoint { get; }
+    /// <summary>The chosen endpoint as a member of its cluster.</summary>
+    public ClusterMember? Member { get; }
 
     public string? Failure { get; }
 
-    public bool IsWait => Endpoint is null && Failure is null;
+    /// <summary>A failure that must not be retried (the circuit breaker).</summary>
+    public bool IsDrop { get; }
 
-    public static EndpointPick For(EndpointState endpoint) => new(endpoint, null);
+    public bool IsWait => Member is null && Failure is null;
 
-    public static EndpointPick Fail(string reason) => new(null, reason);
+    public static EndpointPick For(ClusterMember member) => new(member, null, drop: false);
+
+    public static EndpointPick Fail(string reason) => new(null, reason, drop: false);
+
+    public static EndpointPick Drop(string reason) => new(null, reason, drop: true);
 }
 
 /// <summary>
@@ -118,12 +125,12 @@ internal sealed class LocalityPicker : ClusterPicker
     }
 
     /// <summary>Builds a picker over the ready endpoints of the highest-priority locality group that has any.</summary>
-    public static LocalityPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, EndpointState[] Endpoints)> localities)
+    public static LocalityPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities)
     {
         uint? chosen = null;
         foreach (var (locality, endpoints) in localities)
         {
-            if (Array.Exists(endpoints, e => e.State == ConnectivityState.Ready) && (chosen is null || locality.Priority < chosen))
+            if (Array.Exists(endpoints, e => e.Endpoint.State == ConnectivityState.Ready) && (chosen is null || locality.Priority < chosen))
             {
                 chosen = locality.Priority;
             }
@@ -139,7 +146,7 @@ internal sealed class LocalityPicker : ClusterPicker
         {
             if (locality.Priority == chosen)
             {
-                var ready = Array.FindAll(endpoints, e => e.State == ConnectivityState.Ready);
+                var ready = Array.FindAll(endpoints, e => e.Endpoint.State == ConnectivityState.Ready);
                 if (ready.Length > 0)
                 {
                     list.Add(new Locality(locality.Weight, ready));
@@ -163,19 +170,19 @@ internal sealed class LocalityPicker : ClusterPicker
         return EndpointPick.For(_policy == LbPolicyKind.LeastRequest ? locality.LeastRequest(_choiceCount) : locality.Next());
     }
 
-    private sealed class Locality(uint weight, EndpointState[] endpoints)
+    private sealed class Locality(uint weight, ClusterMember[] endpoints)
     {
         private int _next = Random.Shared.Next();
 
         public uint Weight { get; } = weight;
 
-        public EndpointState Next()
+        public ClusterMember Next()
         {
             var index = (uint)Interlocked.Increment(ref _next) % (uint)endpoints.Length;
             return endpoints[index];
         }
 
-        public EndpointState LeastRequest(int choices)
+        public ClusterMember LeastRequest(int choices)
         {
             if (endpoints.Length <= choices)
             {
@@ -185,7 +192,7 @@ internal sealed class LocalityPicker : ClusterPicker
                 for (var i = 1; i < endpoints.Length; i++)
                 {
                     var candidate = endpoints[(start + i) % endpoints.Length];
-                    if (candidate.InFlight < least.InFlight)
+                    if (candidate.Endpoint.InFlight < least.Endpoint.InFlight)
                     {
                         least = candidate;
                     }
@@ -198,7 +205,7 @@ internal sealed class LocalityPicker : ClusterPicker
             for (var i = 1; i < choices && endpoints.Length > 1; i++)
             {
                 var candidate = endpoints[Random.Shared.Next(endpoints.Length)];
-                if (candidate.InFlight < best.InFlight)
+                if (candidate.Endpoint.InFlight < best.Endpoint.InFlight)
                 {
                     best = candidate;
                 }
@@ -217,18 +224,18 @@ internal sealed class LocalityPicker : ClusterPicker
 internal sealed class RingHashPicker : ClusterPicker
 {
     private readonly ulong[] _hashes;
-    private readonly EndpointState[] _entries;
+    private readonly ClusterMember[] _entries;
 
-    public RingHashPicker(ulong[] hashes, EndpointState[] entries)
+    public RingHashPicker(ulong[] hashes, ClusterMember[] entries)
     {
         _hashes = hashes;
         _entries = entries;
     }
 
     /// <summary>Builds the ring for the endpoints of the lowest priority.</summary>
-    public static RingHashPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, EndpointState[] Endpoints)> localities)
+    public static RingHashPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities)
     {
-        var weighted = new List<(EndpointState Endpoint, double Weight)>();
+        var weighted = new List<(ClusterMember Endpoint, double Weight)>();
         double total = 0;
         foreach (var (locality, endpoints) in localities)
         {
@@ -259,7 +266,7 @@ internal sealed class RingHashPicker : ClusterPicker
         // Scale so the smallest weight gets at least one entry, within [min, max] ring size (A42).
         var minNormalized = weighted.Min(w => w.Weight / total);
         var scale = Math.Min(Math.Ceiling(minNormalized * cluster.MinRingSize) / minNormalized, cluster.MaxRingSize);
-        var ring = new List<(ulong Hash, EndpointState Endpoint)>((int)Math.Min(scale * 1.1 + weighted.Count, 9_000_000));
+        var ring = new List<(ulong Hash, ClusterMember Endpoint)>((int)Math.Min(scale * 1.1 + weighted.Count, 9_000_000));
         double target = 0, current = 0;
         foreach (var (endpoint, weight) in weighted)
         {
@@ -267,7 +274,7 @@ internal sealed class RingHashPicker : ClusterPicker
             var n = 0;
             while (current < target)
             {
-                ring.Add((StableHash.Hash($"{endpoint.Host}:{endpoint.Port}_{n}"), endpoint));
+                ring.Add((StableHash.Hash($"{endpoint.Endpoint.Host}:{endpoint.Endpoint.Port}_{n}"), endpoint));
                 current++;
                 n++;
             }
@@ -304,13 +311,13 @@ internal sealed class RingHashPicker : ClusterPicker
         var connecting = false;
         for (var i = 0; i < _entries.Length; i++)
         {
-            var endpoint = _entries[(start + i) % _entries.Length];
-            if (endpoint.State == ConnectivityState.Ready)
+            var member = _entries[(start + i) % _entries.Length];
+            if (member.Endpoint.State == ConnectivityState.Ready)
             {
-                return EndpointPick.For(endpoint);
+                return EndpointPick.For(member);
             }
 
-            connecting |= endpoint.State is ConnectivityState.Connecting or ConnectivityState.Idle;
+            connecting |= member.Endpoint.State is ConnectivityState.Connecting or ConnectivityState.Idle;
         }
 
         return connecting ? EndpointPick.Wait : EndpointPick.Fail("no ready endpoint in the ring");

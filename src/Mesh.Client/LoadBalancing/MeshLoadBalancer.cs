@@ -104,26 +104,32 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private void UpdateClusterLocked(ClusterEntry entry, ClusterConfig cluster)
     {
         var previous = entry.Localities;
-        var localities = new List<(LocalityResource, EndpointState[])>();
+        var maxRequests = cluster.Cluster?.MaxRequests ?? 1024;
+        if (entry.Counter.MaxRequests != maxRequests)
+        {
+            entry.Counter = new ClusterCounter(maxRequests);
+        }
+
+        var localities = new List<(LocalityResource, ClusterMember[])>();
         foreach (var locality in cluster.Endpoints?.Localities ?? [])
         {
-            var states = new EndpointState[locality.Endpoints.Length];
-            for (var i = 0; i < states.Length; i++)
+            var members = new ClusterMember[locality.Endpoints.Length];
+            for (var i = 0; i < members.Length; i++)
             {
-                states[i] = AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port);
+                members[i] = new ClusterMember(AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port), entry.Counter);
             }
 
-            localities.Add((locality, states));
+            localities.Add((locality, members));
         }
 
         entry.Config = cluster;
         entry.Localities = localities;
         entry.Ring = null;
-        foreach (var (_, states) in previous)
+        foreach (var (_, members) in previous)
         {
-            foreach (var state in states)
+            foreach (var member in members)
             {
-                ReleaseLocked(state);
+                ReleaseLocked(member.Endpoint);
             }
         }
     }
@@ -146,11 +152,11 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
 
     private void ReleaseLocked(ClusterEntry entry)
     {
-        foreach (var (_, states) in entry.Localities)
+        foreach (var (_, members) in entry.Localities)
         {
-            foreach (var state in states)
+            foreach (var member in members)
             {
-                ReleaseLocked(state);
+                ReleaseLocked(member.Endpoint);
             }
         }
 
@@ -203,6 +209,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             }
 
             var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
+            var counters = new Dictionary<string, ClusterCounter>(StringComparer.Ordinal);
             var anyReady = false;
             var anyConnecting = false;
             foreach (var (name, entry) in _clusters)
@@ -214,11 +221,12 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                     ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting)
                     : ClusterPicker.Failing("cluster not resolved");
                 entry.Ring = ring;
+                counters[name] = entry.Counter;
                 anyReady |= ready;
                 anyConnecting |= connecting;
             }
 
-            var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
+            var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal), counters.ToFrozenDictionary(StringComparer.Ordinal));
             picker = new MeshPicker(table);
             channelState = anyReady ? ConnectivityState.Ready : anyConnecting ? ConnectivityState.Connecting : ConnectivityState.TransientFailure;
             version = ++_version;
@@ -280,8 +288,9 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private sealed class ClusterEntry
     {
         public ClusterConfig? Config { get; set; }
-        public List<(LocalityResource Locality, EndpointState[] Endpoints)> Localities { get; set; } = [];
+        public List<(LocalityResource Locality, ClusterMember[] Endpoints)> Localities { get; set; } = [];
         public RingHashPicker? Ring { get; set; }
+        public ClusterCounter Counter { get; set; } = new(1024);
     }
 
     private sealed class QueueingChannelPicker : SubchannelPicker

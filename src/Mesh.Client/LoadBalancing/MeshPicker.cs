@@ -1,8 +1,9 @@
-using System.Collections.Frozen;
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
 using Mesh.Client.Diagnostics;
+using Mesh.Client.Policies;
 using Mesh.Client.Resources;
 using Mesh.Client.Routing;
 
@@ -11,7 +12,8 @@ namespace Mesh.Client.LoadBalancing;
 /// <summary>
 /// The routing and balancing core shared by the gRPC and HttpClient paths: for a request, the first route of the
 /// virtual host that matches (path, headers, runtime fraction), then a cluster by weight (once per call), then an
-/// endpoint by that cluster's policy. Immutable; rebuilt when configuration or connectivity changes.
+/// endpoint by that cluster's policy, then a slot under the cluster's circuit breaker. Immutable; rebuilt when
+/// configuration or connectivity changes.
 /// </summary>
 internal sealed class RouteTable
 {
@@ -20,36 +22,68 @@ internal sealed class RouteTable
 
     private readonly RouteResource[] _routes;
     private readonly FrozenDictionary<string, ClusterPicker> _clusters;
+    private readonly FrozenDictionary<string, ClusterCounter> _counters;
 
-    public RouteTable(RouteResource[] routes, FrozenDictionary<string, ClusterPicker> clusters)
+    public RouteTable(RouteResource[] routes, FrozenDictionary<string, ClusterPicker> clusters, FrozenDictionary<string, ClusterCounter> counters)
     {
         _routes = routes;
         _clusters = clusters;
+        _counters = counters;
+    }
+
+    public IReadOnlyList<RouteResource> Routes => _routes;
+
+    /// <summary>The index of the first route matching the request, or -1.</summary>
+    public int Match<THeaders>(string path, THeaders headers)
+        where THeaders : IRequestHeaders
+    {
+        for (var i = 0; i < _routes.Length; i++)
+        {
+            if (_routes[i].Match.Matches(path, headers))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     public EndpointPick Pick<THeaders>(string path, THeaders headers)
         where THeaders : IRequestHeaders
     {
-        foreach (var route in _routes)
+        var index = Match(path, headers);
+        if (index < 0)
         {
-            if (!route.Match.Matches(path, headers))
-            {
-                continue;
-            }
-
-            if (route.Action is not { } action)
-            {
-                return EndpointPick.Fail(NonForwardingReason);
-            }
-
-            var cluster = ChooseCluster(action);
-            return _clusters.TryGetValue(cluster, out var picker)
-                ? picker.Pick(headers, action)
-                : EndpointPick.Fail($"cluster '{cluster}' is not available");
+            return EndpointPick.Fail(NoRouteReason);
         }
 
-        return EndpointPick.Fail(NoRouteReason);
+        if (_routes[index].Action is not { } action)
+        {
+            return EndpointPick.Fail(NonForwardingReason);
+        }
+
+        return PickInCluster(ChooseCluster(action), action, headers);
     }
+
+    /// <summary>Picks an endpoint of <paramref name="cluster"/> and reserves a slot under its circuit breaker.</summary>
+    public EndpointPick PickInCluster<THeaders>(string cluster, RouteActionResource action, THeaders headers)
+        where THeaders : IRequestHeaders
+    {
+        if (!_clusters.TryGetValue(cluster, out var picker))
+        {
+            return EndpointPick.Fail($"cluster '{cluster}' is not available");
+        }
+
+        var pick = picker.Pick(headers, action);
+        if (pick.Member is { } member && !member.Counter.TryAcquire())
+        {
+            return EndpointPick.Drop($"circuit breaker: cluster '{cluster}' has {member.Counter.MaxRequests} requests in flight");
+        }
+
+        return pick;
+    }
+
+    public bool HasCluster(string cluster) => _clusters.ContainsKey(cluster);
 
     /// <summary>Chooses one cluster of the route by weight.</summary>
     internal static string ChooseCluster(RouteActionResource action)
@@ -73,9 +107,15 @@ internal sealed class RouteTable
 
         return clusters[^1].Name;
     }
+
+    internal static FrozenDictionary<string, ClusterCounter> NoCounters { get; } = FrozenDictionary<string, ClusterCounter>.Empty;
 }
 
-/// <summary>The gRPC adapter over <see cref="RouteTable"/>: failures become UNAVAILABLE, waits become queued picks.</summary>
+/// <summary>
+/// The gRPC adapter over <see cref="RouteTable"/>: when the mesh interceptor already chose the route and cluster
+/// (<see cref="MeshCallContext"/>), only the endpoint is picked; failures become UNAVAILABLE, the circuit breaker a
+/// drop (never retried), waits queued picks.
+/// </summary>
 internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
 {
     private static readonly PickResult Queue = PickResult.ForQueue();
@@ -85,14 +125,23 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
     {
         if (context.Request is not { RequestUri: { } uri } request)
         {
-            return Failure(RouteTable.NoRouteReason);
+            return Failure(RouteTable.NoRouteReason, drop: false);
         }
 
-        var pick = table.Pick(uri.AbsolutePath, new HttpRequestHeaders(request));
-        if (pick.Endpoint is { Subchannel: { } subchannel } endpoint)
+        var headers = new HttpRequestHeaders(request);
+        var call = MeshCallContext.Current;
+        var pick = call is not null && table.HasCluster(call.Cluster)
+            ? table.PickInCluster(call.Cluster, call.Action, headers)
+            : table.Pick(uri.AbsolutePath, headers);
+        if (pick.Member is { Endpoint.Subchannel: { } subchannel } member)
         {
             MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
-            return PickResult.ForSubchannel(subchannel, endpoint);
+            if (call is not null)
+            {
+                call.Endpoint = member.Endpoint;
+            }
+
+            return PickResult.ForSubchannel(subchannel, member);
         }
 
         if (pick.IsWait)
@@ -102,21 +151,23 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
         }
 
         MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
-        return Failure(pick.Failure!);
+        return Failure(pick.Failure!, pick.IsDrop);
     }
 
-    // Failure results are few and reused; the cache is bounded by the number of distinct reasons (capped).
-    private static PickResult Failure(string reason)
+    // Failure results are few and reused; the cache is bounded (distinct reasons, capped).
+    private static PickResult Failure(string reason, bool drop)
     {
-        if (Failures.TryGetValue(reason, out var result))
+        var key = drop ? "drop:" + reason : reason;
+        if (Failures.TryGetValue(key, out var result))
         {
             return result;
         }
 
-        result = PickResult.ForFailure(new Status(StatusCode.Unavailable, reason));
+        var status = new Status(StatusCode.Unavailable, reason);
+        result = drop ? PickResult.ForDrop(status) : PickResult.ForFailure(status);
         if (Failures.Count < 256)
         {
-            Failures.TryAdd(reason, result);
+            Failures.TryAdd(key, result);
         }
 
         return result;

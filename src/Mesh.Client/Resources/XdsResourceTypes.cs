@@ -179,7 +179,12 @@ internal static class XdsResourceTypes
                         break; // redirect and direct_response: calls matching it fail, as in gRPC.
                 }
 
-                routes.Add(new RouteResource(route.Name, match, action));
+                routes.Add(new RouteResource(route.Name, match, action)
+                {
+                    FilterOverrides = route.TypedPerFilterConfig.Count == 0
+                        ? ImmutableDictionary<string, Any>.Empty
+                        : route.TypedPerFilterConfig.ToImmutableDictionary(p => p.Key, p => p.Value),
+                });
             }
 
             hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable()));
@@ -241,7 +246,68 @@ internal static class XdsResourceTypes
         TimeSpan? maxStreamDuration = action.MaxStreamDuration?.GrpcTimeoutHeaderMax?.ToTimeSpan() is { } headerMax && headerMax > TimeSpan.Zero
             ? headerMax
             : action.MaxStreamDuration?.MaxStreamDuration_?.ToTimeSpan();
-        return new RouteActionResource(clusters, hashHeaders.ToImmutable(), maxStreamDuration is { } d && d > TimeSpan.Zero ? d : null);
+        var retry = action.RetryPolicy is { } retryPolicy ? DecodeRetry(retryPolicy, out error) : null;
+        if (error is not null)
+        {
+            return null;
+        }
+
+        return new RouteActionResource(clusters, hashHeaders.ToImmutable(), maxStreamDuration is { } d && d > TimeSpan.Zero ? d : null) { Retry = retry };
+    }
+
+    /// <summary>A44: retry_on names gRPC statuses; others (HTTP conditions) are ignored by gRPC clients.</summary>
+    private static RetryPolicyResource? DecodeRetry(RetryPolicy policy, out string? error)
+    {
+        error = null;
+        var codes = ImmutableHashSet.CreateBuilder<Grpc.Core.StatusCode>();
+        var http = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+        foreach (var item in policy.RetryOn.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            switch (item)
+            {
+                case "cancelled":
+                    codes.Add(Grpc.Core.StatusCode.Cancelled);
+                    break;
+                case "deadline-exceeded":
+                    codes.Add(Grpc.Core.StatusCode.DeadlineExceeded);
+                    break;
+                case "internal":
+                    codes.Add(Grpc.Core.StatusCode.Internal);
+                    break;
+                case "resource-exhausted":
+                    codes.Add(Grpc.Core.StatusCode.ResourceExhausted);
+                    break;
+                case "unavailable":
+                    codes.Add(Grpc.Core.StatusCode.Unavailable);
+                    break;
+                case "5xx" or "gateway-error" or "connect-failure" or "reset" or "refused-stream":
+                    http.Add(item);
+                    break;
+            }
+        }
+
+        var baseBackoff = policy.RetryBackOff?.BaseInterval?.ToTimeSpan() ?? TimeSpan.FromMilliseconds(25);
+        if (baseBackoff <= TimeSpan.Zero)
+        {
+            error = "retry_policy.retry_back_off.base_interval must be greater than zero";
+            return null;
+        }
+
+        var maxBackoff = policy.RetryBackOff?.MaxInterval?.ToTimeSpan() ?? baseBackoff * 10;
+        if (maxBackoff < baseBackoff)
+        {
+            error = "retry_policy.retry_back_off.max_interval must not be below base_interval";
+            return null;
+        }
+
+        if (codes.Count == 0 && http.Count == 0)
+        {
+            return null; // nothing this client retries on
+        }
+
+        var attempts = (int)Math.Min((policy.NumRetries ?? 1) + 1L, 5);
+        var perTry = policy.PerTryTimeout?.ToTimeSpan();
+        return new RetryPolicyResource(codes.ToImmutable(), attempts, perTry > TimeSpan.Zero ? perTry : null, baseBackoff, maxBackoff, http.ToImmutable());
     }
 
     private static RouteMatcher? CompileMatch(RouteMatch? match, out string? error)

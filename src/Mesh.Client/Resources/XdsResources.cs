@@ -18,12 +18,28 @@ internal sealed record RouteConfigResource(string Name, ImmutableArray<VirtualHo
 /// <summary>A virtual host: the routes for a set of domains.</summary>
 internal sealed record VirtualHostResource(string Name, ImmutableArray<string> Domains, ImmutableArray<RouteResource> Routes);
 
-/// <summary>A route: a compiled match and what to do with matching calls.</summary>
-internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActionResource? Action);
+/// <summary>A route: a compiled match, what to do with matching calls, and the per-route HTTP filter overrides.</summary>
+internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActionResource? Action)
+{
+    /// <summary>Per-route filter configs (typed_per_filter_config), by filter name.</summary>
+    public ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any> FilterOverrides { get; init; } = ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any>.Empty;
+}
+
+/// <summary>How calls on a route are retried (gRFC A44).</summary>
+/// <param name="RetryOn">The gRPC status codes that are retried.</param>
+/// <param name="MaxAttempts">Attempts in all, the first included (num_retries + 1, at most 5).</param>
+/// <param name="PerTryTimeout">Each attempt's timeout, if any.</param>
+/// <param name="BaseBackoff">The first backoff (25 ms by default).</param>
+/// <param name="MaxBackoff">The largest backoff (250 ms by default, or 10× a configured base).</param>
+/// <param name="HttpConditions">Envoy's HTTP retry conditions in retry_on (5xx, gateway-error, connect-failure, reset), for the HttpClient path.</param>
+internal sealed record RetryPolicyResource(ImmutableHashSet<Grpc.Core.StatusCode> RetryOn, int MaxAttempts, TimeSpan? PerTryTimeout, TimeSpan BaseBackoff, TimeSpan MaxBackoff, ImmutableHashSet<string> HttpConditions);
 
 /// <summary>Where a matching call goes: one or more weighted clusters.</summary>
 internal sealed record RouteActionResource(ImmutableArray<WeightedClusterResource> Clusters, ImmutableArray<string> HashHeaders, TimeSpan? MaxStreamDuration)
 {
+    /// <summary>The retry policy, if calls are retried.</summary>
+    public RetryPolicyResource? Retry { get; init; }
+
     /// <summary>The sum of the weights.</summary>
     public ulong TotalWeight { get; } = Sum(Clusters);
 

@@ -11,6 +11,9 @@ namespace Mesh.Client.Routing;
 /// </summary>
 internal sealed record XdsConfig(string ListenerName, VirtualHostResource VirtualHost, ImmutableDictionary<string, ClusterConfig> Clusters)
 {
+    /// <summary>The listener's HTTP filters, in order (the router last).</summary>
+    public ImmutableArray<HttpFilterResource> HttpFilters { get; init; } = [];
+
     /// <summary>The key under which the resolver passes the configuration to the balancer.</summary>
     public static readonly BalancerAttributesKey<XdsConfig> AttributeKey = new("mesh.xds-config");
 

@@ -177,7 +177,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             clusters.Add(name, new ClusterConfig(name, entry.Cluster, entry.Endpoints, entry.EndpointsMissing ? $"endpoints of cluster '{name}' do not exist" : null));
         }
 
-        _onUpdate(new XdsConfig(_listenerName, vhost, clusters.ToImmutable()), null);
+        _onUpdate(new XdsConfig(_listenerName, vhost, clusters.ToImmutable()) { HttpFilters = _listener.HttpFilters }, null);
     }
 
     private void OnCluster(ClusterEntry entry, object resource)

@@ -20,6 +20,9 @@ public sealed class GreeterBackends : IAsyncDisposable
 
     public ConcurrentDictionary<string, int> InFlight { get; } = new();
 
+    /// <summary>Attempts seen per call id (the part of the request name after '#').</summary>
+    public ConcurrentDictionary<string, int> Attempts { get; } = new();
+
     public Dictionary<string, int> Ports { get; } = [];
 
     public static async Task<GreeterBackends> StartAsync(params string[] names)
@@ -65,10 +68,36 @@ public sealed class GreeterBackends : IAsyncDisposable
 
     private sealed class GreeterService(BackendIdentity identity) : Greeter.GreeterBase
     {
-        public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
+        // Scripted behaviours, by request name: "flaky#id" fails the first attempt of about half the calls with UNAVAILABLE, "status:CODE#id"
+        // fails with CODE, "headers-then-unavailable#id" sends response headers and then fails.
+        public override async Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
         {
             identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
-            return Task.FromResult(new HelloReply { Message = "Hello " + request.Name, Backend = identity.Name });
+            var hash = request.Name.IndexOf('#', StringComparison.Ordinal);
+            if (hash >= 0)
+            {
+                identity.Owner.Attempts.AddOrUpdate(request.Name[(hash + 1)..], 1, (_, n) => n + 1);
+            }
+
+            var command = hash >= 0 ? request.Name[..hash] : request.Name;
+            var attempt = hash >= 0 ? identity.Owner.Attempts[request.Name[(hash + 1)..]] : 1;
+            if (command == "flaky" && attempt == 1 && request.Name.GetHashCode(StringComparison.Ordinal) % 2 == 0)
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable, "flaky backend"));
+            }
+
+            if (command.StartsWith("status:", StringComparison.Ordinal))
+            {
+                throw new RpcException(new Status(Enum.Parse<StatusCode>(command["status:".Length..], ignoreCase: true), "scripted failure"));
+            }
+
+            if (command == "headers-then-unavailable")
+            {
+                await context.WriteResponseHeadersAsync([]);
+                throw new RpcException(new Status(StatusCode.Unavailable, "failed after headers"));
+            }
+
+            return new HelloReply { Message = "Hello " + request.Name, Backend = identity.Name };
         }
 
         public override async Task<HelloReply> SayHelloSlowly(HelloRequest request, ServerCallContext context)

@@ -32,6 +32,17 @@ public sealed class RestBackends : IAsyncDisposable
                 backends.Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
                 return $"{name} {context.Request.Host}";
             });
+            app.MapGet("/flaky", () =>
+            {
+                backends.Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
+                return Random.Shared.Next(2) == 0 ? Results.StatusCode(503) : Results.Text(name);
+            });
+            app.MapGet("/slow", async () =>
+            {
+                backends.Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
+                await Task.Delay(500);
+                return name;
+            });
             await app.StartAsync();
             backends.Ports[name] = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
             backends._apps.Add(app);

@@ -1,0 +1,53 @@
+using Grpc.Net.Client.Balancer;
+
+namespace Mesh.Client.LoadBalancing;
+
+/// <summary>
+/// Requests in flight to one cluster, with its circuit breaker limit (gRFC A32: max_requests, 1024 by default).
+/// A slot is reserved when a call is picked and released when the call completes.
+/// </summary>
+internal sealed class ClusterCounter(uint maxRequests)
+{
+    private int _inFlight;
+
+    public uint MaxRequests { get; } = maxRequests;
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public bool TryAcquire()
+    {
+        if (Interlocked.Increment(ref _inFlight) > MaxRequests)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            return false;
+        }
+
+        return true;
+    }
+
+    public void Release() => Interlocked.Decrement(ref _inFlight);
+}
+
+/// <summary>
+/// An endpoint as a member of one cluster: the shared <see cref="EndpointState"/> plus the cluster's counter. It is
+/// the call tracker handed to Grpc.Net.Client, so counting allocates nothing per call.
+/// </summary>
+internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter counter) : ISubchannelCallTracker
+{
+    public EndpointState Endpoint { get; } = endpoint;
+
+    public ClusterCounter Counter { get; } = counter;
+
+    public void Start() => Endpoint.Start();
+
+    public void Complete(CompletionContext context) => Finish();
+
+    /// <summary>Ends a call that was picked: the endpoint's count and the cluster's slot.</summary>
+    public void Finish()
+    {
+        Endpoint.Finish();
+        Counter.Release();
+    }
+
+    public override string ToString() => Endpoint.ToString();
+}

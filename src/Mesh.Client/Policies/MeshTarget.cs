@@ -1,0 +1,242 @@
+using System.Collections.Frozen;
+using Envoy.Extensions.Filters.Http.Fault.V3;
+using Grpc.Core;
+using Mesh.Client.LoadBalancing;
+using Mesh.Client.Resources;
+using Mesh.Client.Routing;
+using Mesh.Client.Xds;
+using Mesh.Xds;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using Polly;
+using Polly.Retry;
+
+namespace Mesh.Client.Policies;
+
+/// <summary>The policies of one route, compiled when configuration arrives.</summary>
+internal sealed record RoutePolicy(FaultPolicy? Fault, RetryPolicyResource? Retry, ResiliencePipeline? RetryPipeline, TimeSpan? Timeout)
+{
+    public static RoutePolicy None { get; } = new(null, null, null, null);
+
+    public bool IsEmpty => Fault is null && RetryPipeline is null && Timeout is null;
+}
+
+/// <summary>Everything known about a target at one moment: routes, cluster pickers, route policies.</summary>
+internal sealed record MeshTargetState(RouteTable Table, RoutePolicy[] Policies, IReadOnlyList<EndpointState> DefaultEndpoints);
+
+/// <summary>
+/// One target (<c>reviews</c>, <c>reviews:9080</c>) followed through xDS with the same dependency tracker and
+/// <see cref="RouteTable"/> as gRPC channels, for the two places that act before a channel picks: the gRPC
+/// interceptor (faults, timeouts, retries) and the HttpClient handler (all of it, HTTP has no balancer). Endpoints here
+/// have no connectivity state and count as ready; per-endpoint state survives updates.
+/// </summary>
+internal sealed class MeshTarget : IDisposable
+{
+    private readonly XdsDependencyTracker _tracker;
+    private readonly TimeProvider _time;
+    private readonly TaskCompletionSource _firstUpdate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _lock = new();
+    private Dictionary<(string, int), EndpointState> _endpoints = [];
+    private Dictionary<string, ClusterCounter> _counters = new(StringComparer.Ordinal);
+    private CancellationTokenSource _changed = new();
+
+    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger)
+    {
+        Name = name;
+        _time = time;
+        _tracker = new XdsDependencyTracker(client, name, OnUpdate, logger);
+        _tracker.Start();
+    }
+
+    public string Name { get; }
+
+    /// <summary>The current state, or null before the first configuration (or after an error).</summary>
+    public MeshTargetState? State { get; private set; }
+
+    /// <summary>Why the target cannot be used, when it cannot.</summary>
+    public string? Error { get; private set; }
+
+    /// <summary>Completes on the first configuration or error.</summary>
+    public Task FirstUpdate => _firstUpdate.Task;
+
+    /// <summary>A token that fires on the next update.</summary>
+    public IChangeToken GetChangeToken()
+    {
+        lock (_lock)
+        {
+            return new CancellationChangeToken(_changed.Token);
+        }
+    }
+
+    private void OnUpdate(XdsConfig? config, Status? error)
+    {
+        CancellationTokenSource fired;
+        lock (_lock)
+        {
+            if (config is null)
+            {
+                Error = error?.Detail ?? "no xDS configuration";
+                State = null;
+            }
+            else
+            {
+                State = Build(config);
+                Error = null;
+            }
+
+            fired = _changed;
+            _changed = new CancellationTokenSource();
+        }
+
+        _firstUpdate.TrySetResult();
+        fired.Cancel();
+        fired.Dispose();
+    }
+
+    private MeshTargetState Build(XdsConfig config)
+    {
+        var endpoints = new Dictionary<(string, int), EndpointState>();
+        var counters = new Dictionary<string, ClusterCounter>(StringComparer.Ordinal);
+        var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
+        var byCluster = new Dictionary<string, List<EndpointState>>(StringComparer.Ordinal);
+        foreach (var (name, cluster) in config.Clusters)
+        {
+            var max = cluster.Cluster?.MaxRequests ?? 1024;
+            if (!_counters.TryGetValue(name, out var counter) || counter.MaxRequests != max)
+            {
+                counter = new ClusterCounter(max);
+            }
+
+            counters[name] = counter;
+            var localities = new List<(LocalityResource, ClusterMember[])>();
+            var all = new List<EndpointState>();
+            foreach (var locality in cluster.Endpoints?.Localities ?? [])
+            {
+                var members = new ClusterMember[locality.Endpoints.Length];
+                for (var i = 0; i < members.Length; i++)
+                {
+                    var key = (locality.Endpoints[i].Host, locality.Endpoints[i].Port);
+                    if (!endpoints.TryGetValue(key, out var state) && !_endpoints.TryGetValue(key, out state))
+                    {
+                        state = new EndpointState(key.Host, key.Port, subchannel: null) { State = ConnectivityState.Ready };
+                    }
+
+                    endpoints[key] = state;
+                    members[i] = new ClusterMember(state, counter);
+                    all.Add(state);
+                }
+
+                localities.Add((locality, members));
+            }
+
+            RingHashPicker? ring = null;
+            pickers[name] = ClusterPicker.Create(cluster, localities, ref ring, out _, out _);
+            byCluster[name] = all;
+        }
+
+        _endpoints = endpoints;
+        _counters = counters;
+        var routes = config.VirtualHost.Routes;
+        var table = new RouteTable([.. routes], pickers.ToFrozenDictionary(StringComparer.Ordinal), counters.ToFrozenDictionary(StringComparer.Ordinal));
+        var policies = new RoutePolicy[routes.Length];
+        for (var i = 0; i < routes.Length; i++)
+        {
+            policies[i] = BuildPolicy(config, routes[i]);
+        }
+
+        // The default route: the first that a plain "GET /" matches.
+        var defaults = new List<EndpointState>();
+        foreach (var route in routes)
+        {
+            if (route.Match.Matches("/", NoHeaders.Instance))
+            {
+                foreach (var cluster in route.Action?.Clusters ?? [])
+                {
+                    if (byCluster.TryGetValue(cluster.Name, out var members))
+                    {
+                        defaults.AddRange(members.Where(m => !defaults.Contains(m)));
+                    }
+                }
+
+                break;
+            }
+        }
+
+        return new MeshTargetState(table, policies, defaults);
+    }
+
+    private RoutePolicy BuildPolicy(XdsConfig config, RouteResource route)
+    {
+        var fault = EffectiveFault(config, route);
+        var retry = route.Action?.Retry;
+        ResiliencePipeline? pipeline = null;
+        if (retry is { MaxAttempts: > 1 })
+        {
+            pipeline = new ResiliencePipelineBuilder { TimeProvider = _time }
+                .AddRetry(new RetryStrategyOptions
+                {
+                    ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is RetriableAttemptException),
+                    MaxRetryAttempts = retry.MaxAttempts - 1,
+                    DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(retry, args.AttemptNumber)),
+                })
+                .Build();
+        }
+
+        var policy = new RoutePolicy(fault, retry, pipeline, route.Action?.MaxStreamDuration);
+        return policy.IsEmpty ? RoutePolicy.None : policy;
+    }
+
+    /// <summary>A44: a random delay in [0, min(base × 2^n, max)].</summary>
+    internal static TimeSpan Backoff(RetryPolicyResource retry, int attempt)
+    {
+        var ceiling = Math.Min(retry.BaseBackoff.Ticks * Math.Pow(2, attempt), retry.MaxBackoff.Ticks);
+        return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
+    }
+
+    /// <summary>A39: a route's typed_per_filter_config for the fault filter replaces the listener's filter config.</summary>
+    private static FaultPolicy? EffectiveFault(XdsConfig config, RouteResource route)
+    {
+        foreach (var filter in config.HttpFilters)
+        {
+            if (filter.TypeUrl != XdsTypeUrls.HttpFault)
+            {
+                continue;
+            }
+
+            var any = route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride : filter.Config;
+            if (any.TypeUrl == "type.googleapis.com/envoy.config.route.v3.FilterConfig")
+            {
+                var wrapper = any.Unpack<Envoy.Config.Route.V3.FilterConfig>();
+                if (wrapper.Disabled || wrapper.Config is null)
+                {
+                    return null;
+                }
+
+                any = wrapper.Config;
+            }
+
+            return any.TypeUrl == XdsTypeUrls.HttpFault ? FaultPolicy.From(any.Unpack<HTTPFault>()) : null;
+        }
+
+        return null;
+    }
+
+    public void Dispose()
+    {
+        _tracker.Dispose();
+        _changed.Dispose();
+    }
+
+    private sealed class NoHeaders : IRequestHeaders
+    {
+        public static readonly NoHeaders Instance = new();
+
+        public string? Get(string name) => null;
+    }
+}
+
+/// <summary>Thrown inside the retry pipeline for an attempt that may be retried; carries the attempt's error.</summary>
+internal sealed class RetriableAttemptException(RpcException inner) : Exception(inner.Message, inner)
+{
+    public RpcException Error { get; } = inner;
+}

@@ -1,0 +1,26 @@
+using System.Collections.Concurrent;
+using Mesh.Client.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Client.Policies;
+
+/// <summary>The targets of the application, one per name, shared by every interceptor, HttpClient and the discovery provider.</summary>
+internal sealed class MeshTargetRegistry(XdsClientProvider clients, TimeProvider time, ILoggerFactory loggers) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<MeshTarget>> _targets = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ILogger _logger = loggers.CreateLogger<MeshTarget>();
+
+    public MeshTarget Get(string name) =>
+        _targets.GetOrAdd(name, n => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, n, time, _logger))).Value;
+
+    public void Dispose()
+    {
+        foreach (var target in _targets.Values)
+        {
+            if (target.IsValueCreated)
+            {
+                target.Value.Dispose();
+            }
+        }
+    }
+}
