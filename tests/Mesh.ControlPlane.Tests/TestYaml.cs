@@ -49,6 +49,24 @@ internal static class TestYaml
               weight: {{v2}}
         """;
 
+    /// <summary>A one-rule VirtualService for reviews; <paramref name="policy"/> is a flow-style line of the rule, like <c>timeout: 1s</c>.</summary>
+    public static string ReviewsRule(string policy) => $$"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+        spec:
+          hosts: [reviews]
+          http:
+          - route:
+            - destination: {host: reviews, subset: v1}
+            {{policy}}
+        """;
+
+    /// <summary>The reviews DestinationRule with <paramref name="trafficPolicy"/> (flow style) for the whole service.</summary>
+    public static string ReviewsDestinationRuleWith(string trafficPolicy) =>
+        ReviewsDestinationRule.Replace("  subsets:", $"  trafficPolicy: {trafficPolicy}\n  subsets:", StringComparison.Ordinal);
+
     public static Dictionary<string, string> Reviews(int v1 = 80, int v2 = 20) => new()
     {
         ["reviews-se.yaml"] = ReviewsServiceEntry,

@@ -190,9 +190,9 @@ internal sealed class HttpConnectionPool
 internal sealed class OutlierDetection
 {
     public int? ConsecutiveErrors { get; set; }
-    public uint? Consecutive5xxErrors { get; set; }
-    public uint? ConsecutiveGatewayErrors { get; set; }
-    public uint? ConsecutiveLocalOriginFailures { get; set; }
+    public int? Consecutive5xxErrors { get; set; }
+    public int? ConsecutiveGatewayErrors { get; set; }
+    public int? ConsecutiveLocalOriginFailures { get; set; }
     public bool? SplitExternalLocalOriginErrors { get; set; }
     public string? Interval { get; set; }
     public string? BaseEjectionTime { get; set; }

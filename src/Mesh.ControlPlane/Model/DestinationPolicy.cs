@@ -61,6 +61,12 @@ public sealed record TrafficPolicy
     /// <summary>Most requests in flight to the service at once (HTTP/2), if limited.</summary>
     public int? MaxRequests { get; init; }
 
+    /// <summary>Most requests waiting for a connection at once, if limited.</summary>
+    public int? MaxPendingRequests { get; init; }
+
+    /// <summary>Most retries in flight to the service at once, if limited.</summary>
+    public int? MaxRetries { get; init; }
+
     /// <summary>Outlier detection, if on.</summary>
     public OutlierPolicy? Outlier { get; init; }
 
@@ -68,21 +74,24 @@ public sealed record TrafficPolicy
     public string? TlsMode { get; init; }
 }
 
-/// <summary>When to eject an endpoint from the load-balancing pool.</summary>
+/// <summary>When to eject an endpoint from the load-balancing pool. Unset Istio fields take Envoy's defaults.</summary>
 public sealed record OutlierPolicy
 {
-    /// <summary>Consecutive 5xx (or gRPC errors) that eject an endpoint.</summary>
-    public uint? Consecutive5xxErrors { get; init; }
+    /// <summary>Consecutive 5xx (or gRPC errors) that eject an endpoint; 0 turns this check off.</summary>
+    public uint Consecutive5xxErrors { get; init; } = PolicyDefaults.Consecutive5xxErrors;
 
-    /// <summary>Consecutive gateway errors (502, 503, 504) that eject an endpoint.</summary>
+    /// <summary>Consecutive gateway errors (502, 503, 504) that eject an endpoint, if checked; 0 turns it off.</summary>
     public uint? ConsecutiveGatewayErrors { get; init; }
 
     /// <summary>How often the ejection analysis runs.</summary>
-    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Interval { get; init; } = PolicyDefaults.OutlierInterval;
 
     /// <summary>The minimum ejection time, multiplied by the number of times ejected.</summary>
-    public TimeSpan BaseEjectionTime { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan BaseEjectionTime { get; init; } = PolicyDefaults.BaseEjectionTime;
+
+    /// <summary>The longest ejection: 300 s, or the base ejection time when that is longer (as Envoy does).</summary>
+    public TimeSpan MaxEjectionTime => BaseEjectionTime > PolicyDefaults.MaxEjectionTime ? BaseEjectionTime : PolicyDefaults.MaxEjectionTime;
 
     /// <summary>The most endpoints that may be ejected at once, in percent.</summary>
-    public int MaxEjectionPercent { get; init; } = 10;
+    public int MaxEjectionPercent { get; init; } = PolicyDefaults.MaxEjectionPercent;
 }

@@ -1,6 +1,6 @@
 namespace Mesh.ControlPlane.Model;
 
-/// <summary>gRPC status codes by the names Istio uses in <c>abort.grpcStatus</c>.</summary>
+/// <summary>gRPC status codes by the names Istio accepts in <c>abort.grpcStatus</c>.</summary>
 internal static class GrpcStatusCodes
 {
     private static readonly string[] Names =
@@ -10,15 +10,16 @@ internal static class GrpcStatusCodes
         "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
     ];
 
-    /// <summary>The code for a name like <c>UNAVAILABLE</c> (or a number as text), or <see langword="null"/>.</summary>
+    /// <summary>Every name, in code order, for messages.</summary>
+    public static string AllNames { get; } = string.Join(", ", Names);
+
+    /// <summary>
+    /// The code for a name like <c>UNAVAILABLE</c>, or <see langword="null"/>. As in Istio's validation, only the
+    /// exact upper-case name is accepted: not a number, not another spelling.
+    /// </summary>
     public static int? Parse(string text)
     {
-        var index = Array.IndexOf(Names, text.Trim().ToUpperInvariant());
-        if (index >= 0)
-        {
-            return index;
-        }
-
-        return int.TryParse(text, out var number) && number is >= 0 and <= 16 ? number : null;
+        var index = Array.IndexOf(Names, text);
+        return index >= 0 ? index : null;
     }
 }

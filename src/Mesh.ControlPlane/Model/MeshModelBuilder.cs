@@ -671,16 +671,9 @@ public sealed partial class MeshModelBuilder
             }
         }
 
-        if (spec.ConnectionPool?.Http?.Http2MaxRequests is { } maxRequests)
+        if (spec.ConnectionPool is { } pool)
         {
-            if (maxRequests <= 0)
-            {
-                Error(resource, field + ".connectionPool.http.http2MaxRequests", "must be greater than 0");
-            }
-            else
-            {
-                policy = policy with { MaxRequests = maxRequests };
-            }
+            policy = BuildConnectionPool(resource, field + ".connectionPool", pool, policy);
         }
 
         if (spec.OutlierDetection is { } outlier)
@@ -708,36 +701,132 @@ public sealed partial class MeshModelBuilder
         return policy;
     }
 
+    private TrafficPolicy BuildConnectionPool(ConfigResource resource, string field, ConnectionPoolSettings pool, TrafficPolicy policy)
+    {
+        // As in Istio, a connectionPool replaces the inherited one whole: unset limits go back to the defaults.
+        policy = policy with { MaxRequests = null, MaxPendingRequests = null, MaxRetries = null };
+        if (pool.Http is { } http)
+        {
+            policy = policy with
+            {
+                MaxRequests = Limit(resource, field + ".http.http2MaxRequests", http.Http2MaxRequests),
+                MaxPendingRequests = Limit(resource, field + ".http.http1MaxPendingRequests", http.Http1MaxPendingRequests),
+                MaxRetries = Limit(resource, field + ".http.maxRetries", http.MaxRetries),
+            };
+            if (http.MaxRequestsPerConnection is not null || http.IdleTimeout is not null || http.H2UpgradePolicy is not null
+                || http.UseClientProtocol is not null || http.MaxConcurrentStreams is not null)
+            {
+                Warn(resource, field + ".http", "maxRequestsPerConnection, idleTimeout, h2UpgradePolicy, useClientProtocol and maxConcurrentStreams are not used by proxyless clients and are ignored");
+            }
+        }
+
+        if (pool.Tcp is not null)
+        {
+            Warn(resource, field + ".tcp", "TCP connection settings are not used by proxyless clients and are ignored");
+        }
+
+        return policy;
+    }
+
+    private int? Limit(ConfigResource resource, string field, int? value)
+    {
+        if (value is not { } limit)
+        {
+            return null;
+        }
+
+        if (limit <= 0)
+        {
+            Error(resource, field, $"must be greater than 0, not {limit}");
+            return null;
+        }
+
+        return limit;
+    }
+
     private OutlierPolicy BuildOutlier(ConfigResource resource, string field, Configuration.OutlierDetection spec)
     {
-        var policy = new OutlierPolicy
+        var policy = new OutlierPolicy();
+        if (Count(resource, field + ".consecutive5xxErrors", spec.Consecutive5xxErrors) is { } consecutive5xx)
         {
-            Consecutive5xxErrors = spec.Consecutive5xxErrors ?? (spec.ConsecutiveErrors is > 0 ? (uint)spec.ConsecutiveErrors : null),
-            ConsecutiveGatewayErrors = spec.ConsecutiveGatewayErrors,
-        };
-        if (spec.Interval is not null)
-        {
-            policy = policy with { Interval = Duration(resource, field + ".interval", spec.Interval) ?? policy.Interval };
+            policy = policy with { Consecutive5xxErrors = consecutive5xx };
         }
 
-        if (spec.BaseEjectionTime is not null)
+        if (Count(resource, field + ".consecutiveGatewayErrors", spec.ConsecutiveGatewayErrors) is { } gateway)
         {
-            policy = policy with { BaseEjectionTime = Duration(resource, field + ".baseEjectionTime", spec.BaseEjectionTime) ?? policy.BaseEjectionTime };
+            policy = policy with { ConsecutiveGatewayErrors = gateway };
         }
 
-        if (spec.MaxEjectionPercent is { } percent)
+        if (spec.ConsecutiveErrors is not null)
         {
-            if (percent is < 0 or > 100)
+            Warn(resource, field + ".consecutiveErrors", "is deprecated and ignored, as in Istio; use consecutive5xxErrors or consecutiveGatewayErrors");
+        }
+
+        var localOrigin = Count(resource, field + ".consecutiveLocalOriginFailures", spec.ConsecutiveLocalOriginFailures);
+        if (localOrigin is > 0 && spec.SplitExternalLocalOriginErrors != true)
+        {
+            Error(resource, field + ".consecutiveLocalOriginFailures", "is set, but splitExternalLocalOriginErrors is not true");
+        }
+        else if (spec.SplitExternalLocalOriginErrors is not null || spec.ConsecutiveLocalOriginFailures is not null)
+        {
+            Warn(resource, field + ".splitExternalLocalOriginErrors", "gRPC clients do not tell local-origin errors apart (gRFC A50); splitExternalLocalOriginErrors and consecutiveLocalOriginFailures are ignored");
+        }
+
+        if (spec.Interval is not null && Duration(resource, field + ".interval", spec.Interval) is { } interval)
+        {
+            policy = policy with { Interval = interval };
+        }
+
+        if (spec.BaseEjectionTime is not null && Duration(resource, field + ".baseEjectionTime", spec.BaseEjectionTime) is { } baseEjection)
+        {
+            policy = policy with { BaseEjectionTime = baseEjection };
+        }
+
+        if (spec.MaxEjectionPercent is { } maxPercent)
+        {
+            if (maxPercent is < 0 or > 100)
             {
-                Error(resource, field + ".maxEjectionPercent", "must be between 0 and 100");
+                Error(resource, field + ".maxEjectionPercent", $"must be between 0 and 100, not {maxPercent}");
+            }
+            else if (maxPercent == 0)
+            {
+                Warn(resource, field + ".maxEjectionPercent", $"0 means unset in Istio, so the default of {PolicyDefaults.MaxEjectionPercent}% applies");
             }
             else
             {
-                policy = policy with { MaxEjectionPercent = percent };
+                policy = policy with { MaxEjectionPercent = maxPercent };
+            }
+        }
+
+        if (spec.MinHealthPercent is { } minHealth)
+        {
+            if (minHealth is < 0 or > 100)
+            {
+                Error(resource, field + ".minHealthPercent", $"must be between 0 and 100, not {minHealth}");
+            }
+            else
+            {
+                Warn(resource, field + ".minHealthPercent", "gRPC clients have no panic threshold; ignored");
             }
         }
 
         return policy;
+    }
+
+    private uint? Count(ConfigResource resource, string field, int? value)
+    {
+        if (value is not { } count)
+        {
+            return null;
+        }
+
+        if (count < 0)
+        {
+            Error(resource, field, $"must not be negative, not {count}");
+            return null;
+        }
+
+        return (uint)count;
     }
 
     // ---- virtual services ----------------------------------------------------------------------------------
@@ -982,43 +1071,139 @@ public sealed partial class MeshModelBuilder
 
     private RetryPolicy? BuildRetries(ConfigResource resource, string field, HttpRetry retry)
     {
-        if (retry.Attempts is not { } attempts || attempts < 0)
+        var errorsBefore = _errors.Count;
+
+        // As in Istio, unset attempts are 0, and 0 turns retries off.
+        var attempts = retry.Attempts ?? 0;
+        if (attempts < 0)
         {
-            Error(resource, field + ".attempts", "is required and must not be negative");
+            Error(resource, field + ".attempts", $"must not be negative, not {attempts} (0 turns retries off)");
+        }
+        else if (attempts == 0 && (retry.PerTryTimeout is not null || !string.IsNullOrEmpty(retry.RetryOn) || retry.RetryRemoteLocalities is not null))
+        {
+            Error(resource, field + ".attempts", "is 0 or unset, which turns retries off, yet perTryTimeout, retryOn or retryRemoteLocalities is set");
+        }
+
+        var perTry = retry.PerTryTimeout is null ? null : Duration(resource, field + ".perTryTimeout", retry.PerTryTimeout);
+        var backoff = retry.Backoff is null ? PolicyDefaults.RetryBackoffBase : Duration(resource, field + ".backoff", retry.Backoff);
+        var (retryOn, codes) = string.IsNullOrEmpty(retry.RetryOn)
+            ? (PolicyDefaults.RetryOn, [PolicyDefaults.RetriableStatusCode])
+            : ParseRetryOn(resource, field + ".retryOn", retry.RetryOn);
+
+        if (retry.RetryRemoteLocalities is not null || retry.RetryIgnorePreviousHosts is not null)
+        {
+            Warn(resource, field, "retryRemoteLocalities and retryIgnorePreviousHosts are not used by proxyless clients and are ignored");
+        }
+
+        if (_errors.Count != errorsBefore || backoff is not { } baseInterval)
+        {
             return null;
         }
 
-        TimeSpan? perTry = retry.PerTryTimeout is null ? null : Duration(resource, field + ".perTryTimeout", retry.PerTryTimeout);
-        var retryOn = string.IsNullOrWhiteSpace(retry.RetryOn) ? "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes" : retry.RetryOn;
-        return new RetryPolicy(attempts, perTry, retryOn);
+        if (attempts >= PolicyDefaults.GrpcMaxAttempts)
+        {
+            Warn(resource, field + ".attempts", $"gRPC clients make at most {PolicyDefaults.GrpcMaxAttempts} attempts (gRFC A6), so they retry {PolicyDefaults.GrpcMaxAttempts - 1} times, not {attempts}");
+        }
+
+        if (attempts > 0 && !retryOn.Split(',').Any(RetryConditions.Grpc.Contains))
+        {
+            Warn(resource, field + ".retryOn", $"names no gRPC status ({string.Join(", ", RetryConditions.Grpc.Order(StringComparer.Ordinal))}), the only conditions gRPC clients act on (gRFC A44), so they will not retry");
+        }
+
+        return new RetryPolicy
+        {
+            Attempts = attempts,
+            PerTryTimeout = perTry,
+            RetryOn = retryOn,
+            RetriableStatusCodes = codes,
+            BackoffBaseInterval = baseInterval,
+            BackoffMaxInterval = baseInterval * PolicyDefaults.RetryBackoffMaxMultiplier,
+        };
+    }
+
+    /// <summary>Splits Istio's <c>retryOn</c> into Envoy's <c>retry_on</c> and its <c>retriable_status_codes</c>, as Istio does.</summary>
+    private (string RetryOn, ImmutableArray<int> Codes) ParseRetryOn(ConfigResource resource, string field, string text)
+    {
+        var conditions = new List<string>();
+        var codes = ImmutableArray.CreateBuilder<int>();
+        foreach (var part in text.Split(','))
+        {
+            var item = part.Trim();
+            if (RetryConditions.All.Contains(item))
+            {
+                conditions.Add(item);
+            }
+            else if (int.TryParse(item, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var code)
+                && code is >= 100 and <= 599)
+            {
+                codes.Add(code);
+            }
+            else
+            {
+                var what = item.Length == 0 ? $"'{text}' has an empty item" : $"'{item}' is not a retry condition";
+                Error(resource, field, $"{what}; use HTTP status codes or {string.Join(", ", RetryConditions.Names)}");
+            }
+        }
+
+        if (codes.Count > 0 && !conditions.Contains(RetryConditions.RetriableStatusCodes))
+        {
+            conditions.Add(RetryConditions.RetriableStatusCodes);
+        }
+
+        return (string.Join(',', conditions), codes.ToImmutable());
     }
 
     private FaultPolicy? BuildFault(ConfigResource resource, string field, HttpFaultInjection fault)
     {
+        if (fault.Delay is null && fault.Abort is null)
+        {
+            Error(resource, field, "set delay, abort or both");
+            return null;
+        }
+
+        var errorsBefore = _errors.Count;
         var policy = new FaultPolicy();
         if (fault.Delay is { } delay)
         {
-            if (delay.FixedDelay is null)
+            var delayField = field + ".delay";
+            var percent = Percentage(resource, delayField, delay.Percentage, delay.Percent, "delayed");
+            if (delay.ExponentialDelay is not null)
             {
-                Error(resource, field + ".delay.fixedDelay", "is required (exponentialDelay is not supported)");
+                Error(resource, delayField + ".exponentialDelay", "is not supported (Istio rejects it too); use fixedDelay");
             }
-            else if (Duration(resource, field + ".delay.fixedDelay", delay.FixedDelay) is { } fixedDelay)
+            else if (delay.FixedDelay is null)
             {
-                policy = policy with { Delay = fixedDelay, DelayPercent = Percentage(resource, field + ".delay", delay.Percentage, delay.Percent) };
+                Error(resource, delayField + ".fixedDelay", "is required");
+            }
+            else if (Duration(resource, delayField + ".fixedDelay", delay.FixedDelay) is { } fixedDelay)
+            {
+                policy = policy with { Delay = fixedDelay, DelayPercent = percent };
             }
         }
 
         if (fault.Abort is { } abort)
         {
-            var percent = Percentage(resource, field + ".abort", abort.Percentage, null);
-            if (abort.HttpStatus is { } status)
+            var abortField = field + ".abort";
+            var percent = Percentage(resource, abortField, abort.Percentage, null, "aborted");
+            var kinds = (abort.HttpStatus is null ? 0 : 1) + (abort.GrpcStatus is null ? 0 : 1) + (abort.Http2Error is null ? 0 : 1);
+            if (kinds > 1)
+            {
+                Error(resource, abortField, "set only one of httpStatus, grpcStatus and http2Error");
+            }
+            else if (abort.Http2Error is not null)
+            {
+                Error(resource, abortField + ".http2Error", "is not supported (Istio rejects it too); use grpcStatus or httpStatus");
+            }
+            else if (abort.HttpStatus is { } status)
             {
                 if (status is < 200 or > 599)
                 {
-                    Error(resource, field + ".abort.httpStatus", "must be an HTTP status between 200 and 599");
+                    Error(resource, abortField + ".httpStatus", $"{status} is not an HTTP status between 200 and 599");
                 }
-
-                policy = policy with { AbortHttpStatus = status, AbortPercent = percent };
+                else
+                {
+                    policy = policy with { AbortHttpStatus = status, AbortPercent = percent };
+                }
             }
             else if (abort.GrpcStatus is { } grpc)
             {
@@ -1028,28 +1213,48 @@ public sealed partial class MeshModelBuilder
                 }
                 else
                 {
-                    Error(resource, field + ".abort.grpcStatus", $"'{grpc}' is not a gRPC status name (such as UNAVAILABLE)");
+                    Error(resource, abortField + ".grpcStatus", $"'{grpc}' is not a gRPC status name; use one of {GrpcStatusCodes.AllNames}");
                 }
             }
             else
             {
-                Error(resource, field + ".abort", "httpStatus or grpcStatus is required");
+                // Istio accepts an abort without an error type with a warning, and sends no abort.
+                Warn(resource, abortField, "has no httpStatus or grpcStatus; ignored");
             }
         }
 
-        return policy;
+        // Like Istio, send no fault when nothing is left to inject.
+        var injects = policy.Delay is not null || policy.AbortHttpStatus is not null || policy.AbortGrpcStatus is not null;
+        return _errors.Count == errorsBefore && injects ? policy : null;
     }
 
-    private double Percentage(ConfigResource resource, string field, Configuration.Percent? percentage, int? legacyPercent)
+    private double Percentage(ConfigResource resource, string field, Configuration.Percent? percentage, int? legacyPercent, string outcome)
     {
-        var value = percentage?.Value ?? legacyPercent ?? 100;
-        if (value is < 0 or > 100)
+        if (percentage is not null)
         {
-            Error(resource, field + ".percentage.value", "must be between 0 and 100");
-            return 0;
+            var value = percentage.Value ?? 0;
+            if (double.IsNaN(value) || value is < 0 or > 100)
+            {
+                Error(resource, field + ".percentage.value", $"must be between 0 and 100, not {value}");
+                return 0;
+            }
+
+            return value;
         }
 
-        return value;
+        if (legacyPercent is { } percent)
+        {
+            if (percent is < 0 or > 100)
+            {
+                Error(resource, field + ".percent", $"must be between 0 and 100, not {percent}");
+                return 0;
+            }
+
+            return percent;
+        }
+
+        Warn(resource, field + ".percentage", $"is not set, so no request is {outcome} (Istio's default); set percentage.value");
+        return 0;
     }
 
     private TimeSpan? Duration(ConfigResource resource, string field, string text)

@@ -72,11 +72,27 @@ public sealed record RequestMatch
 /// <param name="Weight">The share in percent.</param>
 public sealed record WeightedDestination(string Host, string? Subset, int? Port, int Weight);
 
-/// <summary>How a failed request is retried.</summary>
-/// <param name="Attempts">How many retries (not counting the first try).</param>
-/// <param name="PerTryTimeout">The timeout of each try, if any.</param>
-/// <param name="RetryOn">The conditions, as Envoy's <c>retry_on</c> list (for example <c>unavailable,cancelled</c>).</param>
-public sealed record RetryPolicy(int Attempts, TimeSpan? PerTryTimeout, string RetryOn);
+/// <summary>How a failed request is retried (Istio's <c>HTTPRetry</c>).</summary>
+public sealed record RetryPolicy
+{
+    /// <summary>Retries after the first try; 0 means retries are turned off, and no retry policy is sent.</summary>
+    public required int Attempts { get; init; }
+
+    /// <summary>The timeout of each try, if any.</summary>
+    public TimeSpan? PerTryTimeout { get; init; }
+
+    /// <summary>The conditions, as Envoy's <c>retry_on</c> list (for example <c>unavailable,cancelled</c>).</summary>
+    public required string RetryOn { get; init; }
+
+    /// <summary>HTTP statuses retried under <c>retriable-status-codes</c>.</summary>
+    public ImmutableArray<int> RetriableStatusCodes { get; init; } = [];
+
+    /// <summary>The first back-off between tries; later ones grow exponentially up to <see cref="BackoffMaxInterval"/>.</summary>
+    public TimeSpan BackoffBaseInterval { get; init; } = PolicyDefaults.RetryBackoffBase;
+
+    /// <summary>The longest back-off between tries.</summary>
+    public TimeSpan BackoffMaxInterval { get; init; } = PolicyDefaults.RetryBackoffBase * PolicyDefaults.RetryBackoffMaxMultiplier;
+}
 
 /// <summary>A fault to inject into matching requests.</summary>
 public sealed record FaultPolicy

@@ -241,7 +241,12 @@ public static class ProxylessTranslator
         };
         if (rule?.Timeout is { } timeout)
         {
-            action.MaxStreamDuration = new RouteAction.Types.MaxStreamDuration { MaxStreamDuration_ = Duration.FromTimeSpan(timeout) };
+            // gRPC clients read grpc_timeout_header_max, else max_stream_duration (gRFC A31); Istio sets both.
+            action.MaxStreamDuration = new RouteAction.Types.MaxStreamDuration
+            {
+                MaxStreamDuration_ = Duration.FromTimeSpan(timeout),
+                GrpcTimeoutHeaderMax = Duration.FromTimeSpan(timeout),
+            };
         }
 
         if (destinations.Length == 1)
@@ -266,13 +271,9 @@ public static class ProxylessTranslator
             action.WeightedClusters = weighted;
         }
 
-        if (rule?.Retries is { } retries)
+        if (rule?.Retries is { Attempts: > 0 } retries)
         {
-            action.RetryPolicy = new RetryPolicy { RetryOn = retries.RetryOn, NumRetries = (uint)retries.Attempts };
-            if (retries.PerTryTimeout is { } perTry)
-            {
-                action.RetryPolicy.PerTryTimeout = Duration.FromTimeSpan(perTry);
-            }
+            action.RetryPolicy = BuildRetryPolicy(retries);
         }
 
         // Consistent hashing is a property of the destination in Istio and of the route in xDS.
@@ -308,6 +309,32 @@ public static class ProxylessTranslator
         }
 
         return XdsResourceNames.ClusterName(port.Value, destination.Subset, destination.Host);
+    }
+
+    private static RetryPolicy BuildRetryPolicy(Model.RetryPolicy retries)
+    {
+        // Attempts 0 means retries are off: no policy is sent, since gRPC clients reject num_retries 0 (gRFC A44).
+        var policy = new RetryPolicy
+        {
+            RetryOn = retries.RetryOn,
+            NumRetries = (uint)retries.Attempts,
+            RetryBackOff = new RetryPolicy.Types.RetryBackOff
+            {
+                BaseInterval = Duration.FromTimeSpan(retries.BackoffBaseInterval),
+                MaxInterval = Duration.FromTimeSpan(retries.BackoffMaxInterval),
+            },
+        };
+        if (retries.PerTryTimeout is { } perTry)
+        {
+            policy.PerTryTimeout = Duration.FromTimeSpan(perTry);
+        }
+
+        foreach (var code in retries.RetriableStatusCodes)
+        {
+            policy.RetriableStatusCodes.Add((uint)code);
+        }
+
+        return policy;
     }
 
     private static HTTPFault BuildFault(FaultPolicy policy)
@@ -369,12 +396,9 @@ public static class ProxylessTranslator
             }
         }
 
-        if (traffic.MaxRequests is { } maxRequests)
+        if (traffic.MaxRequests is not null || traffic.MaxPendingRequests is not null || traffic.MaxRetries is not null)
         {
-            cluster.CircuitBreakers = new CircuitBreakers
-            {
-                Thresholds = { new CircuitBreakers.Types.Thresholds { MaxRequests = (uint)maxRequests } },
-            };
+            cluster.CircuitBreakers = BuildCircuitBreakers(traffic);
         }
 
         if (traffic.Outlier is { } outlier)
@@ -387,20 +411,42 @@ public static class ProxylessTranslator
         endpoints.Add(name, new XdsResource(name, assignment));
     }
 
+    private static CircuitBreakers BuildCircuitBreakers(TrafficPolicy traffic)
+    {
+        // gRPC clients read max_requests of the DEFAULT priority (gRFC A32); the other limits are for Envoy.
+        var thresholds = new CircuitBreakers.Types.Thresholds { Priority = RoutingPriority.Default };
+        if (traffic.MaxRequests is { } maxRequests)
+        {
+            thresholds.MaxRequests = (uint)maxRequests;
+        }
+
+        if (traffic.MaxPendingRequests is { } maxPending)
+        {
+            thresholds.MaxPendingRequests = (uint)maxPending;
+        }
+
+        if (traffic.MaxRetries is { } maxRetries)
+        {
+            thresholds.MaxRetries = (uint)maxRetries;
+        }
+
+        return new CircuitBreakers { Thresholds = { thresholds } };
+    }
+
     private static Envoy.Config.Cluster.V3.OutlierDetection BuildOutlierDetection(OutlierPolicy outlier)
     {
         var detection = new Envoy.Config.Cluster.V3.OutlierDetection
         {
+            Consecutive5Xx = outlier.Consecutive5xxErrors,
+            EnforcingConsecutive5Xx = outlier.Consecutive5xxErrors > 0 ? 100u : 0u,
             Interval = Duration.FromTimeSpan(outlier.Interval),
             BaseEjectionTime = Duration.FromTimeSpan(outlier.BaseEjectionTime),
+            MaxEjectionTime = Duration.FromTimeSpan(outlier.MaxEjectionTime),
             MaxEjectionPercent = (uint)outlier.MaxEjectionPercent,
-        };
-        if (outlier.Consecutive5xxErrors is { } consecutive)
-        {
-            detection.Consecutive5Xx = consecutive;
-            detection.EnforcingConsecutive5Xx = consecutive > 0 ? 100u : 0u;
-        }
 
+            // Istio never uses success-rate ejection. Unset, it defaults to on, and gRPC clients would run it (gRFC A50).
+            EnforcingSuccessRate = 0,
+        };
         if (outlier.ConsecutiveGatewayErrors is { } gateway)
         {
             detection.ConsecutiveGatewayFailure = gateway;

@@ -99,6 +99,106 @@ public class MeshSnapshotProviderTests
         Assert.Equal(resource, error.Resource);
     }
 
+    /// <summary>
+    /// Serves good reviews config, then replaces <paramref name="file"/> with <paramref name="yaml"/>: the rebuild
+    /// must fail with one error naming the file, the resource and the field, and the last good snapshot must stay.
+    /// </summary>
+    private static async Task<ConfigError> AssertRejectedAsync(string file, string yaml, string resource, string field)
+    {
+        var (provider, source, _) = Create();
+        var files = new List<(string, string)> { ("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(80, 20)) };
+        source.Set([.. files]);
+        Assert.True(await provider.StartAsync(CancellationToken.None));
+        var served = provider.Current;
+
+        files.RemoveAll(f => f.Item1 == file);
+        source.Set([.. files, (file, yaml)]);
+
+        Assert.False(provider.Rebuild());
+        Assert.Same(served, provider.Current);
+        var error = Assert.Single(provider.LastErrors);
+        Assert.Equal(file + ":1", error.Origin);
+        Assert.Equal(resource, error.Resource);
+        Assert.Equal(field, error.Field);
+        return error;
+    }
+
+    [Fact]
+    public async Task Rebuild_NegativeRetryAttempts_IsRejectedNamingTheField()
+    {
+        var error = await AssertRejectedAsync("vs.yaml", TestYaml.ReviewsRule("retries: {attempts: -1}"), "VirtualService default/reviews", "spec.http[0].retries.attempts");
+
+        Assert.Contains("must not be negative", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rebuild_FaultPercentageOver100_IsRejectedNamingTheField()
+    {
+        var error = await AssertRejectedAsync(
+            "vs.yaml",
+            TestYaml.ReviewsRule("fault: {abort: {percentage: {value: 150}, grpcStatus: UNAVAILABLE}}"),
+            "VirtualService default/reviews",
+            "spec.http[0].fault.abort.percentage.value");
+
+        Assert.Contains("between 0 and 100", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rebuild_TimeoutNotADuration_IsRejectedNamingTheField()
+    {
+        var error = await AssertRejectedAsync("vs.yaml", TestYaml.ReviewsRule("timeout: fast"), "VirtualService default/reviews", "spec.http[0].timeout");
+
+        Assert.Contains("'fast' is not a duration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rebuild_PerTryTimeoutWithoutUnit_IsRejectedNamingTheField()
+    {
+        var error = await AssertRejectedAsync(
+            "vs.yaml",
+            TestYaml.ReviewsRule("retries: {attempts: 3, perTryTimeout: \"10\"}"),
+            "VirtualService default/reviews",
+            "spec.http[0].retries.perTryTimeout");
+
+        Assert.Contains("'10' is not a duration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rebuild_NegativeBaseEjectionTime_IsRejectedNamingTheField()
+    {
+        var error = await AssertRejectedAsync(
+            "dr.yaml",
+            TestYaml.ReviewsDestinationRuleWith("{outlierDetection: {baseEjectionTime: -1s}}"),
+            "DestinationRule default/reviews",
+            "spec.trafficPolicy.outlierDetection.baseEjectionTime");
+
+        Assert.Contains("'-1s' is not a duration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rebuild_UnknownRetryOnItem_IsRejectedNamingTheFieldAndItem()
+    {
+        var error = await AssertRejectedAsync(
+            "vs.yaml",
+            TestYaml.ReviewsRule("retries: {attempts: 3, retryOn: \"unavailable,sometimes\"}"),
+            "VirtualService default/reviews",
+            "spec.http[0].retries.retryOn");
+
+        Assert.StartsWith("'sometimes' is not a retry condition", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rebuild_AbortHttpStatus99_IsRejectedNamingTheField()
+    {
+        var error = await AssertRejectedAsync(
+            "vs.yaml",
+            TestYaml.ReviewsRule("fault: {abort: {percentage: {value: 10}, httpStatus: 99}}"),
+            "VirtualService default/reviews",
+            "spec.http[0].fault.abort.httpStatus");
+
+        Assert.Contains("between 200 and 599", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task DirectorySource_DirectoryDeleted_IsAnErrorAndSnapshotStays()
     {
