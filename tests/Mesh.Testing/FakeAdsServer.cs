@@ -189,6 +189,9 @@ public sealed class FakeAdsStream
         }
     }
 
+    /// <summary>Why the stream ended, once it has.</summary>
+    public string? EndReason { get; private set; }
+
     /// <summary>Completes when the stream has ended, for whatever reason.</summary>
     public Task Completion => _completion.Task;
 
@@ -206,7 +209,7 @@ public sealed class FakeAdsStream
         }
         catch (ChannelClosedException)
         {
-            throw new InvalidOperationException("the ADS stream ended before another request arrived");
+            throw new InvalidOperationException($"the ADS stream ended before another request arrived ({EndReason})");
         }
     }
 
@@ -339,6 +342,7 @@ public sealed class FakeAdsStream
             if (finished == _end.Task)
             {
                 var status = await _end.Task.ConfigureAwait(false);
+                EndReason = $"ended by the test with {status.StatusCode}";
                 if (status.StatusCode != StatusCode.OK)
                 {
                     throw new RpcException(status);
@@ -365,10 +369,13 @@ public sealed class FakeAdsStream
 
                 _requests.Writer.TryWrite(request);
             }
+
+            EndReason = "the client closed its side";
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or RpcException or InvalidOperationException)
         {
             // The client went away or the stream was ended by the test.
+            EndReason = $"reading requests failed: {ex.GetType().Name}: {ex.Message}";
         }
     }
 }

@@ -38,7 +38,7 @@ internal sealed partial class XdsClient
             }
 
             var registration = callback.Registration!;
-            if (registration.IsDisposed)
+            if (registration.IsDisposed || Volatile.Read(ref _disposed))
             {
                 continue;
             }

@@ -13,6 +13,9 @@ internal sealed partial class XdsClient
     /// <summary>google.rpc.Code.INVALID_ARGUMENT, the code of a NACK's error_detail.</summary>
     private const int InvalidArgument = 3;
 
+    /// <summary>How long a call whose write failed may take to end by itself before it is cancelled.</summary>
+    private static readonly TimeSpan WriteFailureGrace = TimeSpan.FromSeconds(5);
+
     private long _nextStreamId;
 
     private GrpcChannel CreateChannel()
@@ -81,8 +84,23 @@ internal sealed partial class XdsClient
     private async Task<bool> RunStreamAsync(AggregatedDiscoveryService.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken)
     {
         using var streamCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var call = client.StreamAggregatedResources(cancellationToken: streamCts.Token);
-        var stream = new AdsStream(Interlocked.Increment(ref _nextStreamId), call);
+        var streamId = Interlocked.Increment(ref _nextStreamId);
+        AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> call;
+        try
+        {
+            call = client.StreamAggregatedResources(cancellationToken: streamCts.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            lock (_lock)
+            {
+                RecordStreamEnd(streamId, receivedResponse: false, Describe(ex));
+            }
+
+            return false;
+        }
+
+        var stream = new AdsStream(streamId, call);
         lock (_lock)
         {
             if (_disposed)
@@ -126,8 +144,11 @@ internal sealed partial class XdsClient
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            // When the writer failed it cancelled the stream: its error is the real one.
-            error = streamCts.IsCancellationRequested && stream.WriteError is not null ? stream.WriteError : Describe(ex);
+            // A failed write cancels a lingering call; then the write's error is the real one. Otherwise the
+            // call's own status is.
+            var cancelledByWriter = stream.WriteError is not null
+                && ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled };
+            error = cancelledByWriter ? stream.WriteError : Describe(ex);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -168,7 +189,17 @@ internal sealed partial class XdsClient
         {
             stream.WriteError = Describe(ex);
             Log.WriteFailed(_logger, _server.ServerUri, stream.WriteError);
-            await streamCts.CancelAsync().ConfigureAwait(false);
+
+            // A write fails when the call is ending; its status (more telling than the write's error) reaches
+            // the reader shortly. Cancel the call only if it somehow lingers, so that it is never left half-open.
+            try
+            {
+                await Task.Delay(WriteFailureGrace, _time, streamCts.Token).ConfigureAwait(false);
+                await streamCts.CancelAsync().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
 
@@ -318,34 +349,40 @@ internal sealed partial class XdsClient
                 }
             }
 
-            if (_disposed)
-            {
-                return;
-            }
+            RecordStreamEnd(stream.Id, stream.ReceivedResponse, error);
+        }
+    }
 
-            _lastError = error;
-            _lastErrorAt = _time.GetUtcNow();
-            if (stream.ReceivedResponse)
-            {
-                // gRFC A57: not an error once the stream has received a response; reconnect right away.
-                _streamsClosedAfterResponse++;
-                _consecutiveFailures = 0;
-                _state = XdsConnectionState.Connecting;
-                Log.StreamClosedAfterResponse(_logger, _server.ServerUri, stream.Id, error);
-                return;
-            }
+    /// <summary>Records how a stream ended and tells the watchers when it is an error. Called under the lock.</summary>
+    private void RecordStreamEnd(long streamId, bool receivedResponse, string error)
+    {
+        if (_disposed)
+        {
+            return;
+        }
 
-            _streamsFailed++;
-            _consecutiveFailures++;
-            _state = XdsConnectionState.TransientFailure;
-            Log.StreamFailed(_logger, _server.ServerUri, stream.Id, error);
-            var message = $"xDS stream to {_server.ServerUri} failed: {error}";
-            foreach (var typeState in _types.Values)
+        _lastError = error;
+        _lastErrorAt = _time.GetUtcNow();
+        if (receivedResponse)
+        {
+            // gRFC A57: not an error once the stream has received a response; reconnect right away.
+            _streamsClosedAfterResponse++;
+            _consecutiveFailures = 0;
+            _state = XdsConnectionState.Connecting;
+            Log.StreamClosedAfterResponse(_logger, _server.ServerUri, streamId, error);
+            return;
+        }
+
+        _streamsFailed++;
+        _consecutiveFailures++;
+        _state = XdsConnectionState.TransientFailure;
+        Log.StreamFailed(_logger, _server.ServerUri, streamId, error);
+        var message = $"xDS stream to {_server.ServerUri} failed: {error}";
+        foreach (var typeState in _types.Values)
+        {
+            foreach (var resource in typeState.Resources.Values)
             {
-                foreach (var resource in typeState.Resources.Values)
-                {
-                    ScheduleAll(resource, CallbackKind.AmbientError, message);
-                }
+                ScheduleAll(resource, CallbackKind.AmbientError, message);
             }
         }
     }

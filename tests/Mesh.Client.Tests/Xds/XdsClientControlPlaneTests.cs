@@ -5,13 +5,13 @@ using Mesh.Client.Bootstrap;
 using Mesh.Client.Xds;
 using Mesh.Testing;
 using Mesh.Xds;
-using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
 using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 
 namespace Mesh.Client.Tests.Xds;
 
 /// <summary>The xDS client against the real Mesh control plane on loopback, with real time.</summary>
-public class XdsClientControlPlaneTests
+public class XdsClientControlPlaneTests(ITestOutputHelper output)
 {
     private const string ServiceEntry = """
         apiVersion: networking.istio.io/v1
@@ -84,7 +84,7 @@ public class XdsClientControlPlaneTests
               "node": { "id": "xds-client-e2e", "cluster": "productpage", "metadata": { "NAMESPACE": "default" } }
             }
             """, "test");
-        await using var client = new XdsClient(bootstrap, TimeProvider.System, NullLoggerFactory.Instance);
+        await using var client = new XdsClient(bootstrap, TimeProvider.System, XdsClientHarness.CreateLoggerFactory(output));
         var listenerWatcher = new RecordingWatcher();
         var routeWatcher = new RecordingWatcher();
 

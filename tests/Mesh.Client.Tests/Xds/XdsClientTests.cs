@@ -4,11 +4,12 @@ using Envoy.Config.Listener.V3;
 using Grpc.Core;
 using Mesh.Client.Xds;
 using Mesh.Xds;
+using Xunit.Abstractions;
 using static Mesh.Client.Tests.Xds.TestTypes;
 
 namespace Mesh.Client.Tests.Xds;
 
-public class XdsClientTests
+public class XdsClientTests(ITestOutputHelper output)
 {
     private const string Lds = XdsTypeUrls.Listener;
     private const string Eds = XdsTypeUrls.ClusterLoadAssignment;
@@ -17,7 +18,7 @@ public class XdsClientTests
     [Fact]
     public async Task Watch_FirstWatches_OpenOneStreamWithNodeThenFullNameSets()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
 
         h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
@@ -42,7 +43,7 @@ public class XdsClientTests
     [Fact]
     public async Task Response_AllValid_DeliversResourcesAndAcksWithVersionAndNonce()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var (b, _) = h.Watch(ListenerType, "b");
         var stream = await h.Server.NextStreamAsync();
@@ -67,7 +68,7 @@ public class XdsClientTests
     [Fact]
     public async Task Response_SameBytesInNewVersion_AckedWithoutNotifyingWatchers()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
         await stream.ReplyToAsync(await stream.SendAsync(Lds, "v1", Listener("a", "1")));
@@ -84,7 +85,7 @@ public class XdsClientTests
     [Fact]
     public async Task Response_OneInvalidResource_NacksNamingItAndStillAppliesTheOthers()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var (b, _) = h.Watch(ListenerType, "b");
         var (c, _) = h.Watch(ListenerType, "c");
@@ -143,7 +144,7 @@ public class XdsClientTests
     [Fact]
     public async Task Response_UnnamedInvalidResource_NacksWithoutDeletingAnything()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
         await stream.ReplyToAsync(await stream.SendAsync(Lds, "v1", Listener("a")));
@@ -162,7 +163,7 @@ public class XdsClientTests
     [Fact]
     public async Task Response_ListenerMissingFromLaterResponse_DoesNotExistButEndpointsMissingAreKept()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var (b, _) = h.Watch(ListenerType, "b");
         var (x, _) = h.Watch(EndpointType, "x");
@@ -202,7 +203,7 @@ public class XdsClientTests
     [Fact]
     public async Task Response_ListenerMissingWithIgnoreResourceDeletion_KeepsLastGoodVersion()
     {
-        await using var h = await XdsClientHarness.StartAsync(features: "\"ignore_resource_deletion\"");
+        await using var h = await XdsClientHarness.StartAsync(output, features: "\"ignore_resource_deletion\"");
         var (b, _) = h.Watch(ListenerType, "b");
         h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
@@ -221,7 +222,7 @@ public class XdsClientTests
     [Fact]
     public async Task Watch_SecondWatcherOnCachedName_GetsCachedValueWithoutNewRequest()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (first, firstWatch) = h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
         await stream.ReplyToAsync(await stream.SendAsync(Lds, "v1", Listener("a", "cached")));
@@ -247,7 +248,7 @@ public class XdsClientTests
     [Fact]
     public async Task Unwatch_LastWatcher_SendsReducedSetAndDropsCacheEntry()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         h.Watch(ListenerType, "a");
         var (b, bWatch) = h.Watch(ListenerType, "b");
         var stream = await h.Server.NextStreamAsync();
@@ -275,7 +276,7 @@ public class XdsClientTests
     [Fact]
     public async Task Unwatch_LastNameOfType_SendsEmptyListForThatType()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (_, watch) = h.Watch(EndpointType, "x");
         var stream = await h.Server.NextStreamAsync();
         await stream.NextRequestAsync();
@@ -291,7 +292,7 @@ public class XdsClientTests
     [Fact]
     public async Task DoesNotExistTimer_ConnectedAndNoResponse_FiresAfterFifteenSeconds()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         await (await h.Server.NextStreamAsync()).NextRequestAsync();
         await h.WaitForTimerAsync(Lds, "a");
@@ -310,7 +311,7 @@ public class XdsClientTests
     [Fact]
     public async Task DoesNotExistTimer_ResourceArrives_IsCancelled()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
         await stream.NextRequestAsync();
@@ -337,7 +338,7 @@ public class XdsClientTests
         await using var client = new XdsClient(
             Mesh.Client.Bootstrap.XdsBootstrap.Parse(XdsClientHarness.BootstrapJson(uri), "test"),
             time,
-            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance) { JitterSource = () => 0.5 };
+            XdsClientHarness.CreateLoggerFactory(output)) { JitterSource = () => 0.5 };
         var a = new RecordingWatcher();
         client.Watch(ListenerType, "a", a);
 
@@ -368,7 +369,7 @@ public class XdsClientTests
     [Fact]
     public async Task DoesNotExistTimer_StreamFailsBeforeExpiry_RestartsOnNextStream()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var first = await h.Server.NextStreamAsync();
         await first.NextRequestAsync();
@@ -396,7 +397,7 @@ public class XdsClientTests
     [Fact]
     public async Task Reconnect_AfterStreamWithResponses_ResubscribesEverythingAtOnceWithVersions()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         h.Watch(ListenerType, "b");
         h.Watch(EndpointType, "x");
@@ -430,7 +431,7 @@ public class XdsClientTests
     [Fact]
     public async Task Reconnect_WhileServerRejectsStreams_CacheKeepsServingAndAllNamesAreResubscribed()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var (b, _) = h.Watch(ListenerType, "b");
         var first = await h.Server.NextStreamAsync();
@@ -444,7 +445,7 @@ public class XdsClientTests
         first.Kill();
         await h.Server.WaitForStreamAttemptsAsync(2);
         var error = await a.NextAsync(WatchEventKind.AmbientError);
-        Assert.Contains("Unavailable", error.Message, StringComparison.Ordinal);
+        Assert.True(error.Message!.Contains("Unavailable", StringComparison.Ordinal), error.Message);
         await b.NextAsync(WatchEventKind.AmbientError);
         await h.WaitForBackoffAsync(1);
 
@@ -468,7 +469,7 @@ public class XdsClientTests
     [Fact]
     public async Task Backoff_RepeatedFailures_DelaysGrowAndResetAfterAResponse()
     {
-        await using var h = await XdsClientHarness.StartAsync();
+        await using var h = await XdsClientHarness.StartAsync(output);
         h.Server.RejectNewStreams = StatusCode.Unavailable;
         h.Watch(ListenerType, "a");
 
@@ -500,15 +501,19 @@ public class XdsClientTests
     [Fact]
     public async Task Callbacks_WatchAndUnwatchFromInsideACallback_AreAllowed()
     {
-        await using var h = await XdsClientHarness.StartAsync();
-        var overlapsBefore = RecordingWatcher.Overlaps;
-        var inner = new RecordingWatcher();
-        var outer = new RecordingWatcher();
+        await using var h = await XdsClientHarness.StartAsync(output);
+        var inner = new RecordingWatcher(h.Gate);
+        var outer = new RecordingWatcher(h.Gate);
         IDisposable? outerWatch = null;
+        var lockFree = false;
         outer.OnEvent = e =>
         {
             if (e.Kind == WatchEventKind.Changed)
             {
+                // Another thread can take the client's lock meanwhile: the callback does not run under it.
+                var reader = new Thread(() => h.Client.GetStatus());
+                reader.Start();
+                lockFree = reader.Join(TimeSpan.FromSeconds(5));
                 h.Client.Watch(ListenerType, "a", inner);
                 outerWatch!.Dispose();
             }
@@ -524,15 +529,15 @@ public class XdsClientTests
         Assert.Equal("2", (await inner.NextChangedAsync<Listener>()).StatPrefix);
         await h.Client.FlushCallbacksAsync();
         Assert.Single(outer.All);
+        Assert.True(lockFree);
         Assert.Equal(1, h.Client.GetStatus().Find(Lds, "a")!.WatcherCount);
-        Assert.Equal(overlapsBefore, RecordingWatcher.Overlaps);
+        Assert.Equal(0, h.Gate.Overlaps);
     }
 
     [Fact]
     public async Task Callbacks_ManyWatchersAndUpdates_NeverOverlap()
     {
-        await using var h = await XdsClientHarness.StartAsync();
-        var overlapsBefore = RecordingWatcher.Overlaps;
+        await using var h = await XdsClientHarness.StartAsync(output);
         var names = Enumerable.Range(0, 20).Select(i => $"l{i}").ToArray();
         var watchers = names.SelectMany(n => new[] { h.Watch(ListenerType, n).Watcher, h.Watch(ListenerType, n).Watcher }).ToList();
         var stream = await h.Server.NextStreamAsync();
@@ -546,13 +551,13 @@ public class XdsClientTests
         await h.WaitForStatusAsync(s => s.Types[0].AckedVersion == "v5", "v5 acked");
         await h.Client.FlushCallbacksAsync();
         Assert.All(watchers, w => Assert.Equal("5", Assert.IsType<Listener>(w.All[^1].Resource).StatPrefix));
-        Assert.Equal(overlapsBefore, RecordingWatcher.Overlaps);
+        Assert.Equal(0, h.Gate.Overlaps);
     }
 
     [Fact]
     public async Task DisposeAsync_WithOpenWatches_StopsCallbacksAndRejectsNewWatches()
     {
-        var h = await XdsClientHarness.StartAsync();
+        var h = await XdsClientHarness.StartAsync(output);
         var (a, _) = h.Watch(ListenerType, "a");
         var stream = await h.Server.NextStreamAsync();
         await stream.NextRequestAsync();

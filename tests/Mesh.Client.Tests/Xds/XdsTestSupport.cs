@@ -5,8 +5,9 @@ using Mesh.Client.Bootstrap;
 using Mesh.Client.Xds;
 using Mesh.Testing;
 using Mesh.Xds;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
 
 namespace Mesh.Client.Tests.Xds;
 
@@ -61,17 +62,31 @@ internal enum WatchEventKind
 
 internal sealed record WatchEvent(WatchEventKind Kind, object? Resource, string? Message);
 
-/// <summary>A watcher that records every callback, and checks that callbacks never overlap.</summary>
-internal sealed class RecordingWatcher : IXdsWatcher
+/// <summary>Counts callbacks that ran at once among the watchers sharing it (the watchers of one client).</summary>
+internal sealed class CallbackGate
 {
-    private static int s_concurrent;
-    private static int s_overlaps;
+    private int _concurrent;
+    private int _overlaps;
+
+    public int Overlaps => Volatile.Read(ref _overlaps);
+
+    public void Enter()
+    {
+        if (Interlocked.Increment(ref _concurrent) > 1)
+        {
+            Interlocked.Increment(ref _overlaps);
+        }
+    }
+
+    public void Exit() => Interlocked.Decrement(ref _concurrent);
+}
+
+/// <summary>A watcher that records every callback and, with a <see cref="CallbackGate"/>, checks they never overlap.</summary>
+internal sealed class RecordingWatcher(CallbackGate? gate = null) : IXdsWatcher
+{
     private readonly Channel<WatchEvent> _events = Channel.CreateUnbounded<WatchEvent>();
     private readonly List<WatchEvent> _all = [];
     private readonly Lock _lock = new();
-
-    /// <summary>How often two callbacks (of any recording watchers) ran at once, process-wide.</summary>
-    public static int Overlaps => Volatile.Read(ref s_overlaps);
 
     /// <summary>Runs inside each callback, after recording it.</summary>
     public Action<WatchEvent>? OnEvent { get; set; }
@@ -128,11 +143,7 @@ internal sealed class RecordingWatcher : IXdsWatcher
 
     private void Record(WatchEvent watchEvent)
     {
-        if (Interlocked.Increment(ref s_concurrent) > 1)
-        {
-            Interlocked.Increment(ref s_overlaps);
-        }
-
+        gate?.Enter();
         try
         {
             lock (_lock)
@@ -147,7 +158,7 @@ internal sealed class RecordingWatcher : IXdsWatcher
         }
         finally
         {
-            Interlocked.Decrement(ref s_concurrent);
+            gate?.Exit();
         }
     }
 }
@@ -168,6 +179,9 @@ internal sealed class XdsClientHarness : IAsyncDisposable
 
     public XdsClient Client { get; }
 
+    /// <summary>Shared by the watchers <see cref="Watch"/> creates: counts overlapping callbacks.</summary>
+    public CallbackGate Gate { get; } = new();
+
     public static string BootstrapJson(string serverUri, string features = "") => $$"""
         {
           "xds_servers": [{ "server_uri": "{{serverUri}}", "channel_creds": [{ "type": "insecure" }], "server_features": [{{features}}] }],
@@ -175,20 +189,31 @@ internal sealed class XdsClientHarness : IAsyncDisposable
         }
         """;
 
-    /// <summary>Starts a fake server and a client on fake time whose backoff has no jitter (delays 1 s, 1.6 s, 2.56 s…).</summary>
-    public static async Task<XdsClientHarness> StartAsync(string features = "")
+    /// <summary>
+    /// Starts a fake server and a client on fake time whose backoff has no jitter (delays 1 s, 1.6 s, 2.56 s…),
+    /// logging to <paramref name="output"/> when given.
+    /// </summary>
+    public static async Task<XdsClientHarness> StartAsync(ITestOutputHelper? output = null, string features = "")
     {
         var server = await FakeAdsServer.StartAsync();
         var time = new FakeTimeProvider();
         var bootstrap = XdsBootstrap.Parse(BootstrapJson(server.ServerUri, features), "test");
-        var client = new XdsClient(bootstrap, time, NullLoggerFactory.Instance) { JitterSource = () => 0.5 };
+        var client = new XdsClient(bootstrap, time, CreateLoggerFactory(output)) { JitterSource = () => 0.5 };
         return new XdsClientHarness(server, time, client);
     }
+
+    /// <summary>A logger factory writing the client's debug logs to the test output.</summary>
+    public static ILoggerFactory CreateLoggerFactory(ITestOutputHelper? output) => output is null
+        ? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance
+        : LoggerFactory.Create(logging => logging
+            .SetMinimumLevel(LogLevel.Debug)
+            .AddFilter("Grpc", LogLevel.Warning)
+            .AddProvider(new TestOutputLoggerProvider(output)));
 
     /// <summary>Watches with a new recording watcher.</summary>
     public (RecordingWatcher Watcher, IDisposable Watch) Watch(XdsResourceType type, string name)
     {
-        var watcher = new RecordingWatcher();
+        var watcher = new RecordingWatcher(Gate);
         return (watcher, Client.Watch(type, name, watcher));
     }
 
@@ -235,5 +260,35 @@ internal sealed class XdsClientHarness : IAsyncDisposable
     {
         await Client.DisposeAsync();
         await Server.DisposeAsync();
+    }
+}
+
+/// <summary>Writes log messages to xunit's test output (which shows them when a test fails).</summary>
+internal sealed class TestOutputLoggerProvider(ITestOutputHelper output) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new Logger(output, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(ITestOutputHelper output, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            try
+            {
+                output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}");
+            }
+            catch (InvalidOperationException)
+            {
+                // The test has finished.
+            }
+        }
     }
 }
