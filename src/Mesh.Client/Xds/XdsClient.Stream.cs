@@ -4,6 +4,7 @@ using Envoy.Service.Discovery.V3;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Mesh.Client.Diagnostics;
 
 namespace Mesh.Client.Xds;
 
@@ -112,6 +113,7 @@ internal sealed partial class XdsClient
             _stream = stream;
             _streamsStarted++;
             _state = XdsConnectionState.Connecting;
+            MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "connecting"));
             _retryDelay = null;
             _nextAttemptAt = null;
 
@@ -276,6 +278,7 @@ internal sealed partial class XdsClient
             if (_state == XdsConnectionState.Connecting)
             {
                 _state = XdsConnectionState.Connected;
+                MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "connected"));
             }
 
             if (!_types.TryGetValue(request.TypeUrl, out var typeState))
@@ -369,6 +372,7 @@ internal sealed partial class XdsClient
             _streamsClosedAfterResponse++;
             _consecutiveFailures = 0;
             _state = XdsConnectionState.Connecting;
+            MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "connecting"));
             Log.StreamClosedAfterResponse(_logger, _server.ServerUri, streamId, error);
             return;
         }
@@ -376,6 +380,7 @@ internal sealed partial class XdsClient
         _streamsFailed++;
         _consecutiveFailures++;
         _state = XdsConnectionState.TransientFailure;
+        MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "transientfailure"));
         Log.StreamFailed(_logger, _server.ServerUri, streamId, error);
         var message = $"xDS stream to {_server.ServerUri} failed: {error}";
         foreach (var typeState in _types.Values)
@@ -400,6 +405,7 @@ internal sealed partial class XdsClient
 
             _responsesReceived++;
             _state = XdsConnectionState.Connected;
+            MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "connected"));
             _consecutiveFailures = 0;
             type = _types.TryGetValue(response.TypeUrl, out var known) ? known.Type : null;
         }
@@ -454,6 +460,7 @@ internal sealed partial class XdsClient
                 }
 
                 _resourcesAccepted++;
+                MeshClientDiagnostics.ResourceUpdates.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.TypeTag, response.TypeUrl));
                 present.Add(result.Name!);
                 if (typeState.Resources.TryGetValue(result.Name!, out var accepted))
                 {
@@ -497,6 +504,7 @@ internal sealed partial class XdsClient
                 typeState.LastNackVersion = response.VersionInfo;
                 typeState.LastNackAt = now;
                 _nacks++;
+                MeshClientDiagnostics.Nacks.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.TypeTag, response.TypeUrl));
                 Log.Nacking(_logger, response.TypeUrl, response.VersionInfo, response.Nonce, detail);
                 reply = WriteItem.Reply(response.TypeUrl, typeState.AckedVersion, response.Nonce, detail);
             }
