@@ -32,11 +32,17 @@ internal sealed class ClusterCounter(uint maxRequests)
 /// An endpoint as a member of one cluster: the shared <see cref="EndpointState"/> plus the cluster's counter. It is
 /// the call tracker handed to Grpc.Net.Client, so counting allocates nothing per call.
 /// </summary>
-internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter counter) : ISubchannelCallTracker
+internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter counter, OutlierDetection.OutlierDetector<EndpointState>? detector = null) : ISubchannelCallTracker
 {
     public EndpointState Endpoint { get; } = endpoint;
 
     public ClusterCounter Counter { get; } = counter;
+
+    /// <summary>Reports a call's outcome to the cluster's outlier detection, if it has any.</summary>
+    public void RecordOutcome(bool success) => detector?.RecordResult(Endpoint, success);
+
+    /// <summary>Whether outlier detection has ejected this endpoint from its cluster.</summary>
+    public bool IsEjected => detector?.IsEjected(Endpoint) == true;
 
     public void Start() => Endpoint.Start();
 

@@ -36,7 +36,7 @@ internal abstract class ClusterPicker
         {
             foreach (var member in members)
             {
-                ready |= member.Endpoint.State == ConnectivityState.Ready;
+                ready |= member.Endpoint.State == ConnectivityState.Ready && !member.IsEjected;
                 connecting |= member.Endpoint.State is ConnectivityState.Connecting or ConnectivityState.Idle;
             }
         }
@@ -130,7 +130,7 @@ internal sealed class LocalityPicker : ClusterPicker
         uint? chosen = null;
         foreach (var (locality, endpoints) in localities)
         {
-            if (Array.Exists(endpoints, e => e.Endpoint.State == ConnectivityState.Ready) && (chosen is null || locality.Priority < chosen))
+            if (Array.Exists(endpoints, e => e.Endpoint.State == ConnectivityState.Ready && !e.IsEjected) && (chosen is null || locality.Priority < chosen))
             {
                 chosen = locality.Priority;
             }
@@ -146,7 +146,7 @@ internal sealed class LocalityPicker : ClusterPicker
         {
             if (locality.Priority == chosen)
             {
-                var ready = Array.FindAll(endpoints, e => e.Endpoint.State == ConnectivityState.Ready);
+                var ready = Array.FindAll(endpoints, e => e.Endpoint.State == ConnectivityState.Ready && !e.IsEjected);
                 if (ready.Length > 0)
                 {
                     list.Add(new Locality(locality.Weight, ready));
@@ -312,7 +312,7 @@ internal sealed class RingHashPicker : ClusterPicker
         for (var i = 0; i < _entries.Length; i++)
         {
             var member = _entries[(start + i) % _entries.Length];
-            if (member.Endpoint.State == ConnectivityState.Ready)
+            if (member.Endpoint.State == ConnectivityState.Ready && !member.IsEjected)
             {
                 return EndpointPick.For(member);
             }

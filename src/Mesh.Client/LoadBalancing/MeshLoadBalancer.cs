@@ -14,8 +14,12 @@ internal sealed class MeshLoadBalancerFactory : LoadBalancerFactory
 
     public override string Name => PolicyName;
 
+    private readonly TimeProvider _time;
+
+    public MeshLoadBalancerFactory(TimeProvider time) => _time = time;
+
     public override LoadBalancer Create(LoadBalancerOptions options) =>
-        new MeshLoadBalancer(options.Controller, options.LoggerFactory.CreateLogger<MeshLoadBalancer>());
+        new MeshLoadBalancer(options.Controller, _time, options.LoggerFactory.CreateLogger<MeshLoadBalancer>());
 }
 
 /// <summary>
@@ -35,9 +39,12 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private long _published;
     private bool _disposed;
 
-    public MeshLoadBalancer(IChannelControlHelper controller, ILogger logger)
+    private readonly TimeProvider _time;
+
+    public MeshLoadBalancer(IChannelControlHelper controller, TimeProvider time, ILogger logger)
     {
         _controller = controller;
+        _time = time;
         _logger = logger;
     }
 
@@ -93,6 +100,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 if (!keep.Contains(name))
                 {
                     ReleaseLocked(_clusters[name]);
+                    _clusters[name].Detector?.Dispose();
                     _clusters.Remove(name);
                 }
             }
@@ -110,17 +118,40 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             entry.Counter = new ClusterCounter(maxRequests);
         }
 
+        if (cluster.Cluster?.Outlier is { } outlier)
+        {
+            if (entry.Detector is null)
+            {
+                entry.Detector = new OutlierDetection.OutlierDetector<EndpointState>(outlier, _time, _logger);
+                entry.Detector.EjectionsChanged += UpdatePicker;
+            }
+            else
+            {
+                entry.Detector.UpdateConfig(outlier);
+            }
+        }
+        else if (entry.Detector is not null)
+        {
+            entry.Detector.Dispose();
+            entry.Detector = null;
+        }
+
         var localities = new List<(LocalityResource, ClusterMember[])>();
+        var all = new List<EndpointState>();
         foreach (var locality in cluster.Endpoints?.Localities ?? [])
         {
             var members = new ClusterMember[locality.Endpoints.Length];
             for (var i = 0; i < members.Length; i++)
             {
-                members[i] = new ClusterMember(AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port), entry.Counter);
+                var endpoint = AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port);
+                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector);
+                all.Add(endpoint);
             }
 
             localities.Add((locality, members));
         }
+
+        entry.Detector?.Update(all);
 
         entry.Config = cluster;
         entry.Localities = localities;
@@ -278,6 +309,11 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 }
 
                 _endpoints.Clear();
+                foreach (var cluster in _clusters.Values)
+                {
+                    cluster.Detector?.Dispose();
+                }
+
                 _clusters.Clear();
             }
         }
@@ -291,6 +327,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
         public List<(LocalityResource Locality, ClusterMember[] Endpoints)> Localities { get; set; } = [];
         public RingHashPicker? Ring { get; set; }
         public ClusterCounter Counter { get; set; } = new(1024);
+        public OutlierDetection.OutlierDetector<EndpointState>? Detector { get; set; }
     }
 
     private sealed class QueueingChannelPicker : SubchannelPicker

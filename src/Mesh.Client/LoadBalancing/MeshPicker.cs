@@ -138,7 +138,7 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
             MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
             if (call is not null)
             {
-                call.Endpoint = member.Endpoint;
+                call.Member = member;
             }
 
             return PickResult.ForSubchannel(subchannel, member);

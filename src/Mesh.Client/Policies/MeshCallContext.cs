@@ -28,6 +28,6 @@ internal sealed class MeshCallContext
 
     public string Cluster { get; }
 
-    /// <summary>The endpoint the picker chose for the latest attempt.</summary>
-    public EndpointState? Endpoint { get; set; }
+    /// <summary>The endpoint (as a member of its cluster) the picker chose for the latest attempt.</summary>
+    public ClusterMember? Member { get; set; }
 }

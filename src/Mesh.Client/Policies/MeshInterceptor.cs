@@ -237,11 +237,21 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         attempts.Current = call;
         try
         {
-            return await call.ResponseAsync.ConfigureAwait(false);
+            var response = await call.ResponseAsync.ConfigureAwait(false);
+            plan.Call.Member?.RecordOutcome(success: true);
+            return response;
         }
-        catch (RpcException ex) when (retriable && IsRetriable(ex, call, plan))
+        catch (RpcException ex)
         {
-            throw new RetriableAttemptException(ex);
+            // A50: the outcome counts against the endpoint that served the attempt (not against drops, which had none).
+            plan.Call.Member?.RecordOutcome(success: false);
+            plan.Call.Member = null;
+            if (retriable && IsRetriable(ex, call, plan))
+            {
+                throw new RetriableAttemptException(ex);
+            }
+
+            throw;
         }
     }
 

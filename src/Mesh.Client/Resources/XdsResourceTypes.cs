@@ -503,7 +503,13 @@ internal static class XdsResourceTypes
             }
         }
 
-        return XdsDecodeResult.Success(name, new ClusterResource(name, eds, policy, minRing, maxRing, choiceCount, maxRequests));
+        var outlier = LoadBalancing.OutlierDetection.OutlierDetectionConfig.FromProto(cluster.OutlierDetection, out var outlierError);
+        if (outlierError is not null)
+        {
+            return Fail(name, "outlier_detection", outlierError);
+        }
+
+        return XdsDecodeResult.Success(name, new ClusterResource(name, eds, policy, minRing, maxRing, choiceCount, maxRequests) { Outlier = outlier });
     }
 
     internal static XdsDecodeResult DecodeEndpoints(ClusterLoadAssignment assignment)

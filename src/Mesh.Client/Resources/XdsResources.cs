@@ -74,7 +74,11 @@ internal sealed record ClusterResource(
     ulong MinRingSize,
     ulong MaxRingSize,
     uint ChoiceCount,
-    uint MaxRequests);
+    uint MaxRequests)
+{
+    /// <summary>Outlier detection (gRFC A50 plus consecutive 5xx), when the cluster has it.</summary>
+    public LoadBalancing.OutlierDetection.OutlierDetectionConfig? Outlier { get; init; }
+}
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>
 internal sealed record EndpointsResource(string Name, ImmutableArray<LocalityResource> Localities);

@@ -20,6 +20,9 @@ public sealed class GreeterBackends : IAsyncDisposable
 
     public ConcurrentDictionary<string, int> InFlight { get; } = new();
 
+    /// <summary>Backends that fail every call with UNAVAILABLE while listed here.</summary>
+    public ConcurrentDictionary<string, bool> Failing { get; } = new();
+
     /// <summary>Attempts seen per call id (the part of the request name after '#').</summary>
     public ConcurrentDictionary<string, int> Attempts { get; } = new();
 
@@ -77,6 +80,11 @@ public sealed class GreeterBackends : IAsyncDisposable
             if (hash >= 0)
             {
                 identity.Owner.Attempts.AddOrUpdate(request.Name[(hash + 1)..], 1, (_, n) => n + 1);
+            }
+
+            if (identity.Owner.Failing.ContainsKey(identity.Name))
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable, identity.Name + " is failing"));
             }
 
             var command = hash >= 0 ? request.Name[..hash] : request.Name;

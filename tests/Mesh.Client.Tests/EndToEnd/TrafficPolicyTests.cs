@@ -234,6 +234,53 @@ public sealed class TrafficPolicyTests
     }
 
     [Fact]
+    public async Task OutlierDetection_EjectsFailingEndpoint_TrafficGoesToHealthy_ThenItReturns()
+    {
+        await using var backends = await GreeterBackends.StartAsync("good", "bad");
+        const string outlier = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: greeter}
+            spec:
+              host: greeter
+              trafficPolicy:
+                outlierDetection: {consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 2s, maxEjectionPercent: 50}
+            """;
+        var (cp, services, channel, client) = await StartAsync(backends, virtualService: null, outlier);
+        await using var _ = cp;
+        await using var __ = services;
+        using var ___ = channel;
+
+        backends.Failing["bad"] = true;
+        var failures = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            failures += await TryCallAsync(client, "x") == StatusCode.OK ? 0 : 1;
+        }
+
+        Assert.Equal(3, failures); // three consecutive failures at "bad", then it is ejected at once
+        backends.Reset();
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(StatusCode.OK, await TryCallAsync(client, "x"));
+        }
+
+        Assert.Equal(100, backends.Calls.GetValueOrDefault("good"));
+
+        // Healthy again: after the ejection time (2 s, checked at the 1 s interval) it takes traffic again.
+        backends.Failing.TryRemove("bad", out var _);
+        backends.Reset();
+        var returnedBy = DateTime.UtcNow.AddSeconds(10);
+        while (backends.Calls.GetValueOrDefault("bad") == 0 && DateTime.UtcNow < returnedBy)
+        {
+            Assert.Equal(StatusCode.OK, await TryCallAsync(client, "x"));
+            await Task.Delay(20);
+        }
+
+        Assert.True(backends.Calls.GetValueOrDefault("bad") > 0, "the ejected endpoint never came back");
+    }
+
+    [Fact]
     public async Task PolicyChangedInYaml_TakesEffectOnRunningClient()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
