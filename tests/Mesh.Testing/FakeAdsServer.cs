@@ -335,7 +335,8 @@ public sealed class FakeAdsStream
 
     internal async Task RunAsync(IAsyncStreamReader<DiscoveryRequest> requests, CancellationToken cancellationToken)
     {
-        var reading = ReadAsync(requests, cancellationToken);
+        using var readCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reading = ReadAsync(requests, readCts.Token);
         try
         {
             var finished = await Task.WhenAny(reading, _end.Task).ConfigureAwait(false);
@@ -343,6 +344,10 @@ public sealed class FakeAdsStream
             {
                 var status = await _end.Task.ConfigureAwait(false);
                 EndReason = $"ended by the test with {status.StatusCode}";
+
+                // Stop reading before the call ends: Kestrel reuses a finished request's body for later requests.
+                await readCts.CancelAsync().ConfigureAwait(false);
+                await reading.ConfigureAwait(false);
                 if (status.StatusCode != StatusCode.OK)
                 {
                     throw new RpcException(status);
@@ -370,12 +375,12 @@ public sealed class FakeAdsStream
                 _requests.Writer.TryWrite(request);
             }
 
-            EndReason = "the client closed its side";
+            EndReason ??= "the client closed its side";
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or RpcException or InvalidOperationException)
         {
             // The client went away or the stream was ended by the test.
-            EndReason = $"reading requests failed: {ex.GetType().Name}: {ex.Message}";
+            EndReason ??= $"reading requests failed: {ex.GetType().Name}: {ex.Message}";
         }
     }
 }
