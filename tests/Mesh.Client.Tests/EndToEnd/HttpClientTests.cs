@@ -153,4 +153,80 @@ public sealed class HttpClientTests
 
         Assert.StartsWith("a ", text, StringComparison.Ordinal);
     }
+
+    private static string VirtualServiceWith(string policy) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {"{"}name: greeter{"}"}
+        spec:
+          hosts: [greeter]
+          http:
+          - route:
+            - destination: {"{"}host: greeter{"}"}
+        {policy}
+        """;
+
+    [Fact]
+    public async Task Policies_Retries_ApplyToHttpClientCalls()
+    {
+        await using var backends = await RestBackends.StartAsync("a", "b");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "a", "b"),
+            ["vs.yaml"] = VirtualServiceWith("    retries: {attempts: 3, retryOn: 5xx}"),
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+
+        var ok = 0;
+        for (var i = 0; i < 400; i++)
+        {
+            using var response = await client.GetAsync("/flaky");
+            ok += response.IsSuccessStatusCode ? 1 : 0;
+        }
+
+        // Each try fails with probability 1/2 and there are 4 tries: expect 1 - 1/16 of calls to succeed.
+        Assert.InRange(ok, 350, 400);
+        Assert.True(backends.Calls.Values.Sum() > 500, "failed tries must have been retried");
+    }
+
+    [Fact]
+    public async Task Policies_RouteTimeout_AnswersGatewayTimeout()
+    {
+        await using var backends = await RestBackends.StartAsync("a");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "a"),
+            ["vs.yaml"] = VirtualServiceWith("    timeout: 100ms"),
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await client.GetAsync("/slow");
+
+        Assert.Equal(System.Net.HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.InRange(watch.ElapsedMilliseconds, 90, 450);
+    }
+
+    [Fact]
+    public async Task Policies_FaultAbort_NeverReachesServer()
+    {
+        await using var backends = await RestBackends.StartAsync("a");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "a"),
+            ["vs.yaml"] = VirtualServiceWith("    fault: {abort: {percentage: {value: 100}, httpStatus: 503}}"),
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await client.GetAsync("/hello");
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        }
+
+        Assert.Equal(0, backends.Calls.Values.Sum());
+    }
 }
