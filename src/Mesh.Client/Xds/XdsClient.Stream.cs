@@ -394,6 +394,10 @@ internal sealed partial class XdsClient
 
     private void HandleResponse(AdsStream stream, DiscoveryResponse response)
     {
+        using var activity = MeshClientDiagnostics.ActivitySource.StartActivity("mesh.xds.response");
+        activity?.SetTag(MeshClientDiagnostics.TypeTag, response.TypeUrl);
+        activity?.SetTag("mesh.xds.version", response.VersionInfo);
+        activity?.SetTag("mesh.xds.resources", response.Resources.Count);
         Log.ResponseReceived(_logger, response.TypeUrl, response.VersionInfo, response.Nonce, response.Resources.Count);
         XdsResourceType? type;
         lock (_lock)
@@ -404,8 +408,12 @@ internal sealed partial class XdsClient
             }
 
             _responsesReceived++;
-            _state = XdsConnectionState.Connected;
-            MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "connected"));
+            if (_state != XdsConnectionState.Connected)
+            {
+                _state = XdsConnectionState.Connected;
+                MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "connected"));
+            }
+
             _consecutiveFailures = 0;
             type = _types.TryGetValue(response.TypeUrl, out var known) ? known.Type : null;
         }
@@ -505,6 +513,8 @@ internal sealed partial class XdsClient
                 typeState.LastNackAt = now;
                 _nacks++;
                 MeshClientDiagnostics.Nacks.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.TypeTag, response.TypeUrl));
+                activity?.SetTag("mesh.xds.nack", detail);
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "NACK");
                 Log.Nacking(_logger, response.TypeUrl, response.VersionInfo, response.Nonce, detail);
                 reply = WriteItem.Reply(response.TypeUrl, typeState.AckedVersion, response.Nonce, detail);
             }
