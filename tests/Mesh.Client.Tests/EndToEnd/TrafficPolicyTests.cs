@@ -313,6 +313,94 @@ public sealed class TrafficPolicyTests
     }
 
     [Fact]
+    public async Task RetriesCircuitBreakerAndOutlierChangedInYaml_TakeEffectOnRunningClient()
+    {
+        await using var backends = await GreeterBackends.StartAsync("a", "b");
+        static string Rule(string policy) => $"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {"{"}name: greeter{"}"}
+            spec:
+              host: greeter
+              trafficPolicy: {policy}
+            """;
+        var (cp, services, channel, client) = await StartAsync(backends, VirtualService(string.Empty), Rule("{connectionPool: {http: {http2MaxRequests: 1}}}"));
+        await using var _ = cp;
+        await using var __ = services;
+        using var ___ = channel;
+
+        // Retries: off, then on.
+        Assert.Equal(StatusCode.Unavailable, await UntilAsync(() => TryCallAsync(client, $"status:Unavailable#r0"), s => s == StatusCode.Unavailable));
+        Assert.Equal(1, backends.Attempts["r0"]);
+        await cp.WriteFileAsync("vs.yaml", VirtualService("    retries: {attempts: 2, retryOn: unavailable}"));
+        var retried = 0;
+        for (var i = 1; i < 200 && retried == 0; i++)
+        {
+            await TryCallAsync(client, $"status:Unavailable#r{i}");
+            retried = backends.Attempts[$"r{i}"] == 3 ? i : 0;
+            await Task.Delay(20);
+        }
+
+        Assert.NotEqual(0, retried);
+
+        // Circuit breaker: 1 request at a time, then 100.
+        Assert.True(await ConcurrentRejectionsAsync(client) > 0);
+        await cp.WriteFileAsync("dr.yaml", Rule("{connectionPool: {http: {http2MaxRequests: 100}}}"));
+        var rejections = -1;
+        for (var i = 0; i < 50 && rejections != 0; i++)
+        {
+            rejections = await ConcurrentRejectionsAsync(client);
+        }
+
+        Assert.Equal(0, rejections);
+
+        // Outlier detection: added to the rule while calls run, it ejects a failing endpoint.
+        await cp.WriteFileAsync("dr.yaml", Rule("{outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50}}"));
+        backends.Failing["b"] = true;
+        var healthyStreak = 0;
+        for (var i = 0; i < 500 && healthyStreak < 100; i++)
+        {
+            healthyStreak = await TryCallAsync(client, "x") == StatusCode.OK ? healthyStreak + 1 : 0;
+        }
+
+        Assert.Equal(100, healthyStreak);
+    }
+
+    private static async Task<int> ConcurrentRejectionsAsync(Greeter.GreeterClient client)
+    {
+        var calls = Enumerable.Range(0, 5).Select(_ => client.SayHelloSlowlyAsync(new HelloRequest { DelayMs = 200 }, deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync).ToList();
+        var rejected = 0;
+        foreach (var call in calls)
+        {
+            try
+            {
+                await call;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+            {
+                rejected++;
+            }
+        }
+
+        return rejected;
+    }
+
+    private static async Task<StatusCode> UntilAsync(Func<Task<StatusCode>> call, Func<StatusCode, bool> done)
+    {
+        var status = StatusCode.OK;
+        for (var i = 0; i < 100; i++)
+        {
+            status = await call();
+            if (done(status))
+            {
+                break;
+            }
+        }
+
+        return status;
+    }
+
+    [Fact]
     public async Task AddGrpcClient_GetsTheMeshPoliciesAutomatically()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
