@@ -74,8 +74,16 @@ public sealed class TestControlPlane : IAsyncDisposable
         return new TestControlPlane(app, directory, xds, http, logs);
     }
 
-    /// <summary>Writes (or replaces) one file in the configuration directory.</summary>
-    public Task WriteFileAsync(string name, string yaml) => File.WriteAllTextAsync(Path.Combine(Directory, name), yaml);
+    /// <summary>
+    /// Writes (or replaces) one file in the configuration directory atomically — written aside, then renamed over the
+    /// old one, as editors and Kubernetes ConfigMap updates do — so the watcher never reads a half-written file.
+    /// </summary>
+    public async Task WriteFileAsync(string name, string yaml)
+    {
+        var temporary = Path.Combine(Path.GetTempPath(), $"mesh-write-{Guid.NewGuid():N}.tmp");
+        await File.WriteAllTextAsync(temporary, yaml).ConfigureAwait(false);
+        File.Move(temporary, Path.Combine(Directory, name), overwrite: true);
+    }
 
     /// <summary>Deletes one file from the configuration directory.</summary>
     public void DeleteFile(string name) => File.Delete(Path.Combine(Directory, name));

@@ -83,6 +83,11 @@ public class SotwAdsTests(Xunit.Abstractions.ITestOutputHelper output)
         var stopwatch = Stopwatch.StartNew();
         await cp.WriteFileAsync("reviews-vs.yaml", TestYaml.ReviewsSplit(50, 50));
         var update = await client.ReceiveAsync(XdsTypeUrls.RouteConfiguration);
+        while (Single<RouteConfiguration>(update).VirtualHosts[0].Routes[0].Route_.WeightedClusters is null)
+        {
+            update = await client.ReceiveAsync(XdsTypeUrls.RouteConfiguration); // an intermediate state of the edit
+        }
+
         stopwatch.Stop();
         output.WriteLine($"YAML edit to new route version at the client: {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
 
