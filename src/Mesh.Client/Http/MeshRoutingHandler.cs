@@ -93,7 +93,12 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             try
             {
                 response = await base.SendAsync(request, token).ConfigureAwait(false);
+                member.RecordOutcome(success: (int)response.StatusCode < 500);
                 retriable = policy.Retry is { } retry && IsRetriable(retry, response.StatusCode);
+            }
+            catch (HttpRequestException) when (RecordFailure(member))
+            {
+                throw; // never taken: RecordFailure returns false, so the failure is only counted here
             }
             catch (HttpRequestException) when (attempt < attempts && policy.Retry is { } retry && (retry.HttpConditions.Contains("connect-failure") || retry.HttpConditions.Contains("reset") || retry.RetryOn.Contains(Grpc.Core.StatusCode.Unavailable)))
             {
@@ -116,6 +121,12 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             response?.Dispose();
             await Task.Delay(MeshTarget.Backoff(policy.Retry!, attempt - 1), time, token).ConfigureAwait(false);
         }
+    }
+
+    private static bool RecordFailure(ClusterMember member)
+    {
+        member.RecordOutcome(success: false);
+        return false;
     }
 
     private static bool IsRetriable(Resources.RetryPolicyResource retry, HttpStatusCode status)

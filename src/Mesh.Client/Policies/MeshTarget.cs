@@ -38,6 +38,8 @@ internal sealed class MeshTarget : IDisposable
     private readonly Lock _lock = new();
     private Dictionary<(string, int), EndpointState> _endpoints = [];
     private Dictionary<string, ClusterCounter> _counters = new(StringComparer.Ordinal);
+    private Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>> _detectors = new(StringComparer.Ordinal);
+    private XdsConfig? _config;
     private CancellationTokenSource _changed = new();
 
     public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger)
@@ -80,6 +82,7 @@ internal sealed class MeshTarget : IDisposable
             }
             else
             {
+                _config = config;
                 State = Build(config);
                 Error = null;
             }
@@ -97,6 +100,7 @@ internal sealed class MeshTarget : IDisposable
     {
         var endpoints = new Dictionary<(string, int), EndpointState>();
         var counters = new Dictionary<string, ClusterCounter>(StringComparer.Ordinal);
+        var detectors = new Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>>(StringComparer.Ordinal);
         var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
         var byCluster = new Dictionary<string, List<EndpointState>>(StringComparer.Ordinal);
         foreach (var (name, cluster) in config.Clusters)
@@ -108,6 +112,7 @@ internal sealed class MeshTarget : IDisposable
             }
 
             counters[name] = counter;
+            var detector = DetectorFor(name, cluster.Cluster?.Outlier, detectors);
             var localities = new List<(LocalityResource, ClusterMember[])>();
             var all = new List<EndpointState>();
             foreach (var locality in cluster.Endpoints?.Localities ?? [])
@@ -122,20 +127,30 @@ internal sealed class MeshTarget : IDisposable
                     }
 
                     endpoints[key] = state;
-                    members[i] = new ClusterMember(state, counter);
+                    members[i] = new ClusterMember(state, counter, detector);
                     all.Add(state);
                 }
 
                 localities.Add((locality, members));
             }
 
+            detector?.Update(all);
             RingHashPicker? ring = null;
             pickers[name] = ClusterPicker.Create(cluster, localities, ref ring, out _, out _);
             byCluster[name] = all;
         }
 
+        foreach (var (name, stale) in _detectors)
+        {
+            if (!detectors.ContainsKey(name))
+            {
+                stale.Dispose();
+            }
+        }
+
         _endpoints = endpoints;
         _counters = counters;
+        _detectors = detectors;
         var routes = config.VirtualHost.Routes;
         var table = new RouteTable([.. routes], pickers.ToFrozenDictionary(StringComparer.Ordinal), counters.ToFrozenDictionary(StringComparer.Ordinal));
         var policies = new RoutePolicy[routes.Length];
@@ -163,6 +178,42 @@ internal sealed class MeshTarget : IDisposable
         }
 
         return new MeshTargetState(table, policies, defaults);
+    }
+
+    /// <summary>The cluster's outlier detector, kept across updates; ejections rebuild the state so pickers skip them.</summary>
+    private LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>? DetectorFor(
+        string cluster,
+        LoadBalancing.OutlierDetection.OutlierDetectionConfig? config,
+        Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>> into)
+    {
+        if (config is null)
+        {
+            return null;
+        }
+
+        if (_detectors.TryGetValue(cluster, out var detector))
+        {
+            detector.UpdateConfig(config);
+        }
+        else
+        {
+            detector = new LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>(config, _time);
+            detector.EjectionsChanged += OnEjectionsChanged;
+        }
+
+        into[cluster] = detector;
+        return detector;
+    }
+
+    private void OnEjectionsChanged()
+    {
+        lock (_lock)
+        {
+            if (_config is not null && State is not null)
+            {
+                State = Build(_config);
+            }
+        }
     }
 
     private RoutePolicy BuildPolicy(XdsConfig config, RouteResource route)
@@ -225,6 +276,10 @@ internal sealed class MeshTarget : IDisposable
     {
         _tracker.Dispose();
         _changed.Dispose();
+        foreach (var detector in _detectors.Values)
+        {
+            detector.Dispose();
+        }
     }
 
     private sealed class NoHeaders : IRequestHeaders

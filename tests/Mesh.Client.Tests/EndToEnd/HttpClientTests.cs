@@ -229,4 +229,44 @@ public sealed class HttpClientTests
 
         Assert.Equal(0, backends.Calls.Values.Sum());
     }
+
+    [Fact]
+    public async Task Policies_OutlierDetection_EjectsFailingEndpointForHttpClientCalls()
+    {
+        await using var backends = await RestBackends.StartAsync("good", "bad");
+        const string outlier = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: greeter}
+            spec:
+              host: greeter
+              trafficPolicy:
+                outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50}
+            """;
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
+        {
+            ["se.yaml"] = ServiceEntry(backends, "good", "bad"),
+            ["dr.yaml"] = outlier,
+        });
+        await using var provider = Build(cp);
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+        backends.Failing["bad"] = true;
+
+        var failures = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await client.GetAsync("/hello");
+            failures += response.IsSuccessStatusCode ? 0 : 1;
+        }
+
+        Assert.Equal(2, failures); // two consecutive 503s from "bad", then it is ejected
+        backends.Calls.Clear();
+        for (var i = 0; i < 100; i++)
+        {
+            using var response = await client.GetAsync("/hello");
+            Assert.True(response.IsSuccessStatusCode);
+        }
+
+        Assert.Equal(0, backends.Calls.GetValueOrDefault("bad"));
+    }
 }

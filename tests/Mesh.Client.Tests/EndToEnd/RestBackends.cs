@@ -18,6 +18,9 @@ public sealed class RestBackends : IAsyncDisposable
 
     public Dictionary<string, int> Ports { get; } = [];
 
+    /// <summary>Backends that answer 503 to every request while listed here.</summary>
+    public ConcurrentDictionary<string, bool> Failing { get; } = new();
+
     public static async Task<RestBackends> StartAsync(params string[] names)
     {
         var backends = new RestBackends();
@@ -30,7 +33,7 @@ public sealed class RestBackends : IAsyncDisposable
             app.MapGet("/hello", (HttpContext context) =>
             {
                 backends.Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
-                return $"{name} {context.Request.Host}";
+                return backends.Failing.ContainsKey(name) ? Results.StatusCode(503) : Results.Text($"{name} {context.Request.Host}");
             });
             app.MapGet("/flaky", () =>
             {
