@@ -7,22 +7,7 @@ namespace Mesh.Client.Tests.EndToEnd;
 /// <summary>The HttpClient path: the same routing as gRPC through AddMeshRouting(), and ServiceDiscovery through xDS.</summary>
 public sealed class HttpClientTests
 {
-    private static string ServiceEntry(RestBackends backends, params string[] names)
-    {
-        var endpoints = string.Join('\n', names.Select(n => $"  - {{address: 127.0.0.1, ports: {{http: {backends.Ports[n]}}}, labels: {{version: {n}}}}}"));
-        return $"""
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {"{"}name: greeter{"}"}
-            spec:
-              hosts: [greeter.default.svc.cluster.local]
-              resolution: STATIC
-              ports:
-              - {"{"}number: 9080, name: http, protocol: HTTP{"}"}
-              endpoints:
-            {endpoints}
-            """;
-    }
+    private static string ServiceEntry(RestBackends backends, params string[] names) => MeshYaml.ServiceEntry(backends.Ports, "http", "HTTP", names);
 
     private static ServiceProvider Build(TestControlPlane cp, Action<IServiceCollection>? more = null)
     {
@@ -154,18 +139,6 @@ public sealed class HttpClientTests
         Assert.StartsWith("a ", text, StringComparison.Ordinal);
     }
 
-    private static string VirtualServiceWith(string policy) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {"{"}name: greeter{"}"}
-        spec:
-          hosts: [greeter]
-          http:
-          - route:
-            - destination: {"{"}host: greeter{"}"}
-        {policy}
-        """;
-
     [Fact]
     public async Task Policies_Retries_ApplyToHttpClientCalls()
     {
@@ -173,7 +146,7 @@ public sealed class HttpClientTests
         await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
         {
             ["se.yaml"] = ServiceEntry(backends, "a", "b"),
-            ["vs.yaml"] = VirtualServiceWith("    retries: {attempts: 3, retryOn: 5xx}"),
+            ["vs.yaml"] = MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: 5xx}"),
         });
         await using var provider = Build(cp);
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
@@ -197,7 +170,7 @@ public sealed class HttpClientTests
         await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
         {
             ["se.yaml"] = ServiceEntry(backends, "a"),
-            ["vs.yaml"] = VirtualServiceWith("    timeout: 100ms"),
+            ["vs.yaml"] = MeshYaml.VirtualService("    timeout: 100ms"),
         });
         await using var provider = Build(cp);
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
@@ -216,7 +189,7 @@ public sealed class HttpClientTests
         await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
         {
             ["se.yaml"] = ServiceEntry(backends, "a"),
-            ["vs.yaml"] = VirtualServiceWith("    fault: {abort: {percentage: {value: 100}, httpStatus: 503}}"),
+            ["vs.yaml"] = MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, httpStatus: 503}}"),
         });
         await using var provider = Build(cp);
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");

@@ -13,18 +13,6 @@ namespace Mesh.Client.Tests.EndToEnd;
 /// </summary>
 public sealed class TrafficPolicyTests
 {
-    private static string VirtualService(string policy) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {"{"}name: greeter{"}"}
-        spec:
-          hosts: [greeter]
-          http:
-          - route:
-            - destination: {"{"}host: greeter{"}"}
-        {policy}
-        """;
-
     private static async Task<(TestControlPlane Cp, ServiceProvider Services, GrpcChannel Channel, Greeter.GreeterClient Client)> StartAsync(
         GreeterBackends backends, string? virtualService, string? destinationRule = null)
     {
@@ -66,7 +54,7 @@ public sealed class TrafficPolicyTests
     public async Task Retries_HalfFailingBackend_NearlyEveryCallSucceeds_AndNoCallExceedsFourAttempts()
     {
         await using var backends = await GreeterBackends.StartAsync("a", "b");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -97,7 +85,7 @@ public sealed class TrafficPolicyTests
     public async Task Retries_StatusNotInRetryOn_IsNotRetried()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -114,7 +102,7 @@ public sealed class TrafficPolicyTests
     public async Task Retries_AfterResponseHeadersArrived_AreNotMade()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -133,7 +121,7 @@ public sealed class TrafficPolicyTests
     public async Task FaultAbort_30Percent_FailsThatShareWithUnavailable_AndServerNeverSeesThem()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    fault: {abort: {percentage: {value: 30}, grpcStatus: UNAVAILABLE}}"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 30}, grpcStatus: UNAVAILABLE}}"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -155,7 +143,7 @@ public sealed class TrafficPolicyTests
     public async Task FaultDelay_200ms_DelaysCalls_AndCallerDeadline100ms_EndsBeforeReachingServer()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    fault: {delay: {percentage: {value: 100}, fixedDelay: 200ms}}"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    fault: {delay: {percentage: {value: 100}, fixedDelay: 200ms}}"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -180,7 +168,7 @@ public sealed class TrafficPolicyTests
     public async Task RouteTimeout_100ms_AgainstSlowBackend_EndsDeadlineExceededAfterRoughly100ms()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    timeout: 100ms"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    timeout: 100ms"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -205,7 +193,7 @@ public sealed class TrafficPolicyTests
               host: greeter
               trafficPolicy: {connectionPool: {http: {http2MaxRequests: 10}}}
             """;
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService("    retries: {attempts: 3, retryOn: unavailable}"), breaker);
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"), breaker);
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -284,13 +272,13 @@ public sealed class TrafficPolicyTests
     public async Task PolicyChangedInYaml_TakesEffectOnRunningClient()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService(string.Empty));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService(string.Empty));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
         Assert.Equal(StatusCode.OK, await TryCallAsync(client, "x"));
 
-        await cp.WriteFileAsync("vs.yaml", VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: RESOURCE_EXHAUSTED}}"));
+        await cp.WriteFileAsync("vs.yaml", MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: RESOURCE_EXHAUSTED}}"));
         var deadline = DateTime.UtcNow.AddSeconds(10);
         var status = StatusCode.OK;
         while (status == StatusCode.OK && DateTime.UtcNow < deadline)
@@ -300,7 +288,7 @@ public sealed class TrafficPolicyTests
 
         Assert.Equal(StatusCode.ResourceExhausted, status);
 
-        await cp.WriteFileAsync("vs.yaml", VirtualService("    timeout: 100ms"));
+        await cp.WriteFileAsync("vs.yaml", MeshYaml.VirtualService("    timeout: 100ms"));
         deadline = DateTime.UtcNow.AddSeconds(10);
         while (status == StatusCode.ResourceExhausted && DateTime.UtcNow < deadline)
         {
@@ -324,7 +312,7 @@ public sealed class TrafficPolicyTests
               host: greeter
               trafficPolicy: {policy}
             """;
-        var (cp, services, channel, client) = await StartAsync(backends, VirtualService(string.Empty), Rule("{connectionPool: {http: {http2MaxRequests: 1}}}"));
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService(string.Empty), Rule("{connectionPool: {http: {http2MaxRequests: 1}}}"));
         await using var _ = cp;
         await using var __ = services;
         using var ___ = channel;
@@ -332,7 +320,7 @@ public sealed class TrafficPolicyTests
         // Retries: off, then on.
         Assert.Equal(StatusCode.Unavailable, await UntilAsync(() => TryCallAsync(client, $"status:Unavailable#r0"), s => s == StatusCode.Unavailable));
         Assert.Equal(1, backends.Attempts["r0"]);
-        await cp.WriteFileAsync("vs.yaml", VirtualService("    retries: {attempts: 2, retryOn: unavailable}"));
+        await cp.WriteFileAsync("vs.yaml", MeshYaml.VirtualService("    retries: {attempts: 2, retryOn: unavailable}"));
         var retried = 0;
         for (var i = 1; i < 200 && retried == 0; i++)
         {
@@ -407,7 +395,7 @@ public sealed class TrafficPolicyTests
         await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>
         {
             ["se.yaml"] = MeshYaml.ServiceEntry(backends, "a"),
-            ["vs.yaml"] = VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: PERMISSION_DENIED}}"),
+            ["vs.yaml"] = MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: PERMISSION_DENIED}}"),
         });
         var services = new ServiceCollection().AddLogging();
         services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(cp.XdsAddress));
