@@ -32,7 +32,7 @@ internal readonly struct MetadataHeaders(Metadata? metadata) : IRequestHeaders
 /// Applies a route's policies to calls on an <c>xds:///</c> channel, above the balancer (Grpc.Net.Client takes method
 /// config only when a channel is built): fault injection (A33), the route's max stream duration as a deadline when it is
 /// the smaller one (A31), and retries (A44) through the route's Polly pipeline, every attempt picked anew within the
-/// cluster chosen for the call. Unary calls get all three; streaming calls faults and timeouts.
+/// cluster chosen for the call. Unary calls get all three; server-streaming calls faults and timeouts (not retries yet).
 /// </summary>
 internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : Interceptor
 {
@@ -66,12 +66,71 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         ClientInterceptorContext<TRequest, TResponse> context,
         AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
     {
-        if (!TryPlan(context, out var plan) || plan.Policy.Fault is not null)
+        if (target.State is null || !TryPlan(context, out var plan))
         {
-            // Faults on streaming calls would need the stream wrapped; they apply to unary calls only for now.
             return continuation(request, context);
         }
 
+        if (plan.Policy.Fault is null)
+        {
+            var previous = MeshCallContext.Current;
+            MeshCallContext.Current = plan.Call;
+            try
+            {
+                return continuation(request, WithDeadline(context, plan.Deadline));
+            }
+            finally
+            {
+                MeshCallContext.Current = previous;
+            }
+        }
+
+        // Faults happen before the stream is handed over: the reader starts reading once the call is started.
+        var started = StartStreamingAsync(request, context, continuation, plan);
+        return new AsyncServerStreamingCall<TResponse>(
+            new DeferredStreamReader<TResponse>(started),
+            HeadersAsync(started),
+            () => started.IsCompletedSuccessfully ? started.Result.GetStatus() : StatusOf(started),
+            () => started.IsCompletedSuccessfully ? started.Result.GetTrailers() : [],
+            () =>
+            {
+                if (started.IsCompletedSuccessfully)
+                {
+                    started.Result.Dispose();
+                }
+            });
+    }
+
+    private async Task<AsyncServerStreamingCall<TResponse>> StartStreamingAsync<TRequest, TResponse>(
+        TRequest request,
+        ClientInterceptorContext<TRequest, TResponse> context,
+        AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation,
+        Plan plan)
+        where TRequest : class
+        where TResponse : class
+    {
+        var cancellation = context.Options.CancellationToken;
+        if (plan.Policy.Fault is { } fault && fault.TryEnter())
+        {
+            try
+            {
+                if (fault.DrawDelay(plan.Headers) is { } delay)
+                {
+                    await DelayWithinDeadlineAsync(delay, plan.Deadline, new UnaryAttempts<TResponse>(), cancellation).ConfigureAwait(false);
+                }
+
+                if (fault.DrawAbort(plan.Headers) is { } abort)
+                {
+                    throw new RpcException(abort);
+                }
+            }
+            finally
+            {
+                fault.Exit();
+            }
+        }
+
+        // Streaming calls are not retried yet (A44 allows it until response headers arrive): one attempt.
         var previous = MeshCallContext.Current;
         MeshCallContext.Current = plan.Call;
         try
@@ -82,6 +141,21 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         {
             MeshCallContext.Current = previous;
         }
+    }
+
+    private static async Task<Metadata> HeadersAsync<TResponse>(Task<AsyncServerStreamingCall<TResponse>> started) =>
+        await (await started.ConfigureAwait(false)).ResponseHeadersAsync.ConfigureAwait(false);
+
+    private static Status StatusOf<TResponse>(Task<AsyncServerStreamingCall<TResponse>> started) =>
+        started.Exception?.InnerException is RpcException error ? error.Status : throw new InvalidOperationException("the call has not completed");
+
+    /// <summary>A response stream that starts reading once the real call is started (after faults and retries).</summary>
+    private sealed class DeferredStreamReader<T>(Task<AsyncServerStreamingCall<T>> started) : IAsyncStreamReader<T>
+    {
+        public T Current => started.Result.ResponseStream.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken) =>
+            await (await started.ConfigureAwait(false)).ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
     }
 
     private readonly record struct Plan(RoutePolicy Policy, MeshCallContext Call, DateTime? Deadline, MetadataHeaders Headers);

@@ -108,6 +108,15 @@ public sealed class GreeterBackends : IAsyncDisposable
             return new HelloReply { Message = "Hello " + request.Name, Backend = identity.Name };
         }
 
+        // Streams three replies, after the same scripted behaviours as SayHello.
+        public override async Task SayHellos(HelloRequest request, IServerStreamWriter<HelloReply> responseStream, ServerCallContext context)
+        {
+            var first = await SayHello(request, context);
+            await responseStream.WriteAsync(first);
+            await responseStream.WriteAsync(first);
+            await responseStream.WriteAsync(first);
+        }
+
         public override async Task<HelloReply> SayHelloSlowly(HelloRequest request, ServerCallContext context)
         {
             identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);

@@ -388,6 +388,43 @@ public sealed class TrafficPolicyTests
         return status;
     }
 
+    private static async Task<(StatusCode Status, int Messages)> ReadStreamAsync(Greeter.GreeterClient client, string name)
+    {
+        var messages = 0;
+        try
+        {
+            using var call = client.SayHellos(new HelloRequest { Name = name }, deadline: DateTime.UtcNow.AddSeconds(10));
+            await foreach (var _ in call.ResponseStream.ReadAllAsync())
+            {
+                messages++;
+            }
+
+            return (StatusCode.OK, messages);
+        }
+        catch (RpcException ex)
+        {
+            return (ex.StatusCode, messages);
+        }
+    }
+
+    [Fact]
+    public async Task ServerStreaming_FaultAbort_FailsTheStreamBeforeTheServer()
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: UNAVAILABLE}}"));
+        await using var _ = cp;
+        await using var __ = services;
+        using var ___ = channel;
+        backends.Reset();
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal((StatusCode.Unavailable, 0), await ReadStreamAsync(client, "x"));
+        }
+
+        Assert.Equal(0, backends.Total);
+    }
+
     [Fact]
     public async Task AddGrpcClient_GetsTheMeshPoliciesAutomatically()
     {
