@@ -32,7 +32,8 @@ internal readonly struct MetadataHeaders(Metadata? metadata) : IRequestHeaders
 /// Applies a route's policies to calls on an <c>xds:///</c> channel, above the balancer (Grpc.Net.Client takes method
 /// config only when a channel is built): fault injection (A33), the route's max stream duration as a deadline when it is
 /// the smaller one (A31), and retries (A44) through the route's Polly pipeline, every attempt picked anew within the
-/// cluster chosen for the call. Unary calls get all three; server-streaming calls faults and timeouts (not retries yet).
+/// cluster chosen for the call. Unary and server-streaming calls get all three (a stream is retried only until its
+/// first response arrives); other streaming kinds get routing and balancing only.
 /// </summary>
 internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : Interceptor
 {
@@ -71,7 +72,7 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             return continuation(request, context);
         }
 
-        if (plan.Policy.Fault is null)
+        if (plan.Policy.Fault is null && plan.Policy.RetryPipeline is null)
         {
             var previous = MeshCallContext.Current;
             MeshCallContext.Current = plan.Call;
@@ -85,23 +86,26 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             }
         }
 
-        // Faults happen before the stream is handed over: the reader starts reading once the call is started.
+        // Faults and retries happen before the stream is handed over: the reader reads once a call is committed.
         var started = StartStreamingAsync(request, context, continuation, plan);
         return new AsyncServerStreamingCall<TResponse>(
             new DeferredStreamReader<TResponse>(started),
             HeadersAsync(started),
-            () => started.IsCompletedSuccessfully ? started.Result.GetStatus() : StatusOf(started),
-            () => started.IsCompletedSuccessfully ? started.Result.GetTrailers() : [],
+            () => started.IsCompletedSuccessfully ? started.Result.Call.GetStatus() : StatusOf(started),
+            () => started.IsCompletedSuccessfully ? started.Result.Call.GetTrailers() : [],
             () =>
             {
                 if (started.IsCompletedSuccessfully)
                 {
-                    started.Result.Dispose();
+                    started.Result.Call.Dispose();
                 }
             });
     }
 
-    private async Task<AsyncServerStreamingCall<TResponse>> StartStreamingAsync<TRequest, TResponse>(
+    /// <summary>A started stream, with its first message already read when retries needed to look at it.</summary>
+    private sealed record StartedStream<T>(AsyncServerStreamingCall<T> Call, bool Buffered, bool HasFirst);
+
+    private async Task<StartedStream<TResponse>> StartStreamingAsync<TRequest, TResponse>(
         TRequest request,
         ClientInterceptorContext<TRequest, TResponse> context,
         AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation,
@@ -130,32 +134,69 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             }
         }
 
-        // Streaming calls are not retried yet (A44 allows it until response headers arrive): one attempt.
-        var previous = MeshCallContext.Current;
-        MeshCallContext.Current = plan.Call;
-        try
+        var maxAttempts = plan.Policy.RetryPipeline is null ? 1 : plan.Policy.Retry!.MaxAttempts;
+        for (var attempt = 1; ; attempt++)
         {
-            return continuation(request, WithDeadline(context, plan.Deadline));
-        }
-        finally
-        {
-            MeshCallContext.Current = previous;
+            AsyncServerStreamingCall<TResponse> call;
+            var previous = MeshCallContext.Current;
+            MeshCallContext.Current = plan.Call;
+            try
+            {
+                call = continuation(request, WithDeadline(context, plan.Deadline));
+            }
+            finally
+            {
+                MeshCallContext.Current = previous;
+            }
+
+            if (attempt >= maxAttempts)
+            {
+                return new StartedStream<TResponse>(call, Buffered: false, HasFirst: false);
+            }
+
+            // A44: a stream may be retried until response headers arrive. Reading the first message tells without a
+            // race: a failure whose trailers are its headers was trailers-only (no headers), so not yet committed.
+            try
+            {
+                var hasFirst = await call.ResponseStream.MoveNext(cancellation).ConfigureAwait(false);
+                return new StartedStream<TResponse>(call, Buffered: true, HasFirst: hasFirst);
+            }
+            catch (RpcException ex) when (plan.Policy.Retry!.RetryOn.Contains(ex.StatusCode)
+                && call.ResponseHeadersAsync.IsCompletedSuccessfully
+                && IsTrailersOnly(call.ResponseHeadersAsync.Result, call.GetTrailers())
+                && (plan.Deadline is not { } deadline || time.GetUtcNow().UtcDateTime < deadline.ToUniversalTime()))
+            {
+                call.Dispose();
+            }
+
+            await Task.Delay(MeshTarget.Backoff(plan.Policy.Retry!, attempt - 1), time, cancellation).ConfigureAwait(false);
         }
     }
 
-    private static async Task<Metadata> HeadersAsync<TResponse>(Task<AsyncServerStreamingCall<TResponse>> started) =>
-        await (await started.ConfigureAwait(false)).ResponseHeadersAsync.ConfigureAwait(false);
+    private static async Task<Metadata> HeadersAsync<TResponse>(Task<StartedStream<TResponse>> started) =>
+        await (await started.ConfigureAwait(false)).Call.ResponseHeadersAsync.ConfigureAwait(false);
 
-    private static Status StatusOf<TResponse>(Task<AsyncServerStreamingCall<TResponse>> started) =>
+    private static Status StatusOf<TResponse>(Task<StartedStream<TResponse>> started) =>
         started.Exception?.InnerException is RpcException error ? error.Status : throw new InvalidOperationException("the call has not completed");
 
-    /// <summary>A response stream that starts reading once the real call is started (after faults and retries).</summary>
-    private sealed class DeferredStreamReader<T>(Task<AsyncServerStreamingCall<T>> started) : IAsyncStreamReader<T>
+    /// <summary>A response stream that reads once the real call is started, first replaying a message read early.</summary>
+    private sealed class DeferredStreamReader<T>(Task<StartedStream<T>> started) : IAsyncStreamReader<T>
     {
-        public T Current => started.Result.ResponseStream.Current;
+        private bool _replayed;
 
-        public async Task<bool> MoveNext(CancellationToken cancellationToken) =>
-            await (await started.ConfigureAwait(false)).ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+        public T Current => started.Result.Call.ResponseStream.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            var stream = await started.ConfigureAwait(false);
+            if (stream.Buffered && !_replayed)
+            {
+                _replayed = true;
+                return stream.HasFirst;
+            }
+
+            return await stream.Call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private readonly record struct Plan(RoutePolicy Policy, MeshCallContext Call, DateTime? Deadline, MetadataHeaders Headers);

@@ -426,6 +426,26 @@ public sealed class TrafficPolicyTests
     }
 
     [Fact]
+    public async Task ServerStreaming_RetriedBeforeHeaders_NotAfter()
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        await using var _ = cp;
+        await using var __ = services;
+        using var ___ = channel;
+
+        Assert.Equal((StatusCode.OK, 3), await ReadStreamAsync(client, "ok#s0"));
+        Assert.Equal(StatusCode.Unavailable, (await ReadStreamAsync(client, "status:Unavailable#s1")).Status);
+        Assert.Equal(StatusCode.Unavailable, (await ReadStreamAsync(client, "headers-then-unavailable#s2")).Status);
+        Assert.Equal(StatusCode.Internal, (await ReadStreamAsync(client, "status:Internal#s3")).Status);
+
+        Assert.Equal(1, backends.Attempts["s0"]);
+        Assert.Equal(4, backends.Attempts["s1"]); // trailers-only failures: retried up to 4 attempts
+        Assert.Equal(1, backends.Attempts["s2"]); // committed once headers arrived
+        Assert.Equal(1, backends.Attempts["s3"]); // not in retryOn
+    }
+
+    [Fact]
     public async Task AddGrpcClient_GetsTheMeshPoliciesAutomatically()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
