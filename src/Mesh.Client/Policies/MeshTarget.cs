@@ -244,7 +244,7 @@ internal sealed class MeshTarget : IDisposable
         return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
     }
 
-    /// <summary>A39: a route's typed_per_filter_config for the fault filter replaces the listener's filter config.</summary>
+    /// <summary>A39: the most specific typed_per_filter_config for the fault filter wins: route, then virtual host, then the listener's filter config.</summary>
     private static FaultPolicy? EffectiveFault(XdsConfig config, RouteResource route)
     {
         foreach (var filter in config.HttpFilters)
@@ -254,7 +254,9 @@ internal sealed class MeshTarget : IDisposable
                 continue;
             }
 
-            var any = route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride : filter.Config;
+            var any = route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride
+                : config.VirtualHost.FilterOverrides.TryGetValue(filter.Name, out var hostOverride) ? hostOverride
+                : filter.Config;
             if (any.TypeUrl == "type.googleapis.com/envoy.config.route.v3.FilterConfig")
             {
                 var wrapper = any.Unpack<Envoy.Config.Route.V3.FilterConfig>();

@@ -187,7 +187,12 @@ internal static class XdsResourceTypes
                 });
             }
 
-            hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable()));
+            hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable())
+            {
+                FilterOverrides = vhost.TypedPerFilterConfig.Count == 0
+                    ? ImmutableDictionary<string, Any>.Empty
+                    : vhost.TypedPerFilterConfig.ToImmutableDictionary(p => p.Key, p => p.Value),
+            });
         }
 
         return XdsDecodeResult.Success(config.Name, new RouteConfigResource(config.Name, hosts.ToImmutable()));

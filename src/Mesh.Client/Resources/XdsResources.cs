@@ -16,7 +16,11 @@ internal sealed record HttpFilterResource(string Name, string TypeUrl, Google.Pr
 internal sealed record RouteConfigResource(string Name, ImmutableArray<VirtualHostResource> VirtualHosts);
 
 /// <summary>A virtual host: the routes for a set of domains.</summary>
-internal sealed record VirtualHostResource(string Name, ImmutableArray<string> Domains, ImmutableArray<RouteResource> Routes);
+internal sealed record VirtualHostResource(string Name, ImmutableArray<string> Domains, ImmutableArray<RouteResource> Routes)
+{
+    /// <summary>Per-virtual-host filter configs (typed_per_filter_config), by filter name.</summary>
+    public ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any> FilterOverrides { get; init; } = ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any>.Empty;
+}
 
 /// <summary>A route: a compiled match, what to do with matching calls, and the per-route HTTP filter overrides.</summary>
 internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActionResource? Action)

@@ -145,4 +145,18 @@ public class XdsResourceTypesTests
         assignment.Endpoints[1].Priority = 2;
         Assert.Contains("contiguous", XdsResourceTypes.DecodeEndpoints(assignment).Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void DecodeRouteConfig_FilterOverrides_AreKeptPerRouteAndPerVirtualHost()
+    {
+        var fault = Any.Pack(new Envoy.Extensions.Filters.Http.Fault.V3.HTTPFault());
+        var vhost = new VirtualHost { Domains = { "*" }, TypedPerFilterConfig = { ["envoy.filters.http.fault"] = fault } };
+        vhost.Routes.Add(new Route { Match = new RouteMatch { Prefix = "/" }, Route_ = new RouteAction { Cluster = "c" }, TypedPerFilterConfig = { ["envoy.filters.http.fault"] = fault } });
+        var config = new RouteConfiguration { Name = "r", VirtualHosts = { vhost } };
+
+        var decoded = Assert.IsType<RouteConfigResource>(XdsResourceTypes.DecodeRouteConfig(config).Resource).VirtualHosts[0];
+
+        Assert.True(decoded.FilterOverrides.ContainsKey("envoy.filters.http.fault"));
+        Assert.True(decoded.Routes[0].FilterOverrides.ContainsKey("envoy.filters.http.fault"));
+    }
 }
