@@ -240,7 +240,6 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             }
 
             var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
-            var counters = new Dictionary<string, ClusterCounter>(StringComparer.Ordinal);
             var anyReady = false;
             var anyConnecting = false;
             foreach (var (name, entry) in _clusters)
@@ -252,12 +251,11 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                     ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting)
                     : ClusterPicker.Failing("cluster not resolved");
                 entry.Ring = ring;
-                counters[name] = entry.Counter;
                 anyReady |= ready;
                 anyConnecting |= connecting;
             }
 
-            var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal), counters.ToFrozenDictionary(StringComparer.Ordinal));
+            var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
             picker = new MeshPicker(table);
             channelState = anyReady ? ConnectivityState.Ready : anyConnecting ? ConnectivityState.Connecting : ConnectivityState.TransientFailure;
             version = ++_version;

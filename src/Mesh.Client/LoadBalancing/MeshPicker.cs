@@ -22,13 +22,11 @@ internal sealed class RouteTable
 
     private readonly RouteResource[] _routes;
     private readonly FrozenDictionary<string, ClusterPicker> _clusters;
-    private readonly FrozenDictionary<string, ClusterCounter> _counters;
 
-    public RouteTable(RouteResource[] routes, FrozenDictionary<string, ClusterPicker> clusters, FrozenDictionary<string, ClusterCounter> counters)
+    public RouteTable(RouteResource[] routes, FrozenDictionary<string, ClusterPicker> clusters)
     {
         _routes = routes;
         _clusters = clusters;
-        _counters = counters;
     }
 
     public IReadOnlyList<RouteResource> Routes => _routes;
@@ -108,7 +106,6 @@ internal sealed class RouteTable
         return clusters[^1].Name;
     }
 
-    internal static FrozenDictionary<string, ClusterCounter> NoCounters { get; } = FrozenDictionary<string, ClusterCounter>.Empty;
 }
 
 /// <summary>

@@ -152,7 +152,7 @@ internal sealed class MeshTarget : IDisposable
         _counters = counters;
         _detectors = detectors;
         var routes = config.VirtualHost.Routes;
-        var table = new RouteTable([.. routes], pickers.ToFrozenDictionary(StringComparer.Ordinal), counters.ToFrozenDictionary(StringComparer.Ordinal));
+        var table = new RouteTable([.. routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
         var policies = new RoutePolicy[routes.Length];
         for (var i = 0; i < routes.Length; i++)
         {

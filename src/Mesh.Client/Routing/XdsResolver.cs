@@ -42,7 +42,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
     {
         lock (_lock)
         {
-            _listenerWatch = _client.Watch(XdsResourceTypes.ListenerType, _listenerName, new Watcher(this, OnListener, () => OnMissing("listener", _listenerName), OnAmbient));
+            _listenerWatch = _client.Watch(XdsResourceTypes.ListenerType, _listenerName, new Watcher(OnListener, () => OnMissing("listener", _listenerName), OnAmbient));
         }
     }
 
@@ -69,7 +69,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
                 _routeConfig = null;
                 _routeName = _listener.RouteConfigName!;
                 var name = _routeName;
-                _routeWatch = _client.Watch(XdsResourceTypes.RouteConfigurationType, name, new Watcher(this, OnRouteConfig, () => OnMissing("route configuration", name), OnAmbient));
+                _routeWatch = _client.Watch(XdsResourceTypes.RouteConfigurationType, name, new Watcher(OnRouteConfig, () => OnMissing("route configuration", name), OnAmbient));
             }
 
             UpdateLocked();
@@ -155,7 +155,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             {
                 var entry = new ClusterEntry(name);
                 _clusters.Add(name, entry);
-                entry.ClusterWatch = _client.Watch(XdsResourceTypes.ClusterType, name, new Watcher(this, r => OnCluster(entry, r), () => OnClusterMissing(entry), OnAmbient));
+                entry.ClusterWatch = _client.Watch(XdsResourceTypes.ClusterType, name, new Watcher(r => OnCluster(entry, r), () => OnClusterMissing(entry), OnAmbient));
             }
         }
 
@@ -198,7 +198,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
                 entry.Endpoints = null;
                 entry.EndpointsMissing = false;
                 entry.EdsName = cluster.EdsServiceName;
-                entry.EndpointsWatch = _client.Watch(XdsResourceTypes.EndpointsType, cluster.EdsServiceName, new Watcher(this, r => OnEndpoints(entry, r), () => OnEndpointsMissing(entry), OnAmbient));
+                entry.EndpointsWatch = _client.Watch(XdsResourceTypes.EndpointsType, cluster.EdsServiceName, new Watcher(r => OnEndpoints(entry, r), () => OnEndpointsMissing(entry), OnAmbient));
             }
 
             UpdateLocked();
@@ -287,17 +287,13 @@ internal sealed partial class XdsDependencyTracker : IDisposable
         }
     }
 
-    private sealed class Watcher(XdsDependencyTracker owner, Action<object> changed, Action missing, Action<string> ambient) : IXdsWatcher
+    private sealed class Watcher(Action<object> changed, Action missing, Action<string> ambient) : IXdsWatcher
     {
         public void OnResourceChanged(object resource) => changed(resource);
 
         public void OnResourceDoesNotExist() => missing();
 
-        public void OnAmbientError(string message)
-        {
-            _ = owner;
-            ambient(message);
-        }
+        public void OnAmbientError(string message) => ambient(message);
     }
 
     private static partial class Log

@@ -133,7 +133,6 @@ internal sealed class DeltaConnection : XdsConnection
             }
         }
 
-        PushedSet = set;
     }
 
     private async Task PushTypeAsync(XdsResourceSet set, TypeState state)

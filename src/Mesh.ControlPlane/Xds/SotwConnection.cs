@@ -122,7 +122,6 @@ internal sealed class SotwConnection : XdsConnection
             }
         }
 
-        PushedSet = set;
     }
 
     private async Task PushTypeAsync(XdsResourceSet set, TypeState state, bool subscriptionChanged)

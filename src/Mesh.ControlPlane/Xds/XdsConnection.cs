@@ -92,9 +92,6 @@ public abstract partial class XdsConnection
     /// <summary>Guards state read by status readers.</summary>
     protected Lock StateLock { get; } = new();
 
-    /// <summary>The resource set the last push was made from.</summary>
-    protected XdsResourceSet? PushedSet { get; set; }
-
     internal void NotifyResourcesChanged()
     {
         if (Interlocked.Exchange(ref _changePending, 1) == 0)
