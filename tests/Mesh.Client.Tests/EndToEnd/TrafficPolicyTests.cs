@@ -13,7 +13,22 @@ namespace Mesh.Client.Tests.EndToEnd;
 /// </summary>
 public sealed class TrafficPolicyTests
 {
-    private static async Task<(TestControlPlane Cp, ServiceProvider Services, GrpcChannel Channel, Greeter.GreeterClient Client)> StartAsync(
+    /// <summary>A control plane, a service provider with AddMesh and a mesh client on one channel; disposes all three.</summary>
+    private sealed class MeshHarness(TestControlPlane controlPlane, ServiceProvider services, GrpcChannel channel, Greeter.GreeterClient client) : IAsyncDisposable
+    {
+        public TestControlPlane ControlPlane { get; } = controlPlane;
+
+        public Greeter.GreeterClient Client { get; } = client;
+
+        public async ValueTask DisposeAsync()
+        {
+            channel.Dispose();
+            await services.DisposeAsync();
+            await ControlPlane.DisposeAsync();
+        }
+    }
+
+    private static async Task<MeshHarness> StartAsync(
         GreeterBackends backends, string? virtualService, string? destinationRule = null)
     {
         var files = new Dictionary<string, string> { ["se.yaml"] = MeshYaml.ServiceEntry(backends, [.. backends.Ports.Keys]) };
@@ -34,7 +49,7 @@ public sealed class TrafficPolicyTests
         var channel = GrpcChannel.ForAddress("xds:///greeter:9080", new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure });
         var client = new Greeter.GreeterClient(channel.CreateMeshCallInvoker(provider, "xds:///greeter:9080"));
         await TryCallAsync(client, "warm-up"); // may itself meet an injected fault
-        return (cp, provider, channel, client);
+        return new MeshHarness(cp, provider, channel, client);
     }
 
     private static async Task<StatusCode> TryCallAsync(Greeter.GreeterClient client, string name, DateTime? deadline = null)
@@ -54,10 +69,8 @@ public sealed class TrafficPolicyTests
     public async Task Retries_HalfFailingBackend_NearlyEveryCallSucceeds_AndNoCallExceedsFourAttempts()
     {
         await using var backends = await GreeterBackends.StartAsync("a", "b");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         // The backends fail the first attempt of about half the calls; 8 callers at once keep backoff waits short.
         var ok = 0;
@@ -85,10 +98,8 @@ public sealed class TrafficPolicyTests
     public async Task Retries_StatusNotInRetryOn_IsNotRetried()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         for (var i = 0; i < 20; i++)
         {
@@ -102,10 +113,8 @@ public sealed class TrafficPolicyTests
     public async Task Retries_AfterResponseHeadersArrived_AreNotMade()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         for (var i = 0; i < 20; i++)
         {
@@ -121,10 +130,8 @@ public sealed class TrafficPolicyTests
     public async Task FaultAbort_30Percent_FailsThatShareWithUnavailable_AndServerNeverSeesThem()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 30}, grpcStatus: UNAVAILABLE}}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 30}, grpcStatus: UNAVAILABLE}}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
         backends.Reset();
 
         var failed = 0;
@@ -143,10 +150,8 @@ public sealed class TrafficPolicyTests
     public async Task FaultDelay_200ms_DelaysCalls_AndCallerDeadline100ms_EndsBeforeReachingServer()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    fault: {delay: {percentage: {value: 100}, fixedDelay: 200ms}}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    fault: {delay: {percentage: {value: 100}, fixedDelay: 200ms}}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         for (var i = 0; i < 5; i++)
         {
@@ -168,10 +173,8 @@ public sealed class TrafficPolicyTests
     public async Task RouteTimeout_100ms_AgainstSlowBackend_EndsDeadlineExceededAfterRoughly100ms()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    timeout: 100ms"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    timeout: 100ms"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         var watch = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloSlowlyAsync(new HelloRequest { DelayMs = 500 }, deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
@@ -193,10 +196,8 @@ public sealed class TrafficPolicyTests
               host: greeter
               trafficPolicy: {connectionPool: {http: {http2MaxRequests: 10}}}
             """;
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"), breaker);
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"), breaker);
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
         backends.Reset();
 
         var calls = Enumerable.Range(0, 50).Select(async _ =>
@@ -234,10 +235,8 @@ public sealed class TrafficPolicyTests
               trafficPolicy:
                 outlierDetection: {consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 2s, maxEjectionPercent: 50}
             """;
-        var (cp, services, channel, client) = await StartAsync(backends, virtualService: null, outlier);
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, virtualService: null, outlier);
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         backends.Failing["bad"] = true;
         var failures = 0;
@@ -272,10 +271,8 @@ public sealed class TrafficPolicyTests
     public async Task PolicyChangedInYaml_TakesEffectOnRunningClient()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService(string.Empty));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService(string.Empty));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
         Assert.Equal(StatusCode.OK, await TryCallAsync(client, "x"));
 
         await cp.WriteFileAsync("vs.yaml", MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: RESOURCE_EXHAUSTED}}"));
@@ -312,10 +309,8 @@ public sealed class TrafficPolicyTests
               host: greeter
               trafficPolicy: {policy}
             """;
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService(string.Empty), Rule("{connectionPool: {http: {http2MaxRequests: 1}}}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService(string.Empty), Rule("{connectionPool: {http: {http2MaxRequests: 1}}}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         // Retries: off, then on.
         Assert.Equal(StatusCode.Unavailable, await UntilAsync(() => TryCallAsync(client, $"status:Unavailable#r0"), s => s == StatusCode.Unavailable));
@@ -411,10 +406,8 @@ public sealed class TrafficPolicyTests
     public async Task ServerStreaming_FaultAbort_FailsTheStreamBeforeTheServer()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: UNAVAILABLE}}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    fault: {abort: {percentage: {value: 100}, grpcStatus: UNAVAILABLE}}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
         backends.Reset();
 
         for (var i = 0; i < 10; i++)
@@ -429,10 +422,8 @@ public sealed class TrafficPolicyTests
     public async Task ServerStreaming_RetriedBeforeHeaders_NotAfter()
     {
         await using var backends = await GreeterBackends.StartAsync("a");
-        var (cp, services, channel, client) = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
-        await using var _ = cp;
-        await using var __ = services;
-        using var ___ = channel;
+        await using var mesh = await StartAsync(backends, MeshYaml.VirtualService("    retries: {attempts: 3, retryOn: unavailable}"));
+        var (cp, client) = (mesh.ControlPlane, mesh.Client);
 
         Assert.Equal((StatusCode.OK, 3), await ReadStreamAsync(client, "ok#s0"));
         Assert.Equal(StatusCode.Unavailable, (await ReadStreamAsync(client, "status:Unavailable#s1")).Status);
