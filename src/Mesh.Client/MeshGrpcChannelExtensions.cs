@@ -16,4 +16,30 @@ public static class MeshGrpcChannelExtensions
     /// </summary>
     public static CallInvoker CreateMeshCallInvoker(this GrpcChannel channel, IServiceProvider services, string address) =>
         channel.Intercept(services.GetRequiredService<MeshInterceptorFactory>().Create(new Uri(address)));
+
+    /// <summary>
+    /// Sets up channel options for an <c>xds:///</c> channel built by hand: the application's services (resolver,
+    /// balancer, certificates), plaintext channel credentials, and an HTTP handler whose connections the mesh secures
+    /// with mTLS where the destination cluster asks for it. Use as
+    /// <c>GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions().UseMesh(services))</c>.
+    /// </summary>
+    public static GrpcChannelOptions UseMesh(this GrpcChannelOptions options, IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(services);
+        options.ServiceProvider = services;
+        options.Credentials ??= ChannelCredentials.Insecure;
+        if (options.HttpHandler is null)
+        {
+            var handler = new System.Net.Http.SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+            Mesh.Client.Transport.MeshConnector.TryInstallForGrpc(handler);
+            options.HttpHandler = handler;
+        }
+        else if (Mesh.Client.Transport.MeshConnector.FindSocketsHandler(options.HttpHandler) is { } sockets)
+        {
+            Mesh.Client.Transport.MeshConnector.TryInstallForGrpc(sockets);
+        }
+
+        return options;
+    }
 }

@@ -13,6 +13,7 @@ public static class MeshHttpClientBuilderExtensions
     public static IHttpClientBuilder AddMeshRouting(this IHttpClientBuilder builder)
     {
         builder.Services.AddTransient<MeshRoutingHandler>();
+        builder.UseSocketsHttpHandler((handler, _) => Mesh.Client.Transport.MeshConnector.InstallForHttp(handler));
         return builder.AddHttpMessageHandler<MeshRoutingHandler>();
     }
 }

@@ -50,9 +50,18 @@ public static class MeshServiceCollectionExtensions
         {
             factory.ChannelOptionsActions.Add(channel =>
             {
-                if (factory.Address?.Scheme == "xds" && channel.Credentials is null)
+                if (factory.Address?.Scheme == "xds")
                 {
-                    channel.Credentials = ChannelCredentials.Insecure;
+                    if (channel.Credentials is null)
+                    {
+                        channel.Credentials = ChannelCredentials.Insecure;
+                    }
+
+                    // mTLS is per cluster: the mesh connector secures each connection its cluster asks for.
+                    if (Mesh.Client.Transport.MeshConnector.FindSocketsHandler(channel.HttpHandler) is { } sockets)
+                    {
+                        Mesh.Client.Transport.MeshConnector.TryInstallForGrpc(sockets);
+                    }
                 }
             });
             if (factory.Address?.Scheme == "xds")

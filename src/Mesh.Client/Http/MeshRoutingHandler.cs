@@ -84,6 +84,17 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
                 return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
             }
 
+            if (member.Tls is { } tls)
+            {
+                if (tls.Error is not null)
+                {
+                    member.Finish();
+                    return Answer(HttpStatusCode.ServiceUnavailable, tls.Error, request);
+                }
+
+                request.Options.Set(Transport.MeshConnector.TlsOption, tls);
+            }
+
             MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
             request.Headers.Host ??= originalAuthority;
             request.RequestUri = new UriBuilder(uri) { Host = member.Endpoint.Host, Port = member.Endpoint.Port }.Uri;

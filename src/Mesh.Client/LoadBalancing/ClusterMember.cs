@@ -32,8 +32,11 @@ internal sealed class ClusterCounter(uint maxRequests)
 /// An endpoint as a member of one cluster: the shared <see cref="EndpointState"/> plus the cluster's counter. It is
 /// the call tracker handed to Grpc.Net.Client, so counting allocates nothing per call.
 /// </summary>
-internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter counter, OutlierDetection.OutlierDetector<EndpointState>? detector = null) : ISubchannelCallTracker
+internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter counter, OutlierDetection.OutlierDetector<EndpointState>? detector = null, Transport.ClusterTls? tls = null) : ISubchannelCallTracker
 {
+    /// <summary>The TLS connections to this endpoint use for this cluster, or null for plaintext.</summary>
+    public Transport.ClusterTls? Tls { get; } = tls;
+
     public EndpointState Endpoint { get; } = endpoint;
 
     public ClusterCounter Counter { get; } = counter;

@@ -15,11 +15,16 @@ internal sealed class MeshLoadBalancerFactory : LoadBalancerFactory
     public override string Name => PolicyName;
 
     private readonly TimeProvider _time;
+    private readonly Security.CertificateProviderStore? _certificates;
 
-    public MeshLoadBalancerFactory(TimeProvider time) => _time = time;
+    public MeshLoadBalancerFactory(TimeProvider time, Security.CertificateProviderStore? certificates = null)
+    {
+        _time = time;
+        _certificates = certificates;
+    }
 
     public override LoadBalancer Create(LoadBalancerOptions options) =>
-        new MeshLoadBalancer(options.Controller, _time, options.LoggerFactory.CreateLogger<MeshLoadBalancer>());
+        new MeshLoadBalancer(options.Controller, _time, options.LoggerFactory.CreateLogger<MeshLoadBalancer>(), _certificates);
 }
 
 /// <summary>
@@ -40,12 +45,14 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private bool _disposed;
 
     private readonly TimeProvider _time;
+    private readonly Security.CertificateProviderStore? _certificates;
 
-    public MeshLoadBalancer(IChannelControlHelper controller, TimeProvider time, ILogger logger)
+    public MeshLoadBalancer(IChannelControlHelper controller, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null)
     {
         _controller = controller;
         _time = time;
         _logger = logger;
+        _certificates = certificates;
     }
 
     public override void UpdateChannelState(ChannelState state)
@@ -136,6 +143,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             entry.Detector = null;
         }
 
+        entry.Tls = Transport.ClusterTls.Reuse(entry.Tls, cluster, _certificates);
         var localities = new List<(LocalityResource, ClusterMember[])>();
         var all = new List<EndpointState>();
         foreach (var locality in cluster.Endpoints?.Localities ?? [])
@@ -144,7 +152,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             for (var i = 0; i < members.Length; i++)
             {
                 var endpoint = AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port);
-                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector);
+                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector, entry.Tls);
                 all.Add(endpoint);
             }
 
@@ -326,6 +334,8 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
         public RingHashPicker? Ring { get; set; }
         public ClusterCounter Counter { get; set; } = new(1024);
         public OutlierDetection.OutlierDetector<EndpointState>? Detector { get; set; }
+
+        public Transport.ClusterTls? Tls { get; set; }
     }
 
     private sealed class QueueingChannelPicker : SubchannelPicker

@@ -132,6 +132,17 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
             : table.Pick(uri.AbsolutePath, headers);
         if (pick.Member is { Endpoint.Subchannel: { } subchannel } member)
         {
+            if (member.Tls is { } tls)
+            {
+                if (tls.Error is not null)
+                {
+                    member.Finish();
+                    return Failure(tls.Error, drop: false);
+                }
+
+                request.Options.Set(Transport.MeshConnector.TlsOption, tls);
+            }
+
             MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
             if (call is not null)
             {

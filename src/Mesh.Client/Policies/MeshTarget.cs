@@ -39,13 +39,16 @@ internal sealed class MeshTarget : IDisposable
     private Dictionary<(string, int), EndpointState> _endpoints = [];
     private Dictionary<string, ClusterCounter> _counters = new(StringComparer.Ordinal);
     private Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>> _detectors = new(StringComparer.Ordinal);
+    private readonly Security.CertificateProviderStore? _certificates;
+    private Dictionary<string, Transport.ClusterTls> _tls = new(StringComparer.Ordinal);
     private XdsConfig? _config;
     private CancellationTokenSource _changed = new();
 
-    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger)
+    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null)
     {
         Name = name;
         _time = time;
+        _certificates = certificates;
         _tracker = new XdsDependencyTracker(client, name, OnUpdate, logger);
         _tracker.Start();
     }
@@ -103,6 +106,7 @@ internal sealed class MeshTarget : IDisposable
         var detectors = new Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>>(StringComparer.Ordinal);
         var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
         var byCluster = new Dictionary<string, List<EndpointState>>(StringComparer.Ordinal);
+        var tlsByCluster = new Dictionary<string, Transport.ClusterTls>(StringComparer.Ordinal);
         foreach (var (name, cluster) in config.Clusters)
         {
             var max = cluster.Cluster?.MaxRequests ?? 1024;
@@ -113,6 +117,12 @@ internal sealed class MeshTarget : IDisposable
 
             counters[name] = counter;
             var detector = DetectorFor(name, cluster.Cluster?.Outlier, detectors);
+            var tls = Transport.ClusterTls.Reuse(_tls.GetValueOrDefault(name), cluster, _certificates);
+            if (tls is not null)
+            {
+                tlsByCluster[name] = tls;
+            }
+
             var localities = new List<(LocalityResource, ClusterMember[])>();
             var all = new List<EndpointState>();
             foreach (var locality in cluster.Endpoints?.Localities ?? [])
@@ -127,7 +137,7 @@ internal sealed class MeshTarget : IDisposable
                     }
 
                     endpoints[key] = state;
-                    members[i] = new ClusterMember(state, counter, detector);
+                    members[i] = new ClusterMember(state, counter, detector, tls);
                     all.Add(state);
                 }
 
@@ -151,6 +161,7 @@ internal sealed class MeshTarget : IDisposable
         _endpoints = endpoints;
         _counters = counters;
         _detectors = detectors;
+        _tls = tlsByCluster;
         var routes = config.VirtualHost.Routes;
         var table = new RouteTable([.. routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
         var policies = new RoutePolicy[routes.Length];

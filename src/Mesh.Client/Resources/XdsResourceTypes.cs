@@ -4,6 +4,7 @@ using Envoy.Config.Cluster.V3;
 using Envoy.Config.Endpoint.V3;
 using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
+using Envoy.Extensions.TransportSockets.Tls.V3;
 using Envoy.Type.Matcher.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -73,7 +74,12 @@ internal static class XdsResourceTypes
         var name = listener.Name;
         if (listener.ApiListener?.ApiListener_ is not { } packed)
         {
-            return Fail(name, "api_listener", "is required for a client-side listener");
+            if (listener.Address is not null)
+            {
+                return DecodeServerListener(listener);
+            }
+
+            return Fail(name, "api_listener", "is required for a client-side listener (or address, for a server listener)");
         }
 
         if (!packed.Is(Hcm.HttpConnectionManager.Descriptor))
@@ -82,35 +88,10 @@ internal static class XdsResourceTypes
         }
 
         var hcm = packed.Unpack<Hcm.HttpConnectionManager>();
-        var filters = ImmutableArray.CreateBuilder<HttpFilterResource>();
-        for (var i = 0; i < hcm.HttpFilters.Count; i++)
+        var filters = DecodeHttpFilters(hcm, out var filterField, out var filterError);
+        if (filterError is not null)
         {
-            var filter = hcm.HttpFilters[i];
-            var typeUrl = filter.TypedConfig?.TypeUrl ?? string.Empty;
-            if (!KnownHttpFilters.Contains(typeUrl))
-            {
-                if (filter.IsOptional)
-                {
-                    continue;
-                }
-
-                return Fail(name, $"http_filters[{i}]", $"filter '{filter.Name}' has unsupported config type '{typeUrl}' and is not optional");
-            }
-
-            filters.Add(new HttpFilterResource(filter.Name, typeUrl, filter.TypedConfig!, filter.IsOptional));
-        }
-
-        if (filters.Count == 0 || filters[^1].TypeUrl != XdsTypeUrls.Router)
-        {
-            return Fail(name, "http_filters", "the router filter must be present and last");
-        }
-
-        for (var i = 0; i < filters.Count - 1; i++)
-        {
-            if (filters[i].TypeUrl == XdsTypeUrls.Router)
-            {
-                return Fail(name, "http_filters", "the router filter must be the last one");
-            }
+            return Fail(name, filterField!, filterError);
         }
 
         switch (hcm.RouteSpecifierCase)
@@ -126,7 +107,7 @@ internal static class XdsResourceTypes
                     return Fail(name, "rds.route_config_name", "is required");
                 }
 
-                return XdsDecodeResult.Success(name, new ListenerResource(name, hcm.Rds.RouteConfigName, null, filters.ToImmutable()));
+                return XdsDecodeResult.Success(name, new ListenerResource(name, hcm.Rds.RouteConfigName, null, filters));
             case Hcm.HttpConnectionManager.RouteSpecifierOneofCase.RouteConfig:
                 var inline = DecodeRouteConfig(hcm.RouteConfig);
                 if (inline.Error is not null)
@@ -134,10 +115,259 @@ internal static class XdsResourceTypes
                     return Fail(name, "route_config", inline.Error);
                 }
 
-                return XdsDecodeResult.Success(name, new ListenerResource(name, null, (RouteConfigResource)inline.Resource!, filters.ToImmutable()));
+                return XdsDecodeResult.Success(name, new ListenerResource(name, null, (RouteConfigResource)inline.Resource!, filters));
             default:
                 return Fail(name, "route_specifier", "rds or route_config is required");
         }
+    }
+
+    private static ImmutableArray<HttpFilterResource> DecodeHttpFilters(Hcm.HttpConnectionManager hcm, out string? field, out string? error)
+    {
+        field = null;
+        error = null;
+        var filters = ImmutableArray.CreateBuilder<HttpFilterResource>();
+        for (var i = 0; i < hcm.HttpFilters.Count; i++)
+        {
+            var filter = hcm.HttpFilters[i];
+            var typeUrl = filter.TypedConfig?.TypeUrl ?? string.Empty;
+            if (!KnownHttpFilters.Contains(typeUrl))
+            {
+                if (filter.IsOptional)
+                {
+                    continue;
+                }
+
+                field = $"http_filters[{i}]";
+                error = $"filter '{filter.Name}' has unsupported config type '{typeUrl}' and is not optional";
+                return [];
+            }
+
+            filters.Add(new HttpFilterResource(filter.Name, typeUrl, filter.TypedConfig!, filter.IsOptional));
+        }
+
+        field = "http_filters";
+        if (filters.Count == 0 || filters[^1].TypeUrl != XdsTypeUrls.Router)
+        {
+            error = "the router filter must be present and last";
+            return [];
+        }
+
+        for (var i = 0; i < filters.Count - 1; i++)
+        {
+            if (filters[i].TypeUrl == XdsTypeUrls.Router)
+            {
+                error = "the router filter must be the last one";
+                return [];
+            }
+        }
+
+        field = null;
+        return filters.ToImmutable();
+    }
+
+    // A server listener (gRFC A36): an address and filter chains, each with at most one network filter, the HTTP
+    // connection manager, and an optional DownstreamTlsContext. Matching is by transport protocol only (Mesh's
+    // servers tell TLS from plaintext by the first byte); other match fields make a chain unusable, so a listener
+    // that needs them is rejected rather than served differently from what the control plane meant.
+    private static XdsDecodeResult DecodeServerListener(Listener listener)
+    {
+        var name = listener.Name;
+        if (listener.Address.SocketAddress is not { } socket || socket.PortSpecifierCase != Envoy.Config.Core.V3.SocketAddress.PortSpecifierOneofCase.PortValue)
+        {
+            return Fail(name, "address.socket_address", "is required, with port_value");
+        }
+
+        var chains = ImmutableArray.CreateBuilder<FilterChainResource>(listener.FilterChains.Count);
+        for (var i = 0; i < listener.FilterChains.Count; i++)
+        {
+            var chain = DecodeFilterChain(listener.FilterChains[i], $"filter_chains[{i}]", out var field, out var error);
+            if (chain is null)
+            {
+                return Fail(name, field!, error!);
+            }
+
+            chains.Add(chain);
+        }
+
+        FilterChainResource? fallback = null;
+        if (listener.DefaultFilterChain is { } defaultChain)
+        {
+            fallback = DecodeFilterChain(defaultChain, "default_filter_chain", out var field, out var error);
+            if (fallback is null)
+            {
+                return Fail(name, field!, error!);
+            }
+        }
+
+        if (chains.Count == 0 && fallback is null)
+        {
+            return Fail(name, "filter_chains", "a server listener needs at least one filter chain");
+        }
+
+        return XdsDecodeResult.Success(name, new ServerListenerResource(name, socket.Address, (int)socket.PortValue, chains.ToImmutable(), fallback));
+    }
+
+    private static FilterChainResource? DecodeFilterChain(FilterChain chain, string path, out string? field, out string? error)
+    {
+        field = null;
+        error = null;
+        var transport = string.Empty;
+        if (chain.FilterChainMatch is { } match)
+        {
+            if (match.DestinationPort is not null || match.PrefixRanges.Count > 0 || match.SourcePrefixRanges.Count > 0 || match.SourcePorts.Count > 0
+                || match.ServerNames.Count > 0 || match.ApplicationProtocols.Count > 0 || match.DirectSourcePrefixRanges.Count > 0
+                || match.SourceType != FilterChainMatch.Types.ConnectionSourceType.Any)
+            {
+                field = path + ".filter_chain_match";
+                error = "only transport_protocol is supported";
+                return null;
+            }
+
+            transport = match.TransportProtocol;
+            if (transport is not ("" or XdsSecurityNames.TlsTransportProtocol or XdsSecurityNames.RawBufferTransportProtocol))
+            {
+                field = path + ".filter_chain_match.transport_protocol";
+                error = $"'{transport}' is not tls or raw_buffer";
+                return null;
+            }
+        }
+
+        if (chain.Filters.Count != 1 || chain.Filters[0].TypedConfig is not { } packed || !packed.Is(Hcm.HttpConnectionManager.Descriptor))
+        {
+            field = path + ".filters";
+            error = "exactly one filter, the HTTP connection manager, is supported";
+            return null;
+        }
+
+        var hcm = packed.Unpack<Hcm.HttpConnectionManager>();
+        var filters = DecodeHttpFilters(hcm, out var filterField, out error);
+        if (error is not null)
+        {
+            field = $"{path}.filters[0].{filterField}";
+            return null;
+        }
+
+        DownstreamTlsResource? tls = null;
+        if (chain.TransportSocket is { } socket)
+        {
+            if (socket.TypedConfig is not { } config || !config.Is(DownstreamTlsContext.Descriptor))
+            {
+                field = path + ".transport_socket";
+                error = "must be a DownstreamTlsContext";
+                return null;
+            }
+
+            var context = config.Unpack<DownstreamTlsContext>();
+            tls = DecodeDownstreamTls(context, out var tlsField, out error);
+            if (tls is null)
+            {
+                field = $"{path}.transport_socket.{tlsField}";
+                return null;
+            }
+        }
+
+        return new FilterChainResource(chain.Name, transport, tls, filters);
+    }
+
+    private static DownstreamTlsResource? DecodeDownstreamTls(DownstreamTlsContext context, out string? field, out string? error)
+    {
+        field = "common_tls_context";
+        error = null;
+        var common = context.CommonTlsContext;
+        if (common?.TlsCertificateProviderInstance is not { } identity || identity.InstanceName.Length == 0)
+        {
+            error = "tls_certificate_provider_instance is required (certificates come from the bootstrap's certificate providers)";
+            return null;
+        }
+
+        var validation = ValidationContextOf(common, out error);
+        if (error is not null)
+        {
+            return null;
+        }
+
+        var require = context.RequireClientCertificate ?? false;
+        if (require && validation?.CaCertificateProviderInstance is null)
+        {
+            error = "require_client_certificate needs a validation context with ca_certificate_provider_instance";
+            return null;
+        }
+
+        var sans = CompileSans(validation, out error);
+        return error is null
+            ? new DownstreamTlsResource(identity.InstanceName, identity.CertificateName, validation?.CaCertificateProviderInstance?.InstanceName, validation?.CaCertificateProviderInstance?.CertificateName, require, sans)
+            : null;
+    }
+
+    private static UpstreamTlsResource? DecodeUpstreamTls(UpstreamTlsContext context, out string? field, out string? error)
+    {
+        field = "transport_socket.common_tls_context";
+        error = null;
+        var common = context.CommonTlsContext;
+        var validation = common is null ? null : ValidationContextOf(common, out error);
+        if (error is not null)
+        {
+            return null;
+        }
+
+        if (validation?.CaCertificateProviderInstance is not { } roots || roots.InstanceName.Length == 0)
+        {
+            error = "a validation context with ca_certificate_provider_instance is required (gRFC A29)";
+            return null;
+        }
+
+        var identity = common!.TlsCertificateProviderInstance;
+        var sans = CompileSans(validation, out error);
+        return error is null
+            ? new UpstreamTlsResource(identity?.InstanceName ?? string.Empty, identity?.CertificateName ?? string.Empty, roots.InstanceName, roots.CertificateName, sans, context.Sni)
+            : null;
+    }
+
+    private static CertificateValidationContext? ValidationContextOf(CommonTlsContext common, out string? error)
+    {
+        error = null;
+        switch (common.ValidationContextTypeCase)
+        {
+            case CommonTlsContext.ValidationContextTypeOneofCase.ValidationContext:
+                return common.ValidationContext;
+            case CommonTlsContext.ValidationContextTypeOneofCase.CombinedValidationContext:
+                return common.CombinedValidationContext.DefaultValidationContext;
+            case CommonTlsContext.ValidationContextTypeOneofCase.None:
+                return null;
+            default:
+                error = "validation contexts from SDS are not supported; use ca_certificate_provider_instance";
+                return null;
+        }
+    }
+
+    private static ImmutableArray<HeaderCondition> CompileSans(CertificateValidationContext? validation, out string? error)
+    {
+        error = null;
+        if (validation is null || validation.MatchTypedSubjectAltNames.Count == 0)
+        {
+            return [];
+        }
+
+        var sans = ImmutableArray.CreateBuilder<HeaderCondition>(validation.MatchTypedSubjectAltNames.Count);
+        foreach (var san in validation.MatchTypedSubjectAltNames)
+        {
+            if (san.SanType != SubjectAltNameMatcher.Types.SanType.Uri)
+            {
+                error = $"match_typed_subject_alt_names: only URI SANs (SPIFFE identities) are supported, not {san.SanType}";
+                return [];
+            }
+
+            var compiled = CompileHeader(new HeaderMatcher { Name = "uri-san", StringMatch = san.Matcher ?? new StringMatcher() }, out error);
+            if (compiled is null)
+            {
+                error = "match_typed_subject_alt_names: " + error;
+                return [];
+            }
+
+            sans.Add(compiled);
+        }
+
+        return sans.ToImmutable();
     }
 
     internal static XdsDecodeResult DecodeRouteConfig(RouteConfiguration config)
@@ -514,7 +744,22 @@ internal static class XdsResourceTypes
             return Fail(name, "outlier_detection", outlierError);
         }
 
-        return XdsDecodeResult.Success(name, new ClusterResource(name, eds, policy, minRing, maxRing, choiceCount, maxRequests) { Outlier = outlier });
+        UpstreamTlsResource? tls = null;
+        if (cluster.TransportSocket is { } socket)
+        {
+            if (socket.TypedConfig is not { } config || !config.Is(UpstreamTlsContext.Descriptor))
+            {
+                return Fail(name, "transport_socket", "must be an UpstreamTlsContext");
+            }
+
+            tls = DecodeUpstreamTls(config.Unpack<UpstreamTlsContext>(), out var tlsField, out var tlsError);
+            if (tls is null)
+            {
+                return Fail(name, tlsField!, tlsError!);
+            }
+        }
+
+        return XdsDecodeResult.Success(name, new ClusterResource(name, eds, policy, minRing, maxRing, choiceCount, maxRequests) { Outlier = outlier, Tls = tls });
     }
 
     internal static XdsDecodeResult DecodeEndpoints(ClusterLoadAssignment assignment)

@@ -82,6 +82,9 @@ internal sealed record ClusterResource(
 {
     /// <summary>Outlier detection (gRFC A50 plus consecutive 5xx), when the cluster has it.</summary>
     public LoadBalancing.OutlierDetection.OutlierDetectionConfig? Outlier { get; init; }
+
+    /// <summary>The TLS towards the cluster's endpoints (gRFC A29), or null for plaintext.</summary>
+    public UpstreamTlsResource? Tls { get; init; }
 }
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>
@@ -96,3 +99,60 @@ internal sealed record LocalityResource(string Region, string Zone, string SubZo
 
 /// <summary>One endpoint.</summary>
 internal sealed record EndpointResource(string Host, int Port, uint Weight);
+
+/// <summary>
+/// The TLS a client uses towards a cluster's endpoints (gRFC A29): the certificate provider instances of its own
+/// certificate and of the roots, and the identities (SANs) a server may present — any of them, or any at all
+/// when the list is empty.
+/// </summary>
+internal sealed record UpstreamTlsResource(
+    string IdentityProvider,
+    string IdentityCertificateName,
+    string RootProvider,
+    string RootCertificateName,
+    ImmutableArray<HeaderCondition> SubjectAltNames,
+    string Sni);
+
+/// <summary>The TLS a server terminates on a filter chain (gRFC A29/A36).</summary>
+internal sealed record DownstreamTlsResource(
+    string IdentityProvider,
+    string IdentityCertificateName,
+    string? RootProvider,
+    string? RootCertificateName,
+    bool RequireClientCertificate,
+    ImmutableArray<HeaderCondition> SubjectAltNames);
+
+/// <summary>A filter chain of a server listener: which connections it takes, their TLS, and the HTTP filters.</summary>
+/// <param name="Name">The chain's name.</param>
+/// <param name="TransportProtocol">The transport protocol it matches (<c>tls</c>, <c>raw_buffer</c>), or empty for any.</param>
+/// <param name="Tls">The TLS the chain terminates, or null for plaintext.</param>
+/// <param name="HttpFilters">The HTTP filters of its connection manager, router last.</param>
+internal sealed record FilterChainResource(string Name, string TransportProtocol, DownstreamTlsResource? Tls, ImmutableArray<HttpFilterResource> HttpFilters);
+
+/// <summary>An xDS-enabled server's listener (gRFC A36): its address and filter chains.</summary>
+internal sealed record ServerListenerResource(string Name, string Host, int Port, ImmutableArray<FilterChainResource> FilterChains, FilterChainResource? DefaultChain)
+{
+    /// <summary>
+    /// The chain for a connection that is (<paramref name="tls"/>) or is not TLS: a chain naming that transport
+    /// protocol first, then one naming none, then the default chain; null when none takes it.
+    /// </summary>
+    public FilterChainResource? Select(bool tls)
+    {
+        var wanted = tls ? Mesh.Xds.XdsSecurityNames.TlsTransportProtocol : Mesh.Xds.XdsSecurityNames.RawBufferTransportProtocol;
+        FilterChainResource? any = null;
+        foreach (var chain in FilterChains)
+        {
+            if (chain.TransportProtocol == wanted)
+            {
+                return chain;
+            }
+
+            if (chain.TransportProtocol.Length == 0)
+            {
+                any ??= chain;
+            }
+        }
+
+        return any ?? DefaultChain;
+    }
+}

@@ -55,7 +55,15 @@ internal sealed partial class XdsDependencyTracker : IDisposable
                 return;
             }
 
-            _listener = (ListenerResource)resource;
+            if (resource is not ListenerResource listener)
+            {
+                _listener = null;
+                _routeConfig = null;
+                _onUpdate(null, new Status(StatusCode.Unavailable, $"xDS listener '{_listenerName}' is a server listener, not a client (API) listener"));
+                return;
+            }
+
+            _listener = listener;
             if (_listener.InlineRouteConfig is { } inline)
             {
                 _routeWatch?.Dispose();

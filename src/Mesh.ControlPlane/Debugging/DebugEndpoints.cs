@@ -90,7 +90,7 @@ internal static class DebugEndpoints
             var resources = new JsonArray();
             foreach (var (name, version) in status.Resources.OrderBy(r => r.Key, StringComparer.Ordinal))
             {
-                var resource = set.Find(status.TypeUrl, name, connection.Namespace);
+                var resource = set.Find(status.TypeUrl, name, connection.Workload);
                 resources.Add(new JsonObject
                 {
                     ["name"] = name,

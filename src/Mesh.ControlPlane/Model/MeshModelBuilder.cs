@@ -68,6 +68,7 @@ public sealed partial class MeshModelBuilder
 
         var policies = BuildDestinationPolicies(parsed, frozenServices);
         var routes = BuildRouteTables(parsed, frozenServices, policies);
+        var peerAuthentications = BuildPeerAuthentications(parsed.PeerAuthentications);
 
         return new MeshSnapshot
         {
@@ -75,6 +76,7 @@ public sealed partial class MeshModelBuilder
             Services = frozenServices,
             Policies = policies,
             Routes = routes,
+            PeerAuthentications = peerAuthentications,
             ClusterDomain = _clusterDomain,
         };
     }
@@ -94,6 +96,7 @@ public sealed partial class MeshModelBuilder
         public List<Parsed<WorkloadEntrySpec>> WorkloadEntries { get; } = [];
         public List<Parsed<KubeServiceSpec>> Services { get; } = [];
         public List<Parsed<KubeEndpointSlice>> EndpointSlices { get; } = [];
+        public List<Parsed<PeerAuthenticationSpec>> PeerAuthentications { get; } = [];
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
     }
 
@@ -140,6 +143,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "EndpointSlice":
                     AddSpec(resource, null, set.EndpointSlices);
+                    break;
+                case "PeerAuthentication":
+                    AddSpec(resource, "spec", set.PeerAuthentications);
                     break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();

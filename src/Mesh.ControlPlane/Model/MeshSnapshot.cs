@@ -24,6 +24,12 @@ public sealed record MeshSnapshot
     /// <summary>The destination policies (from DestinationRule), by fully qualified host.</summary>
     public ImmutableDictionary<string, DestinationPolicy> Policies { get; init; } = ImmutableDictionary<string, DestinationPolicy>.Empty;
 
+    /// <summary>The PeerAuthentication policies: which workloads accept mTLS, plaintext or both.</summary>
+    public ImmutableArray<PeerAuthenticationPolicy> PeerAuthentications { get; init; } = [];
+
+    /// <summary>The SPIFFE trust domain of workload identities, <c>cluster.local</c> by default.</summary>
+    public string TrustDomain { get; init; } = "cluster.local";
+
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
 

@@ -64,10 +64,10 @@ public static class ProxylessTranslator
                 var route = BuildRouteConfiguration(snapshot, service, port, table, routeName);
                 routes.Add(route.Name, new XdsResource(route.Name, route));
 
-                AddCluster(clusters, endpoints, service, port, subset: null, policy?.Traffic ?? TrafficPolicy.Default);
+                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, policy?.Traffic ?? TrafficPolicy.Default);
                 foreach (var subset in policy?.Subsets ?? [])
                 {
-                    AddCluster(clusters, endpoints, service, port, subset, subset.Traffic);
+                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic);
                 }
             }
         }
@@ -79,8 +79,28 @@ public static class ProxylessTranslator
             KeyValuePair.Create(XdsTypeUrls.Cluster, clusters.ToImmutable()),
             KeyValuePair.Create(XdsTypeUrls.ClusterLoadAssignment, endpoints.ToImmutable()),
         });
-        return new XdsResourceSet(snapshot.Version, byType, (alias, ns) => ResolveListenerName(snapshot, alias, ns));
+        return new XdsResourceSet(
+            snapshot.Version,
+            byType,
+            (alias, ns) => ResolveListenerName(snapshot, alias, ns),
+            (name, workload) => BuildInboundListener(snapshot, name, workload));
     }
+
+    /// <summary>
+    /// The inbound listener a server of <paramref name="workload"/> asks for as <paramref name="name"/>
+    /// (<c>grpc/server?xds.resource.listening_address=ip:port</c>), or null when the name is not one.
+    /// </summary>
+    public static Listener? BuildInboundListener(MeshSnapshot snapshot, string name, ClientWorkload workload)
+    {
+        if (!XdsSecurityNames.TryParseServerListenerName(name, out var host, out var port))
+        {
+            return null;
+        }
+
+        return SecurityTranslator.BuildInboundListener(snapshot, workload, name, host, port, AuthorizationFilters(snapshot, workload));
+    }
+
+    private static IReadOnlyList<Hcm.HttpFilter> AuthorizationFilters(MeshSnapshot snapshot, ClientWorkload workload) => [];
 
     /// <summary>
     /// The canonical listener name a client in <paramref name="clientNamespace"/> means by <paramref name="name"/>
@@ -364,6 +384,7 @@ public static class ProxylessTranslator
     };
 
     private static void AddCluster(
+        MeshSnapshot snapshot,
         ImmutableDictionary<string, XdsResource>.Builder clusters,
         ImmutableDictionary<string, XdsResource>.Builder endpoints,
         MeshService service,
@@ -404,6 +425,11 @@ public static class ProxylessTranslator
         if (traffic.Outlier is { } outlier)
         {
             cluster.OutlierDetection = BuildOutlierDetection(outlier);
+        }
+
+        if (SecurityTranslator.UpstreamTls(snapshot, service, port, subset, traffic) is { } tls)
+        {
+            cluster.TransportSocket = tls;
         }
 
         clusters.Add(name, new XdsResource(name, cluster));

@@ -40,14 +40,27 @@ public sealed class XdsResource
 public sealed class XdsResourceSet
 {
     private readonly Func<string, string, string?> _listenerResolver;
+    private readonly Func<string, ClientWorkload, IMessage?> _inboundListenerFactory;
     private readonly ConcurrentDictionary<(string Alias, string Version), XdsResource> _aliases = new();
+    private readonly ConcurrentDictionary<(string Name, string Workload), XdsResource?> _inbound = new();
 
     /// <summary>Creates a set.</summary>
-    public XdsResourceSet(long version, ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType, Func<string, string, string?> listenerResolver)
+    /// <param name="version">The snapshot version.</param>
+    /// <param name="byType">The resources every client shares, by type URL and name.</param>
+    /// <param name="listenerResolver">Maps a listener alias and a client namespace to a canonical listener name.</param>
+    /// <param name="inboundListenerFactory">
+    /// Makes the per-workload listener a server asks for by name (gRFC A36), or null when the name is not one.
+    /// </param>
+    public XdsResourceSet(
+        long version,
+        ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
+        Func<string, string, string?> listenerResolver,
+        Func<string, ClientWorkload, IMessage?>? inboundListenerFactory = null)
     {
         Version = version;
         ByType = byType;
         _listenerResolver = listenerResolver;
+        _inboundListenerFactory = inboundListenerFactory ?? ((_, _) => null);
     }
 
     /// <summary>An empty set.</summary>
@@ -64,7 +77,11 @@ public sealed class XdsResourceSet
         ByType.TryGetValue(typeUrl, out var resources) ? resources : ImmutableDictionary<string, XdsResource>.Empty;
 
     /// <summary>The resource of <paramref name="typeUrl"/> a client in <paramref name="clientNamespace"/> means by <paramref name="name"/>, or null.</summary>
-    public XdsResource? Find(string typeUrl, string name, string clientNamespace)
+    public XdsResource? Find(string typeUrl, string name, string clientNamespace) =>
+        Find(typeUrl, name, ClientWorkload.InNamespace(clientNamespace));
+
+    /// <summary>The resource of <paramref name="typeUrl"/> that <paramref name="client"/> means by <paramref name="name"/>, or null.</summary>
+    public XdsResource? Find(string typeUrl, string name, ClientWorkload client)
     {
         var resources = Of(typeUrl);
         if (resources.TryGetValue(name, out var resource))
@@ -72,7 +89,15 @@ public sealed class XdsResourceSet
             return resource;
         }
 
-        return typeUrl == XdsTypeUrls.Listener ? ResolveListener(name, clientNamespace) : null;
+        if (typeUrl != XdsTypeUrls.Listener)
+        {
+            return null;
+        }
+
+        return ResolveListener(name, client.Namespace)
+            ?? _inbound.GetOrAdd((name, client.Key), static (key, state) =>
+                state.Factory(key.Name, state.Client) is { } message ? new XdsResource(key.Name, message) : null,
+                (Factory: _inboundListenerFactory, Client: client));
     }
 
     /// <summary>The listener an alias like <c>reviews:9080</c> stands for, renamed to the alias; null when none.</summary>

@@ -157,7 +157,7 @@ internal sealed class DeltaConnection : XdsConnection
 
             foreach (var name in state.Names.Order(StringComparer.Ordinal))
             {
-                if (!present.Contains(name) && set.Find(state.TypeUrl, name, Namespace) is { } resource)
+                if (!present.Contains(name) && set.Find(state.TypeUrl, name, Workload) is { } resource)
                 {
                     present.Add(name);
                     AddIfChanged(response, state, resource, name);

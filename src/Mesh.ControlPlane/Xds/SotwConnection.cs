@@ -134,7 +134,7 @@ internal sealed class SotwConnection : XdsConnection
 
         foreach (var name in state.Names.Order(StringComparer.Ordinal))
         {
-            if (set.Find(state.TypeUrl, name, Namespace) is { } resource && !(state.Wildcard && set.Of(state.TypeUrl).ContainsKey(name)))
+            if (set.Find(state.TypeUrl, name, Workload) is { } resource && !(state.Wildcard && set.Of(state.TypeUrl).ContainsKey(name)))
             {
                 wanted.Add(resource);
             }

@@ -68,6 +68,9 @@ public abstract partial class XdsConnection
     /// <summary>The namespace short names in the client's requests are relative to.</summary>
     public string Namespace { get; protected set; } = "default";
 
+    /// <summary>The client's workload (namespace and labels) as its node describes it.</summary>
+    public Translation.ClientWorkload Workload { get; protected set; } = Translation.ClientWorkload.Default;
+
     /// <summary>The remote address.</summary>
     public string Peer { get; }
 
@@ -169,6 +172,7 @@ public abstract partial class XdsConnection
 
         Node = node;
         Namespace = NamespaceOf(node);
+        Workload = Translation.ClientWorkload.FromNode(node, Namespace);
         Log.Connected(Logger, node.Id, Protocol, Peer, Namespace);
     }
 

@@ -1,0 +1,239 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Mesh.Client.Resources;
+using Mesh.Client.Security;
+using Mesh.Client.Transport;
+using Mesh.Server.Authorization;
+using Mesh.Server.Listeners;
+using Mesh.Xds;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Server.Security;
+
+/// <summary>What the mesh decided about a connection, for the request pipeline.</summary>
+internal sealed class MeshConnectionFeature(ServerListenerWatcher listener, bool isTls, SpiffeId? peer, RbacPeer rbacPeer) : IMeshPeerIdentityFeature
+{
+    public ServerListenerWatcher Listener { get; } = listener;
+
+    public bool IsTls { get; } = isTls;
+
+    public SpiffeId? PeerIdentity { get; } = peer;
+
+    public bool IsMutualTls => IsTls && rbacPeer.HasCertificate;
+
+    public RbacPeer RbacPeer { get; } = rbacPeer;
+}
+
+/// <summary>
+/// The Kestrel connection middleware of an xDS-enabled server (gRFCs A29, A36). For each connection it finds the
+/// listener of its listening address, tells TLS from plaintext by the first byte (a TLS record starts with 0x16),
+/// picks the filter chain for that (PeerAuthentication: STRICT has only a TLS chain, PERMISSIVE both, DISABLE only
+/// plaintext), closes connections no chain takes, and terminates TLS with the workload certificate current at that
+/// moment (so rotation needs no restart), requiring and validating a client certificate from the mesh's roots.
+/// </summary>
+internal sealed partial class MeshConnectionMiddleware
+{
+    private static readonly TimeSpan ConfigurationWait = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly ConnectionDelegate _next;
+    private readonly ListenOptions _listenOptions;
+    private readonly ServerListenerRegistry _listeners;
+    private readonly CertificateProviderStore? _certificates;
+    private readonly ILogger _logger;
+
+    public MeshConnectionMiddleware(ConnectionDelegate next, ListenOptions listenOptions, ServerListenerRegistry listeners, CertificateProviderStore? certificates, ILogger logger)
+    {
+        _next = next;
+        _listenOptions = listenOptions;
+        _listeners = listeners;
+        _certificates = certificates;
+        _logger = logger;
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext context)
+    {
+        // The listening address names the listener (A36); with port 0 Kestrel has filled in the bound port by now.
+        var endpoint = _listenOptions.IPEndPoint ?? context.LocalEndPoint as IPEndPoint;
+        if (endpoint is null)
+        {
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var listener = _listeners.For(endpoint);
+        var config = await listener.GetAsync(ConfigurationWait, context.ConnectionClosed).ConfigureAwait(false);
+        if (config is null)
+        {
+            Log.NotServing(_logger, context.RemoteEndPoint, listener.Name, listener.LastError ?? "no configuration yet");
+            context.Abort(new ConnectionAbortedException("not serving: no listener configuration"));
+            return;
+        }
+
+        bool isTls;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed))
+        {
+            timeout.CancelAfter(HandshakeTimeout);
+            try
+            {
+                var read = await context.Transport.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                if (read.Buffer.IsEmpty)
+                {
+                    context.Transport.Input.AdvanceTo(read.Buffer.Start);
+                    return;
+                }
+
+                isTls = read.Buffer.FirstSpan[0] == 0x16;
+
+                // Nothing consumed or examined: the next read (TLS or HTTP) sees the same bytes at once.
+                context.Transport.Input.AdvanceTo(read.Buffer.Start);
+            }
+            catch (OperationCanceledException)
+            {
+                context.Abort();
+                return;
+            }
+        }
+
+        var chain = config.Select(isTls);
+        if (chain is null)
+        {
+            Log.Refused(_logger, context.RemoteEndPoint, isTls ? "TLS" : "plaintext", listener.Name);
+            context.Abort(new ConnectionAbortedException(isTls ? "TLS is not accepted here" : "plaintext is not accepted here (mTLS required)"));
+            return;
+        }
+
+        if (!isTls)
+        {
+            context.Features.Set(new MeshConnectionFeature(listener, isTls: false, peer: null, RbacPeer.Plaintext));
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        await ServeTlsAsync(context, listener, chain.Tls!).ConfigureAwait(false);
+    }
+
+    private async Task ServeTlsAsync(ConnectionContext context, ServerListenerWatcher listener, DownstreamTlsResource tls)
+    {
+        var identityProvider = _certificates?.Get(tls.IdentityProvider);
+        var rootProvider = tls.RootProvider is { } rootName ? _certificates?.Get(rootName) : null;
+        if (identityProvider is null || (tls.RootProvider is not null && rootProvider is null))
+        {
+            Log.NoCertificateProvider(_logger, listener.Name, identityProvider is null ? tls.IdentityProvider : tls.RootProvider!);
+            context.Abort();
+            return;
+        }
+
+        var sslStream = new SslStream(new DuplexPipeStream(context.Transport), leaveInnerStreamOpen: false);
+        SpiffeId? peer = null;
+        string? failure = null;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
+            timeout.CancelAfter(HandshakeTimeout);
+            var own = await identityProvider.WaitForCertificateAsync(timeout.Token).ConfigureAwait(false);
+            var roots = rootProvider is null ? [] : (await rootProvider.WaitForCertificateAsync(timeout.Token).ConfigureAwait(false)).TrustedRoots;
+            var options = new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = ClusterTls.ContextOf(own),
+                ClientCertificateRequired = tls.RequireClientCertificate,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                ApplicationProtocols = ApplicationProtocols(_listenOptions.Protocols),
+                RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
+                {
+                    if (certificate is null)
+                    {
+                        failure = tls.RequireClientCertificate ? "the client presented no certificate" : null;
+                        return !tls.RequireClientCertificate;
+                    }
+
+                    return PeerCertificateValidator.TryValidate(certificate, chain, roots, tls.SubjectAltNames, out peer, out failure);
+                },
+            };
+            await sslStream.AuthenticateAsServerAsync(options, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
+        {
+            Log.HandshakeFailed(_logger, context.RemoteEndPoint, listener.Name, failure ?? ex.Message);
+            await sslStream.DisposeAsync().ConfigureAwait(false);
+            context.Abort();
+            return;
+        }
+
+        var clientCertificate = sslStream.RemoteCertificate as X509Certificate2;
+        var tlsFeature = new TlsFeature(sslStream.NegotiatedApplicationProtocol.Protocol, clientCertificate);
+        context.Features.Set<ITlsConnectionFeature>(tlsFeature);
+        context.Features.Set<ITlsApplicationProtocolFeature>(tlsFeature);
+        context.Features.Set(new MeshConnectionFeature(listener, isTls: true, peer, RbacPeer.FromCertificate(clientCertificate)));
+
+        var original = context.Transport;
+        var reader = PipeReader.Create(sslStream, new StreamPipeReaderOptions(leaveOpen: true));
+        var writer = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(leaveOpen: true));
+        context.Transport = new SecureTransport(reader, writer);
+        try
+        {
+            await _next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Transport = original;
+            await reader.CompleteAsync().ConfigureAwait(false);
+            await writer.CompleteAsync().ConfigureAwait(false);
+            await sslStream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static List<SslApplicationProtocol> ApplicationProtocols(HttpProtocols protocols)
+    {
+        var list = new List<SslApplicationProtocol>(2);
+        if ((protocols & HttpProtocols.Http2) != 0)
+        {
+            list.Add(SslApplicationProtocol.Http2);
+        }
+
+        if ((protocols & HttpProtocols.Http1) != 0)
+        {
+            list.Add(SslApplicationProtocol.Http11);
+        }
+
+        return list;
+    }
+
+    private sealed class SecureTransport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+
+    private sealed class TlsFeature(ReadOnlyMemory<byte> protocol, X509Certificate2? clientCertificate) : ITlsConnectionFeature, ITlsApplicationProtocolFeature
+    {
+        public ReadOnlyMemory<byte> ApplicationProtocol { get; } = protocol;
+
+        public X509Certificate2? ClientCertificate { get; set; } = clientCertificate;
+
+        public Task<X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) => Task.FromResult(ClientCertificate);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Connection from {Remote} closed: not serving on {Listener} ({Reason}).")]
+        public static partial void NotServing(ILogger logger, EndPoint? remote, string listener, string reason);
+
+        [LoggerMessage(2, LogLevel.Information, "Connection from {Remote} refused: {Kind} is not accepted by {Listener}.")]
+        public static partial void Refused(ILogger logger, EndPoint? remote, string kind, string listener);
+
+        [LoggerMessage(3, LogLevel.Information, "TLS handshake with {Remote} on {Listener} failed: {Reason}.")]
+        public static partial void HandshakeFailed(ILogger logger, EndPoint? remote, string listener, string reason);
+
+        [LoggerMessage(4, LogLevel.Error, "Listener {Listener} needs certificate provider instance '{Instance}', which the bootstrap does not define; connection closed.")]
+        public static partial void NoCertificateProvider(ILogger logger, string listener, string instance);
+    }
+}
