@@ -51,6 +51,7 @@ public sealed partial class CertificateAuthority : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly AsymmetricAlgorithm _key;
+    private readonly X509AuthorityKeyIdentifierExtension _authorityKeyIdentifier;
 
     private CertificateAuthority(
         string directory, string trustDomain, X509Certificate2 signer, AsymmetricAlgorithm key, X509Certificate2[] chainAboveSigner,
@@ -67,6 +68,10 @@ public sealed partial class CertificateAuthority : IDisposable
             _ => throw new InvalidOperationException("The CA key must be ECDSA or RSA."),
         };
         _chainAboveSigner = chainAboveSigner;
+
+        // The signer's own key identifier when it has one (a user-supplied CA may not), else one derived from its key.
+        _authorityKeyIdentifier = X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(
+            signer.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault() ?? new X509SubjectKeyIdentifierExtension(signer.PublicKey, false));
         RootCertificate = root;
         RootCertificatePem = root.ExportCertificatePem() + "\n";
         _tokens = JoinTokens.LoadOrCreate(directory);
@@ -313,7 +318,7 @@ public sealed partial class CertificateAuthority : IDisposable
         var san = names.Build(critical);
         request.CertificateExtensions.Add(san);
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(publicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_signer, true, false));
+        request.CertificateExtensions.Add(_authorityKeyIdentifier);
         return request.Create(_signer.SubjectName, _generator, notBefore, notAfter, NewSerialNumber());
     }
 
