@@ -1,4 +1,5 @@
 using Mesh.ControlPlane.Debugging;
+using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Xds;
 using Microsoft.AspNetCore.Routing;
 
@@ -7,10 +8,11 @@ namespace Microsoft.AspNetCore.Builder;
 /// <summary>Maps the Mesh control plane's endpoints.</summary>
 public static class ControlPlaneEndpointRouteBuilderExtensions
 {
-    /// <summary>Maps the ADS gRPC service and the /debug and /healthz endpoints.</summary>
+    /// <summary>Maps the ADS and certificate signing gRPC services and the /debug and /healthz endpoints.</summary>
     public static IEndpointRouteBuilder MapMeshControlPlane(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<AggregatedDiscoveryServiceImpl>();
+        endpoints.MapGrpcService<CertificateSigningService>();
         DebugEndpoints.Map(endpoints);
         return endpoints;
     }

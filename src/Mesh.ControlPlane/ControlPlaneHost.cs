@@ -4,26 +4,39 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Mesh.ControlPlane.Security;
+using Mesh.Xds;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.ControlPlane;
 
-/// <summary>Builds the control plane application: the command line, Kestrel's two ports, the services and endpoints.</summary>
+/// <summary>Builds the control plane application: the command line, Kestrel's three ports, the services and endpoints.</summary>
 public static class ControlPlaneHost
 {
     /// <summary>The command-line usage text.</summary>
     public const string Usage = """
-        Usage: mesh-controlplane [--config-dir DIR] [--xds-port PORT] [--http-port PORT] [--listen ADDRESS]
-                                 [--namespace NS] [--cluster-domain DOMAIN]
+        Usage: mesh-controlplane [--config-dir DIR] [--xds-port PORT] [--http-port PORT] [--tls-port PORT]
+                                 [--listen ADDRESS] [--namespace NS] [--cluster-domain DOMAIN]
+                                 [--ca-dir DIR] [--trust-domain DOMAIN]
+               mesh-controlplane token create --namespace NS --service-account SA [--ttl DURATION]
+                                 [--ca-dir DIR] [--trust-domain DOMAIN]
 
           --config-dir DIR        serve the Istio and Kubernetes YAML in DIR, and follow changes to it
                                   (default: an embedded sample configuration)
           --xds-port PORT         plaintext xDS (ADS) port, 0 for any free port (default 15010)
           --http-port PORT        /debug, /healthz port, 0 for any free port (default 15014)
+          --tls-port PORT         xDS over TLS and certificate signing, 0 for any free port (default 15012)
           --listen ADDRESS        address to listen on (default 127.0.0.1)
           --namespace NS          namespace of resources that name none (default "default")
           --cluster-domain DOMAIN cluster DNS suffix (default cluster.local)
+          --ca-dir DIR            the CA's certificate and keys: a root is generated there on first start unless
+                                  DIR holds ca-cert.pem and ca-key.pem (default .mesh-ca in the working directory)
+          --trust-domain DOMAIN   trust domain of workload identities (default cluster.local)
+
+        token create prints a join token that proves spiffe://<trust-domain>/ns/NS/sa/SA to the CA in --ca-dir,
+        valid for --ttl (default 24h, e.g. 30m, 720h). Give it to the workload's mesh_ca certificate provider.
         """;
 
     /// <summary>Reads the command line into <paramref name="options"/>; returns an error message, or null when it was valid.</summary>
@@ -54,7 +67,7 @@ public static class ControlPlaneHost
                 case "--config-dir":
                     options.ConfigDir = value;
                     break;
-                case "--xds-port" or "--http-port":
+                case "--xds-port" or "--http-port" or "--tls-port":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
                     {
                         return $"'{name} {value}': a port is a number from 0 to 65535.";
@@ -63,6 +76,10 @@ public static class ControlPlaneHost
                     if (name == "--xds-port")
                     {
                         options.XdsPort = port;
+                    }
+                    else if (name == "--tls-port")
+                    {
+                        options.TlsPort = port;
                     }
                     else
                     {
@@ -84,6 +101,17 @@ public static class ControlPlaneHost
                 case "--cluster-domain":
                     options.ClusterDomain = value;
                     break;
+                case "--ca-dir":
+                    options.CaDir = value;
+                    break;
+                case "--trust-domain":
+                    if (!SpiffeId.TryParse($"spiffe://{value}/ns/x/sa/x", out _))
+                    {
+                        return $"'--trust-domain {value}' is not a valid trust domain (lower-case letters, digits, '.', '-', '_').";
+                    }
+
+                    options.TrustDomain = value;
+                    break;
                 default:
                     return $"unknown option '{name}'.";
             }
@@ -93,8 +121,87 @@ public static class ControlPlaneHost
     }
 
     /// <summary>
+    /// Runs <c>mesh-controlplane token create …</c> (<paramref name="args"/> without the leading <c>token</c>): writes a
+    /// join token to <paramref name="output"/> and returns 0, or an error to <paramref name="error"/> and returns 2.
+    /// </summary>
+    public static int RunTokenCommand(IReadOnlyList<string> args, TextWriter output, TextWriter error, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        if (args.Count == 0 || args[0] != "create")
+        {
+            error.WriteLine("mesh-controlplane: the token command is 'token create --namespace NS --service-account SA [--ttl DURATION] [--ca-dir DIR] [--trust-domain DOMAIN]'.");
+            return 2;
+        }
+
+        string? ns = null, sa = null;
+        var ttl = TimeSpan.FromHours(24);
+        var options = new ControlPlaneOptions();
+        for (var i = 1; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (i + 1 >= args.Count)
+            {
+                error.WriteLine($"mesh-controlplane: '{name}' needs a value.");
+                return 2;
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--namespace" or "-n":
+                    ns = value;
+                    break;
+                case "--service-account":
+                    sa = value;
+                    break;
+                case "--ttl":
+                    if (!Configuration.IstioDuration.TryParse(value, out ttl) || ttl <= TimeSpan.Zero)
+                    {
+                        error.WriteLine($"mesh-controlplane: '--ttl {value}' is not a positive duration like 24h or 30m.");
+                        return 2;
+                    }
+
+                    break;
+                case "--ca-dir":
+                    options.CaDir = value;
+                    break;
+                case "--trust-domain":
+                    options.TrustDomain = value;
+                    break;
+                default:
+                    error.WriteLine($"mesh-controlplane: unknown option '{name}' for token create.");
+                    return 2;
+            }
+        }
+
+        if (ns is null || sa is null)
+        {
+            error.WriteLine("mesh-controlplane: token create needs --namespace and --service-account.");
+            return 2;
+        }
+
+        SpiffeId identity;
+        try
+        {
+            identity = new SpiffeId(options.TrustDomain, ns, sa);
+        }
+        catch (ArgumentException ex)
+        {
+            error.WriteLine("mesh-controlplane: " + ex.Message);
+            return 2;
+        }
+
+        var expires = (time ?? TimeProvider.System).GetUtcNow() + ttl;
+        output.WriteLine(CertificateAuthority.CreateJoinToken(options.ResolveCaDir(), identity, expires));
+        return 0;
+    }
+
+    /// <summary>
     /// Builds the control plane web application from <paramref name="options"/>: ADS on the xDS port (HTTP/2 without
-    /// TLS, as gRPC's plaintext xDS clients speak it) and the debug endpoints on the HTTP port.
+    /// TLS, as gRPC's plaintext xDS clients speak it), the debug endpoints on the HTTP port, and ADS plus certificate
+    /// signing on the TLS port, with a certificate the control plane's CA issues for itself.
     /// </summary>
     public static WebApplication Build(ControlPlaneOptions options, Action<WebApplicationBuilder>? configure = null)
     {
@@ -104,12 +211,24 @@ public static class ControlPlaneHost
         {
             kestrel.Listen(address, options.XdsPort, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(address, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+            var serving = kestrel.ApplicationServices.GetRequiredService<ServingCertificate>();
+            kestrel.Listen(address, options.TlsPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                listen.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    OnConnection = _ => ValueTask.FromResult(serving.CreateOptions()),
+                });
+            });
         });
         builder.Services.AddMeshControlPlane(o =>
         {
             o.ConfigDir = options.ConfigDir;
             o.XdsPort = options.XdsPort;
             o.HttpPort = options.HttpPort;
+            o.TlsPort = options.TlsPort;
+            o.CaDir = options.CaDir;
+            o.TrustDomain = options.TrustDomain;
             o.ListenAddress = options.ListenAddress;
             o.DefaultNamespace = options.DefaultNamespace;
             o.ClusterDomain = options.ClusterDomain;
@@ -120,6 +239,14 @@ public static class ControlPlaneHost
         var app = builder.Build();
         app.MapMeshControlPlane();
         return app;
+    }
+
+    /// <summary>The TLS address (xDS over TLS and certificate signing) a started application listens on, like <c>https://127.0.0.1:15012</c>.</summary>
+    public static Uri GetTlsAddress(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        return new Uri(addresses[2]);
     }
 
     /// <summary>The addresses a started application listens on: the xDS one first, then the HTTP one.</summary>

@@ -1,6 +1,7 @@
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Configuration;
 using Mesh.ControlPlane.Model;
+using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Xds;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -14,7 +15,8 @@ public static class ControlPlaneServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the control plane: its configuration source (the YAML directory of <see cref="ControlPlaneOptions.ConfigDir"/>,
-    /// or the embedded default), the snapshot provider, the xDS resource cache and the ADS service.
+    /// or the embedded default), the snapshot provider, the xDS resource cache, the ADS service and the certificate
+    /// authority (<see cref="CertificateAuthority"/>, opened from <see cref="ControlPlaneOptions.CaDir"/> on first use).
     /// Map the endpoints with <c>MapMeshControlPlane()</c>.
     /// </summary>
     public static IServiceCollection AddMeshControlPlane(this IServiceCollection services, Action<ControlPlaneOptions>? configure = null)
@@ -29,6 +31,13 @@ public static class ControlPlaneServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigSource, DefaultConfigSource>());
         services.TryAddSingleton<MeshSnapshotProvider>();
         services.TryAddSingleton<XdsResourceCache>();
+        services.TryAddSingleton(sp =>
+        {
+            var value = sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value;
+            return CertificateAuthority.LoadOrCreate(
+                value.ResolveCaDir(), value.TrustDomain, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CertificateAuthority>>());
+        });
+        services.TryAddSingleton<ServingCertificate>();
         services.AddHostedService<ControlPlaneStartup>();
         services.AddGrpc(o =>
         {

@@ -7,6 +7,11 @@ if (args is ["--help" or "-h"])
     return 0;
 }
 
+if (args is ["token", .. var tokenArgs])
+{
+    return ControlPlaneHost.RunTokenCommand(tokenArgs, Console.Out, Console.Error);
+}
+
 var options = new ControlPlaneOptions();
 if (ControlPlaneHost.ParseArguments(args, options) is { } error)
 {
@@ -32,6 +37,7 @@ catch (IOException ex)
 }
 
 var (xds, http) = ControlPlaneHost.GetAddresses(app);
-Console.WriteLine($"Mesh control plane serving xDS on {xds.Authority} and debug on {http}debug/syncz (config: {options.ConfigDir ?? "embedded default"}).");
+var tls = ControlPlaneHost.GetTlsAddress(app);
+Console.WriteLine($"Mesh control plane serving xDS on {xds.Authority}, xDS over TLS and certificate signing on {tls.Authority}, and debug on {http}debug/syncz (config: {options.ConfigDir ?? "embedded default"}; CA: {options.ResolveCaDir()}).");
 await app.WaitForShutdownAsync().ConfigureAwait(false);
 return 0;

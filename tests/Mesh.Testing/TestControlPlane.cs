@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Mesh.ControlPlane;
+using Mesh.ControlPlane.Security;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Testing;
@@ -13,12 +15,17 @@ public sealed class TestControlPlane : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestControlPlane(WebApplication app, string directory, Uri xds, Uri http, InMemoryLogSink logs)
+    private readonly bool _ownsCaDirectory;
+
+    private TestControlPlane(WebApplication app, string directory, Uri xds, Uri http, Uri tls, string caDirectory, bool ownsCaDirectory, InMemoryLogSink logs)
     {
         _app = app;
         Directory = directory;
         XdsAddress = xds;
         HttpAddress = http;
+        TlsAddress = tls;
+        CaDirectory = caDirectory;
+        _ownsCaDirectory = ownsCaDirectory;
         Logs = logs;
         Http = new HttpClient { BaseAddress = http };
     }
@@ -28,6 +35,22 @@ public sealed class TestControlPlane : IAsyncDisposable
 
     /// <summary>The ADS address, like <c>http://127.0.0.1:40123</c>.</summary>
     public Uri XdsAddress { get; }
+
+    /// <summary>The TLS address (xDS over TLS and certificate signing), like <c>https://127.0.0.1:40125</c>.</summary>
+    public Uri TlsAddress { get; }
+
+    /// <summary>The CA directory (a temporary one unless the test passed its own).</summary>
+    public string CaDirectory { get; }
+
+    /// <summary>The control plane's certificate authority.</summary>
+    public CertificateAuthority CertificateAuthority => _app.Services.GetRequiredService<CertificateAuthority>();
+
+    /// <summary>The mesh root certificate as PEM: what workloads trust, and what verifies the TLS port.</summary>
+    public string RootCertificatePem => CertificateAuthority.RootCertificatePem;
+
+    /// <summary>Issues a join token proving <c>ns/<paramref name="namespace"/>/sa/<paramref name="serviceAccount"/></c> to this control plane's CA.</summary>
+    public string CreateToken(string @namespace, string serviceAccount, TimeSpan? lifetime = null) =>
+        CertificateAuthority.CreateJoinToken(@namespace, serviceAccount, lifetime);
 
     /// <summary>The debug HTTP address.</summary>
     public Uri HttpAddress { get; }
@@ -43,10 +66,14 @@ public sealed class TestControlPlane : IAsyncDisposable
 
     /// <summary>
     /// Writes <paramref name="files"/> (name → YAML) into a new directory and starts a control plane on it.
-    /// Pass an existing <paramref name="directory"/> to restart on the same files.
+    /// Pass an existing <paramref name="directory"/> to restart on the same files, and a <paramref name="caDirectory"/>
+    /// to use (and keep) a given CA; by default a fresh CA is generated in a temporary directory deleted on dispose.
     /// </summary>
-    public static async Task<TestControlPlane> StartAsync(IReadOnlyDictionary<string, string> files, string? directory = null, int xdsPort = 0)
+    public static async Task<TestControlPlane> StartAsync(
+        IReadOnlyDictionary<string, string> files, string? directory = null, int xdsPort = 0, string? caDirectory = null, TimeProvider? time = null)
     {
+        var ownsCaDirectory = caDirectory is null;
+        caDirectory ??= Path.Combine(Path.GetTempPath(), "mesh-test-ca-" + Guid.NewGuid().ToString("N"));
         directory ??= Path.Combine(Path.GetTempPath(), "mesh-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         foreach (var (name, yaml) in files)
@@ -60,6 +87,8 @@ public sealed class TestControlPlane : IAsyncDisposable
             ConfigDir = directory,
             XdsPort = xdsPort,
             HttpPort = 0,
+            TlsPort = 0,
+            CaDir = caDirectory,
             DebounceQuiet = TimeSpan.FromMilliseconds(50),
             DebounceMax = TimeSpan.FromMilliseconds(500),
         };
@@ -68,10 +97,14 @@ public sealed class TestControlPlane : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Debug);
             builder.Logging.AddProvider(logs);
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
         });
         await app.StartAsync().ConfigureAwait(false);
         var (xds, http) = ControlPlaneHost.GetAddresses(app);
-        return new TestControlPlane(app, directory, xds, http, logs);
+        return new TestControlPlane(app, directory, xds, http, ControlPlaneHost.GetTlsAddress(app), caDirectory, ownsCaDirectory, logs);
     }
 
     /// <summary>
@@ -120,6 +153,17 @@ public sealed class TestControlPlane : IAsyncDisposable
         }
         catch (IOException)
         {
+        }
+
+        if (_ownsCaDirectory)
+        {
+            try
+            {
+                System.IO.Directory.Delete(CaDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 }

@@ -315,6 +315,9 @@ internal sealed class XdsBootstrapParser
             var config = TryGet(property.Value, "config", out var configElement)
                 ? configElement.Clone()
                 : JsonDocument.Parse("{}").RootElement.Clone();
+
+            // The plugins Mesh has check their config now, so a bad one stops start-up naming its field.
+            Security.CertificateProviderPlugins.ReadConfig(plugin, config, path, _errors);
             providers[property.Name] = new XdsCertificateProviderConfig(plugin, config);
         }
 

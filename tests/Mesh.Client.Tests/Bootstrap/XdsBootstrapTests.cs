@@ -24,7 +24,7 @@ public class XdsBootstrapTests
             "locality": { "region": "us-east", "zone": "zone-a", "sub_zone": "rack-1" }
           },
           "certificate_providers": {
-            "default": { "plugin_name": "file_watcher", "config": { "certificate_file": "/certs/cert.pem", "refresh_interval": "600s" } }
+            "default": { "plugin_name": "file_watcher", "config": { "certificate_file": "/certs/cert.pem", "private_key_file": "/certs/key.pem", "refresh_interval": "600s" } }
           },
           "server_listener_resource_name_template": "xds.mesh/grpc/lds/inbound/%s",
           "client_default_listener_resource_name_template": "%s",

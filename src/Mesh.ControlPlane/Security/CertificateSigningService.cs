@@ -1,0 +1,92 @@
+using Grpc.Core;
+using Istio.V1.Auth;
+using Mesh.Xds;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.ControlPlane.Security;
+
+/// <summary>
+/// Istio's <c>istio.v1.auth.IstioCertificateService/CreateCertificate</c>, served on the TLS port only. The caller
+/// proves its identity with <c>authorization: Bearer &lt;join token&gt;</c>, or, to renew, with a client certificate
+/// this CA issued that is still valid; the CSR must ask for exactly that identity.
+/// </summary>
+internal sealed partial class CertificateSigningService(CertificateAuthority authority, ILogger<CertificateSigningService> logger)
+    : IstioCertificateService.IstioCertificateServiceBase
+{
+    private const string BearerPrefix = "Bearer ";
+
+    public override Task<IstioCertificateResponse> CreateCertificate(IstioCertificateRequest request, ServerCallContext context)
+    {
+        var http = context.GetHttpContext();
+        var peer = http.Connection.RemoteIpAddress?.ToString() ?? context.Peer;
+        if (!http.Request.IsHttps)
+        {
+            Log.Refused(logger, peer, "(none)", "not over TLS");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Certificates are signed only over TLS (the control plane's TLS port, 15012 by default)."));
+        }
+
+        var identity = Authenticate(http, out var error);
+        if (identity is null)
+        {
+            Log.Refused(logger, peer, "(none)", error);
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "The caller did not prove an identity: " + error + "."));
+        }
+
+        try
+        {
+            var chain = authority.Sign(request.Csr, identity, TimeSpan.FromSeconds(Math.Clamp(request.ValidityDuration, 0, (long)TimeSpan.MaxValue.TotalSeconds / 2)));
+            var response = new IstioCertificateResponse();
+            response.CertChain.AddRange(chain);
+            return Task.FromResult(response);
+        }
+        catch (CertificateSigningException ex)
+        {
+            Log.Refused(logger, peer, identity.ToString(), ex.Message);
+            throw new RpcException(new Status(ex.PermissionDenied ? StatusCode.PermissionDenied : StatusCode.InvalidArgument, "The CSR was refused: " + ex.Message + "."));
+        }
+    }
+
+    private SpiffeId? Authenticate(HttpContext http, out string error)
+    {
+        string? tokenError = null;
+        var header = http.Request.Headers.Authorization.ToString();
+        if (header.Length > 0)
+        {
+            if (header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && header.Length > BearerPrefix.Length)
+            {
+                if (authority.ValidateJoinToken(header[BearerPrefix.Length..].Trim(), out tokenError) is { } fromToken)
+                {
+                    error = string.Empty;
+                    return fromToken;
+                }
+            }
+            else
+            {
+                tokenError = "the authorization header is not 'Bearer <token>'";
+            }
+        }
+
+        // Renewal: a certificate this CA issued, still valid, proves its identity just as the token did.
+        if (http.Connection.ClientCertificate is { } certificate)
+        {
+            if (authority.ValidatePeerCertificate(certificate, out var certificateError) is { } fromCertificate)
+            {
+                error = string.Empty;
+                return fromCertificate;
+            }
+
+            error = tokenError is null ? certificateError : tokenError + "; " + certificateError;
+            return null;
+        }
+
+        error = tokenError ?? "no 'authorization: Bearer <join token>' header and no client certificate";
+        return null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Refused a certificate request from {Peer} (identity {Identity}): {Reason}")]
+        public static partial void Refused(ILogger logger, string peer, string identity, string reason);
+    }
+}

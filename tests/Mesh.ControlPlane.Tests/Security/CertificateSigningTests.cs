@@ -1,0 +1,260 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Envoy.Service.Discovery.V3;
+using Grpc.Net.Client;
+using Istio.V1.Auth;
+using Mesh.ControlPlane.Security;
+using Mesh.Testing;
+using Mesh.Xds;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.ControlPlane.Tests.Security;
+
+/// <summary>The signing service over real loopback TLS: who may get which certificate.</summary>
+public sealed class CertificateSigningTests : IAsyncLifetime
+{
+    private TestControlPlane _cp = null!;
+
+    public async Task InitializeAsync() =>
+        _cp = await TestControlPlane.StartAsync(new Dictionary<string, string> { ["services.yaml"] = TestYaml.ReviewsServiceEntry });
+
+    public async Task DisposeAsync() => await _cp.DisposeAsync();
+
+    [Fact]
+    public async Task CreateCertificate_TokenForTheCsrIdentity_IssuesLeafChainingToTheRoot()
+    {
+        var token = _cp.CreateToken("default", "productpage");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var response = await CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/productpage"), validity: 0);
+
+        Assert.Equal(2, response.CertChain.Count);
+        using var leaf = X509Certificate2.CreateFromPem(response.CertChain[0]);
+        using var root = X509Certificate2.CreateFromPem(response.CertChain[1]);
+        Assert.Equal(_cp.CertificateAuthority.RootCertificate.Thumbprint, root.Thumbprint);
+        Assert.True(SpiffeId.TryFromCertificate(leaf, out var id));
+        Assert.Equal("spiffe://cluster.local/ns/default/sa/productpage", id.ToString());
+        Assert.Equal(root.Subject, leaf.Issuer);
+        Assert.Equal(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, leaf.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages);
+        var usages = leaf.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<Oid>().Select(o => o.Value).ToList();
+        Assert.Equal(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"], usages);
+        Assert.False(leaf.Extensions.OfType<X509BasicConstraintsExtension>().Single().CertificateAuthority);
+        var lifetime = leaf.NotAfter.ToUniversalTime() - DateTime.UtcNow;
+        Assert.InRange(lifetime, TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
+        Assert.True(leaf.NotBefore.ToUniversalTime() < DateTime.UtcNow.AddSeconds(-30), "NotBefore is backdated for clock skew");
+        Assert.True(ChainsTo(leaf, root), "the leaf chains to the mesh root");
+        Assert.Equal(key.ExportSubjectPublicKeyInfo(), leaf.PublicKey.ExportSubjectPublicKeyInfo());
+    }
+
+    [Theory]
+    [InlineData(20, 20)]
+    [InlineData(48 * 3600, 24 * 3600)]
+    public async Task CreateCertificate_RequestedValidity_HonouredUpTo24Hours(long requestedSeconds, long expectedSeconds)
+    {
+        var token = _cp.CreateToken("default", "reviews");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var response = await CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/reviews"), requestedSeconds);
+
+        using var leaf = X509Certificate2.CreateFromPem(response.CertChain[0]);
+        var lifetime = (leaf.NotAfter.ToUniversalTime() - DateTime.UtcNow).TotalSeconds;
+        Assert.InRange(lifetime, expectedSeconds - 30, expectedSeconds);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_TokenForAnotherServiceAccount_PermissionDeniedAndLogged()
+    {
+        var token = _cp.CreateToken("default", "a");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/b")));
+
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains("spiffe://cluster.local/ns/default/sa/b", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("the caller proved spiffe://cluster.local/ns/default/sa/a", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains(_cp.Logs.MessagesAtLeast(LogLevel.Warning), m => m.Contains("Refused a certificate request", StringComparison.Ordinal) && m.Contains("sa/b", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CreateCertificate_CsrWithAnExtraDnsName_PermissionDenied()
+    {
+        var token = _cp.CreateToken("default", "a");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/a", "evil.example.com")));
+
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains("DNS:evil.example.com", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_NoToken_Unauthenticated()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(null, Csr(key, "spiffe://cluster.local/ns/default/sa/a")));
+
+        Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+        Assert.Contains("no 'authorization: Bearer <join token>' header", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_ExpiredToken_Unauthenticated()
+    {
+        var expired = CertificateAuthority.CreateJoinToken(_cp.CaDirectory, new SpiffeId("cluster.local", "default", "a"), DateTimeOffset.UtcNow.AddSeconds(-5));
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(expired, Csr(key, "spiffe://cluster.local/ns/default/sa/a")));
+
+        Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+        Assert.Contains("expired", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_ForgedTokens_Unauthenticated()
+    {
+        var otherCa = Path.Combine(Path.GetTempPath(), "mesh-test-ca-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // Signed with another CA directory's key.
+            var foreign = CertificateAuthority.CreateJoinToken(otherCa, new SpiffeId("cluster.local", "default", "a"), DateTimeOffset.UtcNow.AddHours(1));
+
+            // A genuine token for sa/b whose payload was edited to say sa/a.
+            var genuine = _cp.CreateToken("default", "b");
+            var parts = genuine.Split('.');
+            var payload = System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(parts[0])).Replace("\"sa\":\"b\"", "\"sa\":\"a\"", StringComparison.Ordinal);
+            var tampered = System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(payload)) + "." + parts[1];
+
+            foreach (var token in new[] { foreign, tampered, "not-a-token" })
+            {
+                using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/a")));
+                Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+            }
+        }
+        finally
+        {
+            Directory.Delete(otherCa, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task CreateCertificate_OverThePlaintextXdsPort_Refused()
+    {
+        using var channel = GrpcChannel.ForAddress(_cp.XdsAddress);
+        var client = new IstioCertificateService.IstioCertificateServiceClient(channel);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new IstioCertificateRequest { Csr = Csr(key, "spiffe://cluster.local/ns/default/sa/a") };
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.CreateCertificateAsync(request, new Metadata { { "authorization", "Bearer " + _cp.CreateToken("default", "a") } }));
+
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains("only over TLS", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_RenewalWithTheCurrentCertificateAndNoToken_IssuesTheSameIdentity()
+    {
+        using var firstKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var first = await CallAsync(_cp.CreateToken("default", "reviews"), Csr(firstKey, "spiffe://cluster.local/ns/default/sa/reviews"));
+        using var current = X509Certificate2.CreateFromPem(first.CertChain[0]).CopyWithPrivateKey(firstKey);
+        using var nextKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var renewed = await CallAsync(null, Csr(nextKey, "spiffe://cluster.local/ns/default/sa/reviews"), clientCertificate: current);
+        var otherIdentity = await Assert.ThrowsAsync<RpcException>(() =>
+            CallAsync(null, Csr(nextKey, "spiffe://cluster.local/ns/default/sa/ratings"), clientCertificate: current));
+
+        using var leaf = X509Certificate2.CreateFromPem(renewed.CertChain[0]);
+        Assert.True(SpiffeId.TryFromCertificate(leaf, out var id));
+        Assert.Equal("spiffe://cluster.local/ns/default/sa/reviews", id.ToString());
+        Assert.Equal(StatusCode.PermissionDenied, otherIdentity.StatusCode);
+    }
+
+    [Fact]
+    public async Task TlsPort_ServesAdsWithACertificateForLocalhostAndTheControlPlaneIdentity()
+    {
+        X509Certificate2? seen = null;
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    seen = X509CertificateLoader.LoadCertificate(certificate!.GetRawCertData());
+                    return (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None && ChainsTo(seen, _cp.CertificateAuthority.RootCertificate);
+                },
+            },
+        };
+        using var channel = GrpcChannel.ForAddress(_cp.TlsAddress, new GrpcChannelOptions { HttpHandler = handler });
+        using var call = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel).StreamAggregatedResources();
+        var request = new DiscoveryRequest
+        {
+            Node = new Envoy.Config.Core.V3.Node { Id = "tls-test" },
+            TypeUrl = XdsTypeUrls.Listener,
+            ResourceNames = { "reviews.default.svc.cluster.local:9080" },
+        };
+
+        await call.RequestStream.WriteAsync(request);
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.Single(call.ResponseStream.Current.Resources);
+        await call.RequestStream.CompleteAsync();
+        Assert.NotNull(seen);
+        Assert.True(SpiffeId.TryFromCertificate(seen, out var id));
+        Assert.Equal("spiffe://cluster.local/ns/istio-system/sa/mesh-controlplane", id.ToString());
+        seen.Dispose();
+    }
+
+    internal static string Csr(ECDsa key, string uri, string? dnsName = null)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName(string.Empty), key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddUri(new Uri(uri));
+        if (dnsName is not null)
+        {
+            names.AddDnsName(dnsName);
+        }
+
+        request.CertificateExtensions.Add(names.Build(critical: true));
+        return request.CreateSigningRequestPem();
+    }
+
+    internal static bool ChainsTo(X509Certificate2 leaf, X509Certificate2 root, params X509Certificate2[] intermediates)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(root);
+        chain.ChainPolicy.ExtraStore.AddRange(intermediates);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(leaf);
+    }
+
+    private async Task<IstioCertificateResponse> CallAsync(string? token, string csr, long validity = 0, X509Certificate2? clientCertificate = null)
+    {
+        var root = _cp.CertificateAuthority.RootCertificate;
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                {
+                    using var server = X509CertificateLoader.LoadCertificate(certificate!.GetRawCertData());
+                    return ChainsTo(server, root);
+                },
+                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+            },
+        };
+        using var channel = GrpcChannel.ForAddress(_cp.TlsAddress, new GrpcChannelOptions { HttpHandler = handler });
+        var client = new IstioCertificateService.IstioCertificateServiceClient(channel);
+        var headers = new Metadata();
+        if (token is not null)
+        {
+            headers.Add("authorization", "Bearer " + token);
+        }
+
+        return await client.CreateCertificateAsync(new IstioCertificateRequest { Csr = csr, ValidityDuration = validity }, headers);
+    }
+}
