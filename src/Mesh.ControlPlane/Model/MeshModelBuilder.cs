@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Mesh.ControlPlane.Authorization;
 using Mesh.ControlPlane.Configuration;
 
 namespace Mesh.ControlPlane.Model;
@@ -23,7 +24,7 @@ public sealed partial class MeshModelBuilder
 {
     private const string ServiceNameLabel = "kubernetes.io/service-name";
 
-    private static readonly JsonSerializerOptions SpecOptions = new()
+    internal static readonly JsonSerializerOptions SpecOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
@@ -68,6 +69,7 @@ public sealed partial class MeshModelBuilder
 
         var policies = BuildDestinationPolicies(parsed, frozenServices);
         var routes = BuildRouteTables(parsed, frozenServices, policies);
+        var authorizationPolicies = AuthorizationPolicyBuilder.Build(parsed.AuthorizationPolicies, _errors);
 
         return new MeshSnapshot
         {
@@ -75,6 +77,7 @@ public sealed partial class MeshModelBuilder
             Services = frozenServices,
             Policies = policies,
             Routes = routes,
+            AuthorizationPolicies = authorizationPolicies,
             ClusterDomain = _clusterDomain,
         };
     }
@@ -95,6 +98,7 @@ public sealed partial class MeshModelBuilder
         public List<Parsed<KubeServiceSpec>> Services { get; } = [];
         public List<Parsed<KubeEndpointSlice>> EndpointSlices { get; } = [];
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
+        public List<ConfigResource> AuthorizationPolicies { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -140,6 +144,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "EndpointSlice":
                     AddSpec(resource, null, set.EndpointSlices);
+                    break;
+                case "AuthorizationPolicy":
+                    set.AuthorizationPolicies.Add(resource);
                     break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();
@@ -188,7 +195,7 @@ public sealed partial class MeshModelBuilder
         }
     }
 
-    private static string DescribeJsonError(JsonException ex)
+    internal static string DescribeJsonError(JsonException ex)
     {
         var message = ex.Message;
         var unknown = UnknownFieldPattern().Match(message);

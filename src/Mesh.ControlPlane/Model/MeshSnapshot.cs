@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Mesh.ControlPlane.Authorization;
 
 namespace Mesh.ControlPlane.Model;
 
@@ -23,6 +24,9 @@ public sealed record MeshSnapshot
 
     /// <summary>The destination policies (from DestinationRule), by fully qualified host.</summary>
     public ImmutableDictionary<string, DestinationPolicy> Policies { get; init; } = ImmutableDictionary<string, DestinationPolicy>.Empty;
+
+    /// <summary>The AuthorizationPolicies of every namespace, ordered by namespace and name (see <see cref="AuthorizationPolicyScope"/>).</summary>
+    public ImmutableArray<AuthorizationPolicyModel> AuthorizationPolicies { get; init; } = [];
 
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
