@@ -251,6 +251,11 @@ internal sealed class RbacEngine
             return AnyMatcher.Instance;
         }
 
+        if (header.StringMatch is { } stringMatch && HasEmptyPattern(stringMatch, field + ".string_match", problems))
+        {
+            return AnyMatcher.Instance;
+        }
+
         var condition = XdsResourceTypes.CompileHeader(header, out var error);
         if (condition is null)
         {
@@ -287,16 +292,8 @@ internal sealed class RbacEngine
     /// <summary>A string matcher, compiled by the client's header matcher code (a header condition without a name).</summary>
     private static HeaderCondition? CompileString(StringMatcher matcher, string field, List<string> problems)
     {
-        var empty = matcher.MatchPatternCase switch
+        if (HasEmptyPattern(matcher, field, problems))
         {
-            StringMatcher.MatchPatternOneofCase.Prefix => matcher.Prefix.Length == 0,
-            StringMatcher.MatchPatternOneofCase.Suffix => matcher.Suffix.Length == 0,
-            StringMatcher.MatchPatternOneofCase.Contains => matcher.Contains.Length == 0,
-            _ => false,
-        };
-        if (empty)
-        {
-            problems.Add($"{field}: {matcher.MatchPatternCase.ToString().ToLowerInvariant()} must not be empty");
             return null;
         }
 
@@ -307,6 +304,24 @@ internal sealed class RbacEngine
         }
 
         return condition;
+    }
+
+    /// <summary>Envoy requires prefix, suffix and contains to be non-empty (an empty one would match everything).</summary>
+    private static bool HasEmptyPattern(StringMatcher matcher, string field, List<string> problems)
+    {
+        var empty = matcher.MatchPatternCase switch
+        {
+            StringMatcher.MatchPatternOneofCase.Prefix => matcher.Prefix.Length == 0,
+            StringMatcher.MatchPatternOneofCase.Suffix => matcher.Suffix.Length == 0,
+            StringMatcher.MatchPatternOneofCase.Contains => matcher.Contains.Length == 0,
+            _ => false,
+        };
+        if (empty)
+        {
+            problems.Add($"{field}: {matcher.MatchPatternCase.ToString().ToLowerInvariant()} must not be empty");
+        }
+
+        return empty;
     }
 
     private sealed class CompiledPolicy(string name, RbacMatcher[] permissions, RbacMatcher[] principals)
