@@ -211,9 +211,9 @@ internal static class AuthorizationPolicyBuilder
             RemoteIpBlocks = IpBlocks(spec.RemoteIpBlocks, field + ".remoteIpBlocks", reporter),
             NotRemoteIpBlocks = IpBlocks(spec.NotRemoteIpBlocks, field + ".notRemoteIpBlocks", reporter),
         };
-        var empty = source.Principals.IsEmpty && source.NotPrincipals.IsEmpty && source.Namespaces.IsEmpty && source.NotNamespaces.IsEmpty
-            && source.IpBlocks.IsEmpty && source.NotIpBlocks.IsEmpty && source.RemoteIpBlocks.IsEmpty && source.NotRemoteIpBlocks.IsEmpty;
-        if (empty && spec.RequestPrincipals is null && spec.NotRequestPrincipals is null && spec.ServiceAccounts is null && spec.NotServiceAccounts is null)
+        if (spec.Principals is null && spec.NotPrincipals is null && spec.Namespaces is null && spec.NotNamespaces is null
+            && spec.IpBlocks is null && spec.NotIpBlocks is null && spec.RemoteIpBlocks is null && spec.NotRemoteIpBlocks is null
+            && spec.RequestPrincipals is null && spec.NotRequestPrincipals is null && spec.ServiceAccounts is null && spec.NotServiceAccounts is null)
         {
             reporter.Error(field, "must set at least one field");
         }
@@ -391,20 +391,30 @@ internal static class AuthorizationPolicyBuilder
 
     private static ImmutableArray<string> Paths(List<string>? values, string field, Reporter reporter)
     {
-        var result = Patterns(values, field, reporter);
-        foreach (var value in result)
+        if (values is null)
         {
-            if (value.Contains('{', StringComparison.Ordinal))
+            return [];
+        }
+
+        var plain = new List<string>(values.Count);
+        for (var i = 0; i < values.Count; i++)
+        {
+            var value = values[i];
+            if (value is not null && value.Contains('{', StringComparison.Ordinal))
             {
-                reporter.Error(field, $"'{value}': path templates ({{*}}, {{**}}) are not supported by Mesh");
+                reporter.Error($"{field}[{i}]", $"'{value}': path templates ({{*}}, {{**}}) are not supported by Mesh");
             }
-            else if (value[0] != '/' && value[0] != '*')
+            else if (!string.IsNullOrEmpty(value) && value[0] != '/' && value[0] != '*')
             {
-                reporter.Error(field, $"'{value}': a path starts with '/'");
+                reporter.Error($"{field}[{i}]", $"'{value}': a path starts with '/'");
+            }
+            else
+            {
+                plain.Add(value!);
             }
         }
 
-        return result;
+        return Patterns(plain, field, reporter);
     }
 
     private static ImmutableArray<string> IpBlocks(List<string>? values, string field, Reporter reporter)
