@@ -25,7 +25,7 @@ public static class MeshListenOptionsExtensions
         }
 
         // ConfigureEndpointDefaults and an explicit UseMesh() may both reach an endpoint; apply once.
-        if (listenOptions is { } && AppliedEndpoints.TryAdd(listenOptions, true))
+        if (AppliedEndpoints.TryAdd(listenOptions, true))
         {
             var certificates = services.GetService<CertificateProviderStore>();
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<MeshConnectionMiddleware>();

@@ -39,7 +39,13 @@ public static class MeshServerServiceCollectionExtensions
 
     private sealed class MeshKestrelSetup : IConfigureOptions<KestrelServerOptions>
     {
-        public void Configure(KestrelServerOptions options) => options.ConfigureEndpointDefaults(static listen => listen.UseMesh());
+        public void Configure(KestrelServerOptions options)
+        {
+            // Mesh clients secure connections below HTTP, so their requests say :scheme http over TLS; Kestrel
+            // would otherwise reset such streams.
+            options.AllowAlternateSchemes = true;
+            options.ConfigureEndpointDefaults(static listen => listen.UseMesh());
+        }
     }
 
     private sealed class MeshServerStartupFilter : IStartupFilter

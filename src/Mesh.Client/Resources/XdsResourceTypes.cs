@@ -607,7 +607,8 @@ internal static class XdsResourceTypes
         return new RouteMatcher { PathKind = kind, Path = path, PathRegex = regex, CaseSensitive = caseSensitive, Headers = headers, FractionPerMillion = fraction };
     }
 
-    private static HeaderCondition? CompileHeader(HeaderMatcher matcher, out string? error)
+    /// <summary>Compiles one header matcher (A28 semantics); also used by Mesh.Server's RBAC engine (A41).</summary>
+    internal static HeaderCondition? CompileHeader(HeaderMatcher matcher, out string? error)
     {
         error = null;
         var name = matcher.Name.ToLowerInvariant();

@@ -72,7 +72,7 @@ internal static class MeshConnector
         {
             if (tls.Error is not null || tls.Roots is null)
             {
-                throw new AuthenticationException(tls.Error ?? "no roots");
+                throw new IOException(tls.Error ?? $"cluster '{tls.Cluster}' has no root certificates");
             }
 
             var roots = (await tls.Roots.WaitForCertificateAsync(cancellationToken).ConfigureAwait(false)).TrustedRoots;
@@ -91,9 +91,10 @@ internal static class MeshConnector
             {
                 await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
             }
-            catch (AuthenticationException ex) when (failure is not null)
+            catch (AuthenticationException ex)
             {
-                throw new AuthenticationException($"mTLS to {context.DnsEndPoint} (cluster '{tls.Cluster}') failed: {failure}", ex);
+                // An IOException: callers (gRPC: UNAVAILABLE) treat it as the connection failure it is.
+                throw new IOException($"mTLS to {context.DnsEndPoint.Host}:{context.DnsEndPoint.Port} (cluster '{tls.Cluster}') failed: {failure ?? ex.Message}", ex);
             }
 
             return ssl;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Mesh.ControlPlane.Authorization;
 using Mesh.ControlPlane.Configuration;
 
 namespace Mesh.ControlPlane.Model;
@@ -23,7 +24,7 @@ public sealed partial class MeshModelBuilder
 {
     private const string ServiceNameLabel = "kubernetes.io/service-name";
 
-    private static readonly JsonSerializerOptions SpecOptions = new()
+    internal static readonly JsonSerializerOptions SpecOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
@@ -50,10 +51,10 @@ public sealed partial class MeshModelBuilder
     private MeshModelBuilder(string clusterDomain) => _clusterDomain = clusterDomain;
 
     /// <summary>Builds a snapshot from <paramref name="resources"/>; <paramref name="version"/> is stamped on it.</summary>
-    public static MeshBuildResult Build(IReadOnlyList<ConfigResource> resources, long version, string clusterDomain = "cluster.local")
+    public static MeshBuildResult Build(IReadOnlyList<ConfigResource> resources, long version, string clusterDomain = "cluster.local", string trustDomain = "cluster.local")
     {
         var builder = new MeshModelBuilder(clusterDomain);
-        var snapshot = builder.BuildCore(resources, version);
+        var snapshot = builder.BuildCore(resources, version) with { TrustDomain = trustDomain };
         return new MeshBuildResult(builder._errors.Count == 0 ? snapshot : null, builder._errors, builder._warnings);
     }
 
@@ -69,6 +70,7 @@ public sealed partial class MeshModelBuilder
         var policies = BuildDestinationPolicies(parsed, frozenServices);
         var routes = BuildRouteTables(parsed, frozenServices, policies);
         var peerAuthentications = BuildPeerAuthentications(parsed.PeerAuthentications);
+        var authorizationPolicies = AuthorizationPolicyBuilder.Build(parsed.AuthorizationPolicies, _errors);
 
         return new MeshSnapshot
         {
@@ -77,6 +79,7 @@ public sealed partial class MeshModelBuilder
             Policies = policies,
             Routes = routes,
             PeerAuthentications = peerAuthentications,
+            AuthorizationPolicies = authorizationPolicies,
             ClusterDomain = _clusterDomain,
         };
     }
@@ -98,6 +101,7 @@ public sealed partial class MeshModelBuilder
         public List<Parsed<KubeEndpointSlice>> EndpointSlices { get; } = [];
         public List<Parsed<PeerAuthenticationSpec>> PeerAuthentications { get; } = [];
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
+        public List<ConfigResource> AuthorizationPolicies { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -147,6 +151,9 @@ public sealed partial class MeshModelBuilder
                 case "PeerAuthentication":
                     AddSpec(resource, "spec", set.PeerAuthentications);
                     break;
+                case "AuthorizationPolicy":
+                    set.AuthorizationPolicies.Add(resource);
+                    break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();
                     AddSpec(resource, "spec", pods);
@@ -194,7 +201,7 @@ public sealed partial class MeshModelBuilder
         }
     }
 
-    private static string DescribeJsonError(JsonException ex)
+    internal static string DescribeJsonError(JsonException ex)
     {
         var message = ex.Message;
         var unknown = UnknownFieldPattern().Match(message);

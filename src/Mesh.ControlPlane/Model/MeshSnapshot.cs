@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Mesh.ControlPlane.Authorization;
 
 namespace Mesh.ControlPlane.Model;
 
@@ -29,6 +30,9 @@ public sealed record MeshSnapshot
 
     /// <summary>The SPIFFE trust domain of workload identities, <c>cluster.local</c> by default.</summary>
     public string TrustDomain { get; init; } = "cluster.local";
+
+    /// <summary>The AuthorizationPolicies of every namespace, ordered by namespace and name (see <see cref="AuthorizationPolicyScope"/>).</summary>
+    public ImmutableArray<AuthorizationPolicyModel> AuthorizationPolicies { get; init; } = [];
 
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";

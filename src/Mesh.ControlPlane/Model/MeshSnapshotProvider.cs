@@ -83,7 +83,7 @@ public sealed partial class MeshSnapshotProvider : IDisposable
                 errors.AddRange(set.Errors);
             }
 
-            var result = MeshModelBuilder.Build(resources, _nextVersion, _options.ClusterDomain);
+            var result = MeshModelBuilder.Build(resources, _nextVersion, _options.ClusterDomain, _options.TrustDomain);
             errors.AddRange(result.Errors);
             LastWarnings = result.Warnings;
             foreach (var warning in result.Warnings)

@@ -100,7 +100,8 @@ public static class ProxylessTranslator
         return SecurityTranslator.BuildInboundListener(snapshot, workload, name, host, port, AuthorizationFilters(snapshot, workload));
     }
 
-    private static IReadOnlyList<Hcm.HttpFilter> AuthorizationFilters(MeshSnapshot snapshot, ClientWorkload workload) => [];
+    private static IReadOnlyList<Hcm.HttpFilter> AuthorizationFilters(MeshSnapshot snapshot, ClientWorkload workload) =>
+        Authorization.RbacFilterBuilder.Build(Authorization.AuthorizationPolicyScope.ForWorkload(snapshot, workload.Namespace, workload.Labels), snapshot.TrustDomain);
 
     /// <summary>
     /// The canonical listener name a client in <paramref name="clientNamespace"/> means by <paramref name="name"/>

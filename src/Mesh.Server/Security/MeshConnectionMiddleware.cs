@@ -10,7 +10,7 @@ using Mesh.Server.Authorization;
 using Mesh.Server.Listeners;
 using Mesh.Xds;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
@@ -26,7 +26,7 @@ internal sealed class MeshConnectionFeature(ServerListenerWatcher listener, bool
 
     public SpiffeId? PeerIdentity { get; } = peer;
 
-    public bool IsMutualTls => IsTls && rbacPeer.HasCertificate;
+    public bool IsMutualTls => IsTls && RbacPeer.HasCertificate;
 
     public RbacPeer RbacPeer { get; } = rbacPeer;
 }

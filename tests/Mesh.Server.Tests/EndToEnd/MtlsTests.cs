@@ -1,0 +1,147 @@
+using System.Net.Http;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mesh.Server.Tests.Reviews;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.Server.Tests.EndToEnd;
+
+/// <summary>PeerAuthentication and mutual TLS end to end: real Kestrel servers, real mesh clients, YAML in.</summary>
+public class MtlsTests
+{
+    private const string Peer = "spiffe://cluster.local/ns/default/sa/productpage";
+
+    [Fact]
+    public async Task Strict_PlaintextClientRefused_MeshClientServedWithItsSpiffeId()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+        var port = await mesh.StartServerAsync("reviews", "reviews");
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+
+        var client = mesh.Client("productpage").GetRequiredService<Reviews.Reviews.ReviewsClient>();
+        var (reply, error) = await SecureMesh.CallAsync(client);
+        Assert.True(error is null, error?.Status.ToString());
+        Assert.Equal("reviews", reply!.Server);
+        Assert.Equal(Peer, reply.Peer);
+        Assert.Equal(Peer, reply.User);
+
+        using var plain = DirectChannel.Plaintext(port);
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
+            new Reviews.Reviews.ReviewsClient(plain).GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains(mesh.ServerLogs.MessagesAtLeast(Microsoft.Extensions.Logging.LogLevel.Debug), m => m.Contains("plaintext is not accepted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Permissive_PlaintextAndMtlsClientsBothServedOnOnePort()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+        var port = await mesh.StartServerAsync("reviews", "reviews");
+
+        // ISTIO_MUTUAL makes the mesh client use mTLS even though the server also takes plaintext.
+        const string Mutual = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews, namespace: default}
+            spec:
+              host: reviews
+              trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+            """;
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", string.Join("\n---\n", SecureMesh.ReviewsEntry(port), SecureMesh.PeerAuthentication("PERMISSIVE"), Mutual));
+
+        var client = mesh.Client("productpage").GetRequiredService<Reviews.Reviews.ReviewsClient>();
+        var (reply, error) = await SecureMesh.CallAsync(client);
+        Assert.True(error is null, error?.Status.ToString());
+        Assert.Equal(Peer, reply!.Peer);
+
+        using var plain = DirectChannel.Plaintext(port);
+        var plainReply = await new Reviews.Reviews.ReviewsClient(plain).GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+        Assert.Equal("reviews", plainReply.Server);
+        Assert.Equal(string.Empty, plainReply.Peer);
+    }
+
+    [Fact]
+    public async Task Strict_CertificateNotFromMeshRoot_RefusedByServer()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+        var port = await mesh.StartServerAsync("reviews", "reviews");
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+
+        // A mesh client first, so we know the server is serving mTLS on this configuration.
+        var (_, error) = await SecureMesh.CallAsync(mesh.Client("productpage").GetRequiredService<Reviews.Reviews.ReviewsClient>());
+        Assert.True(error is null, error?.Status.ToString());
+
+        // An impostor: a self-signed certificate claiming the productpage identity.
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=impostor", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri(Peer));
+        request.CertificateExtensions.Add(san.Build());
+        using var impostor = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [impostor],
+#pragma warning disable CA5359 // The impostor does not care who the server is: the test is whether the server lets it in.
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+#pragma warning restore CA5359
+            },
+        };
+        using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{port}", new GrpcChannelOptions { HttpHandler = handler });
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
+            new Reviews.Reviews.ReviewsClient(channel).GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains(mesh.ServerLogs.MessagesAtLeast(Microsoft.Extensions.Logging.LogLevel.Debug), m => m.Contains("does not chain to the mesh's roots", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Strict_ServerWhoseIdentityDoesNotMatch_RefusedByClient()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+
+        // The server runs as "ratings", but the mesh says reviews' endpoint runs as "reviews".
+        var port = await mesh.StartServerAsync("ratings", "reviews");
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port, serviceAccount: "reviews") + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+
+        var client = mesh.Client("productpage").GetRequiredService<Reviews.Reviews.ReviewsClient>();
+        var (reply, error) = await SecureMesh.CallAsync(client, TimeSpan.FromSeconds(5));
+        Assert.Null(reply);
+        Assert.Equal(StatusCode.Unavailable, error!.StatusCode);
+        Assert.Contains("spiffe://cluster.local/ns/default/sa/ratings", error.Status.Detail + error.Status.DebugException, StringComparison.Ordinal);
+
+        // Once the mesh knows the right identity, the same server is accepted.
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port, serviceAccount: "ratings") + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+        (reply, error) = await SecureMesh.CallAsync(client);
+        Assert.True(error is null, error?.Status.ToString());
+        Assert.Equal("ratings", reply!.Server);
+    }
+
+    [Fact]
+    public async Task Http_MeshRoutedHttpClient_UsesMtlsAndServerSeesIdentity()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+        var port = await mesh.StartServerAsync("reviews", "reviews", protocols: Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2);
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+
+        var http = mesh.Client("productpage").GetRequiredService<IHttpClientFactory>().CreateClient("reviews");
+        string? body = null;
+        for (var i = 0; i < 50 && body is null; i++)
+        {
+            using var response = await http.GetAsync(new Uri("http://reviews:9080/whoami"));
+            if (response.IsSuccessStatusCode)
+            {
+                body = await response.Content.ReadAsStringAsync();
+            }
+            else
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.Equal(Peer, body);
+    }
+}
