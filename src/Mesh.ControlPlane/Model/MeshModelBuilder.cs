@@ -703,6 +703,10 @@ public sealed partial class MeshModelBuilder
             else
             {
                 policy = policy with { TlsMode = mode };
+                if (mode is "SIMPLE" or "MUTUAL")
+                {
+                    Warn(resource, field + ".tls.mode", $"{mode} needs certificate files per destination, which proxyless clients do not use; no TLS is sent (use ISTIO_MUTUAL)");
+                }
             }
         }
 
