@@ -43,32 +43,29 @@ internal sealed partial class ServingCertificate(CertificateAuthority authority,
 
     /// <summary>
     /// TLS options for one connection: this certificate, and a request for (not a requirement of) a client
-    /// certificate, which the signing service accepts as proof of identity for renewals. A client that sends none is
-    /// let in (it authenticates with a join token); one that sends a certificate must have it from this mesh's CA.
+    /// certificate. The handshake lets every client in — a client certificate is an optional credential, checked by
+    /// the signing service against the mesh root, which falls back to the join token when it is not valid (a workload
+    /// whose certificate came from a replaced root must still be able to get a new one with its token).
     /// </summary>
     public SslServerAuthenticationOptions CreateOptions() => new()
     {
         ServerCertificateContext = Current,
         ClientCertificateRequired = true,
-        RemoteCertificateValidationCallback = ValidateClientCertificate,
+#pragma warning disable CA5359 // This validates *client* certificates, which are optional credentials checked by the signing service.
+        RemoteCertificateValidationCallback = AcceptClient,
+#pragma warning restore CA5359
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
     };
 
-    private bool ValidateClientCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    private bool AcceptClient(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        if (certificate is null)
+        if (certificate is not null && errors != SslPolicyErrors.None)
         {
-            return true;
+            // Judged against the system roots; the mesh root is checked where the certificate is used.
+            Log.ClientCertificateDeferred(logger, certificate.Subject, errors.ToString());
         }
 
-        using var copy = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        if (authority.ValidatePeerCertificate(copy, out var error) is not null)
-        {
-            return true;
-        }
-
-        Log.ClientCertificateRejected(logger, error);
-        return false;
+        return true;
     }
 
     private static partial class Log
@@ -76,7 +73,7 @@ internal sealed partial class ServingCertificate(CertificateAuthority authority,
         [LoggerMessage(1, LogLevel.Information, "Issued the control plane's TLS certificate, valid until {NotAfter:u}.")]
         public static partial void Issued(ILogger logger, DateTime notAfter);
 
-        [LoggerMessage(2, LogLevel.Warning, "Refused a TLS client: {Reason}")]
-        public static partial void ClientCertificateRejected(ILogger logger, string reason);
+        [LoggerMessage(2, LogLevel.Debug, "A TLS client presented a certificate ({Subject}) the system roots do not trust ({Errors}); the signing service checks it against the mesh root.")]
+        public static partial void ClientCertificateDeferred(ILogger logger, string subject, string errors);
     }
 }

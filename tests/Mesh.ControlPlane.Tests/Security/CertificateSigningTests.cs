@@ -174,6 +174,29 @@ public sealed class CertificateSigningTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateCertificate_ClientCertificateFromAnotherRoot_IgnoredForTheTokenButNeverTrusted()
+    {
+        using var foreignKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=foreign", foreignKey, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddUri(new Uri("spiffe://cluster.local/ns/default/sa/reviews"));
+        request.CertificateExtensions.Add(names.Build());
+        using var foreign = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(1));
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        // With a valid token the (e.g. pre-rotation) certificate does not stand in the way...
+        var withToken = await CallAsync(_cp.CreateToken("default", "reviews"), Csr(key, "spiffe://cluster.local/ns/default/sa/reviews"), clientCertificate: foreign);
+
+        // ...and without one it proves nothing.
+        var withoutToken = await Assert.ThrowsAsync<RpcException>(() =>
+            CallAsync(null, Csr(key, "spiffe://cluster.local/ns/default/sa/reviews"), clientCertificate: foreign));
+
+        Assert.Equal(2, withToken.CertChain.Count);
+        Assert.Equal(StatusCode.Unauthenticated, withoutToken.StatusCode);
+        Assert.Contains("does not chain to the mesh root", withoutToken.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TlsPort_ServesAdsWithACertificateForLocalhostAndTheControlPlaneIdentity()
     {
         X509Certificate2? seen = null;
