@@ -40,6 +40,16 @@ internal sealed class RbacPeer
     /// <summary>The certificate's subject as an RFC 2253 name (empty without a certificate).</summary>
     public string Subject { get; }
 
+    /// <summary>
+    /// The identity to show in logs: the first URI SAN (the SPIFFE ID), else the first DNS SAN, else the subject;
+    /// <c>plaintext</c> or <c>tls-without-certificate</c> when there is none.
+    /// </summary>
+    public string DisplayName => !IsTls ? "plaintext"
+        : !HasCertificate ? "tls-without-certificate"
+        : UriSans.Count > 0 ? UriSans[0]
+        : DnsSans.Count > 0 ? DnsSans[0]
+        : Subject;
+
     /// <summary>A TLS peer with the given identity (tests, and sources other than an X.509 certificate).</summary>
     public static RbacPeer Create(IEnumerable<string> uriSans, IEnumerable<string> dnsSans, string subject) =>
         new(true, true, [.. uriSans], [.. dnsSans], subject);

@@ -80,4 +80,14 @@ public class RbacPeerTests
         Assert.True(PrincipalMatches(principal, Request(peer: peer)));
         Assert.False(PrincipalMatches(principal, Request(peer: RbacPeer.Create(["spiffe://cluster.local/ns/other/sa/x"], [], "CN=x"))));
     }
+
+    [Fact]
+    public void DisplayName_PrefersTheSpiffeIdAndNamesPeersWithoutOne()
+    {
+        Assert.Equal("spiffe://a/ns/b/sa/c", RbacPeer.Create(["spiffe://a/ns/b/sa/c"], ["dns"], "CN=x").DisplayName);
+        Assert.Equal("dns", RbacPeer.Create([], ["dns"], "CN=x").DisplayName);
+        Assert.Equal("CN=x", RbacPeer.Create([], [], "CN=x").DisplayName);
+        Assert.Equal("plaintext", RbacPeer.Plaintext.DisplayName);
+        Assert.Equal("tls-without-certificate", RbacPeer.TlsWithoutCertificate.DisplayName);
+    }
 }
