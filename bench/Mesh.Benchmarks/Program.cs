@@ -7,6 +7,11 @@ using Mesh.Benchmarks;
 
 // "latency": per-call p50/p99 and throughput for every path, measured by LatencyRunner (BenchmarkDotNet's
 // percentiles are over iterations, not calls). Anything else goes to BenchmarkDotNet.
+if (args is ["allocations", ..])
+{
+    return await AllocationProfile.RunAsync(args[1..]).ConfigureAwait(false);
+}
+
 if (args is ["latency", ..])
 {
     return await LatencyRunner.RunAsync(args[1..]).ConfigureAwait(false);

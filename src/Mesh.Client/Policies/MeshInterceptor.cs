@@ -16,8 +16,9 @@ internal readonly struct MetadataHeaders(Metadata? metadata) : IRequestHeaders
         }
 
         string? found = null;
-        foreach (var entry in metadata)
+        for (var i = 0; i < metadata.Count; i++) // by index: Metadata's enumerator is boxed
         {
+            var entry = metadata[i];
             if (!entry.IsBinary && entry.Key == name)
             {
                 found = found is null ? entry.Value : found + "," + entry.Value;
@@ -50,16 +51,20 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             return continuation(request, context);
         }
 
+        // Per call: one attempts object and one async state machine when the route has no fault and no retries; the
+        // AsyncUnaryCall takes static callbacks over the attempts object (no closures), and headers are awaited only
+        // when the caller asks for them.
         var attempts = new UnaryAttempts<TResponse>();
-        var response = target.State is null
-            ? WaitThenRunUnaryAsync(request, context, continuation, attempts)
+        attempts.Response = target.State is null ? WaitThenRunUnaryAsync(request, context, continuation, attempts)
+            : plan.Policy.Fault is null && plan.Policy.RetryPipeline is null ? AttemptAsync(request, context, continuation, plan, attempts, retriable: false)
             : RunUnaryAsync(request, context, continuation, plan, attempts);
         return new AsyncUnaryCall<TResponse>(
-            response,
-            attempts.HeadersAsync(response),
-            () => attempts.Current?.GetStatus() ?? attempts.Status,
-            () => attempts.Current?.GetTrailers() ?? [],
-            () => attempts.Current?.Dispose());
+            attempts.Response,
+            UnaryAttempts<TResponse>.HeadersOf,
+            UnaryAttempts<TResponse>.StatusOf,
+            UnaryAttempts<TResponse>.TrailersOf,
+            UnaryAttempts<TResponse>.DisposeOf,
+            attempts);
     }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
@@ -433,11 +438,27 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
     /// <summary>The attempts of one unary call: the current one answers status, trailers and disposal.</summary>
     private sealed class UnaryAttempts<TResponse>
     {
+        public static readonly Func<object, Task<Metadata>> HeadersOf = static state => ((UnaryAttempts<TResponse>)state).Headers();
+
+        public static readonly Func<object, Status> StatusOf = static state =>
+            ((UnaryAttempts<TResponse>)state) is var attempts && attempts.Current is { } current ? current.GetStatus() : attempts.Status;
+
+        public static readonly Func<object, Metadata> TrailersOf = static state => ((UnaryAttempts<TResponse>)state).Current?.GetTrailers() ?? [];
+
+        public static readonly Action<object> DisposeOf = static state => ((UnaryAttempts<TResponse>)state).Current?.Dispose();
+
+        private Task<Metadata>? _headers;
+
         public AsyncUnaryCall<TResponse>? Current { get; set; }
 
         public Status Status { get; set; } = Status.DefaultSuccess;
 
-        public async Task<Metadata> HeadersAsync(Task<TResponse> response)
+        /// <summary>The call's response; set right after the call starts, before the caller can ask for headers.</summary>
+        public Task<TResponse> Response { get; set; } = null!;
+
+        private Task<Metadata> Headers() => _headers ??= HeadersAsync(Response);
+
+        private async Task<Metadata> HeadersAsync(Task<TResponse> response)
         {
             try
             {
