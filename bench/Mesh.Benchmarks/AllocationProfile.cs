@@ -22,6 +22,8 @@ internal static class AllocationProfile
             ("unary xds channel", static e => e.UnaryAsync(e.MeshChannel)),
             ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh)),
             ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies)),
+            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes)),
+            ("unary 1 route + policies", static e => e.UnaryAsync(e.MeshRetry)),
             ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp)),
             ("http mesh", static e => DataPathEnvironment.GetAsync(e.MeshHttp)),
         };

@@ -44,6 +44,14 @@ public class DataPathBenchmarks
     [BenchmarkCategory("unary")]
     public Task Unary_MeshPolicies() => RunAsync(static e => e.UnaryAsync(e.MeshPolicies));
 
+    [Benchmark(OperationsPerInvoke = Calls)]
+    [BenchmarkCategory("unary")]
+    public Task Unary_Mesh100Routes() => RunAsync(static e => e.UnaryAsync(e.MeshRoutes));
+
+    [Benchmark(OperationsPerInvoke = Calls)]
+    [BenchmarkCategory("unary")]
+    public Task Unary_MeshPoliciesOneRoute() => RunAsync(static e => e.UnaryAsync(e.MeshRetry));
+
     [Benchmark(Baseline = true, OperationsPerInvoke = Calls)]
     [BenchmarkCategory("stream")]
     public Task Stream_Plain() => RunAsync(static e => e.StreamAsync(e.Plain));

@@ -14,7 +14,8 @@ namespace Mesh.Benchmarks;
 /// <list type="bullet">
 /// <item><c>greeter</c>: a plain service (one route, no policies).</item>
 /// <item><c>greeter-policies</c>: 100 routes with header matches (the call matches the last one), retries, an abort
-/// fault at 0 % and outlier detection.</item>
+/// fault at 0 % and outlier detection; <c>greeter-routes</c> has only the routes, <c>greeter-retry</c> only the
+/// policies (one route), to tell the two costs apart.</item>
 /// <item><c>greeter-http</c>: the HTTP/1.1 port, for the HttpClient path.</item>
 /// </list>
 /// </summary>
@@ -60,6 +61,12 @@ public sealed class DataPathEnvironment : IAsyncDisposable
     /// <summary>As <see cref="Mesh"/>, to the service with 100 routes and every policy.</summary>
     public Greeter.GreeterClient MeshPolicies { get; private set; } = null!;
 
+    /// <summary>As <see cref="Mesh"/>, to a service with the same 100 routes and no policies (the route table's share).</summary>
+    public Greeter.GreeterClient MeshRoutes { get; private set; } = null!;
+
+    /// <summary>As <see cref="Mesh"/>, to a service with one route and every policy (the policies' share).</summary>
+    public Greeter.GreeterClient MeshRetry { get; private set; } = null!;
+
     /// <summary>HttpClient from IHttpClientFactory to http://127.0.0.1:PORT.</summary>
     public HttpClient PlainHttp { get; private set; } = null!;
 
@@ -73,7 +80,9 @@ public sealed class DataPathEnvironment : IAsyncDisposable
         {
             ["greeter.yaml"] = ServiceEntry("greeter", "grpc", "GRPC", backend.GrpcPort),
             ["greeter-http.yaml"] = ServiceEntry("greeter-http", "http", "HTTP", backend.HttpPort),
-            ["greeter-policies.yaml"] = ServiceEntry("greeter-policies", "grpc", "GRPC", backend.GrpcPort) + "\n---\n" + PolicyVirtualService() + "\n---\n" + OutlierRule(),
+            ["greeter-policies.yaml"] = ServiceEntry("greeter-policies", "grpc", "GRPC", backend.GrpcPort) + "\n---\n" + PolicyVirtualService("greeter-policies", PolicyRoutes, policies: true) + "\n---\n" + OutlierRule("greeter-policies"),
+            ["greeter-routes.yaml"] = ServiceEntry("greeter-routes", "grpc", "GRPC", backend.GrpcPort) + "\n---\n" + PolicyVirtualService("greeter-routes", PolicyRoutes, policies: false),
+            ["greeter-retry.yaml"] = ServiceEntry("greeter-retry", "grpc", "GRPC", backend.GrpcPort) + "\n---\n" + PolicyVirtualService("greeter-retry", 1, policies: true) + "\n---\n" + OutlierRule("greeter-retry"),
         }).ConfigureAwait(false);
 
         var collection = new ServiceCollection().AddLogging();
@@ -86,7 +95,11 @@ public sealed class DataPathEnvironment : IAsyncDisposable
         var plain = GrpcChannel.ForAddress($"http://127.0.0.1:{backend.GrpcPort}");
         var mesh = GrpcChannel.ForAddress("xds:///greeter:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
         var policies = GrpcChannel.ForAddress("xds:///greeter-policies:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
-        environment._disposables.AddRange([plain, mesh, policies]);
+        var routes = GrpcChannel.ForAddress("xds:///greeter-routes:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
+        var retry = GrpcChannel.ForAddress("xds:///greeter-retry:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
+        environment._disposables.AddRange([plain, mesh, policies, routes, retry]);
+        environment.MeshRoutes = new Greeter.GreeterClient(routes.CreateMeshCallInvoker(services, "xds:///greeter-routes:9080"));
+        environment.MeshRetry = new Greeter.GreeterClient(retry.CreateMeshCallInvoker(services, "xds:///greeter-retry:9080"));
         environment.Plain = new Greeter.GreeterClient(plain);
         environment.MeshChannel = new Greeter.GreeterClient(mesh);
         environment.Mesh = new Greeter.GreeterClient(mesh.CreateMeshCallInvoker(services, "xds:///greeter:9080"));
@@ -95,7 +108,7 @@ public sealed class DataPathEnvironment : IAsyncDisposable
         environment.PlainHttp = factory.CreateClient("plain");
         environment.MeshHttp = factory.CreateClient("mesh");
 
-        foreach (var client in new[] { environment.Plain, environment.MeshChannel, environment.Mesh, environment.MeshPolicies })
+        foreach (var client in new[] { environment.Plain, environment.MeshChannel, environment.Mesh, environment.MeshPolicies, environment.MeshRoutes, environment.MeshRetry })
         {
             await client.SayHelloAsync(environment.Request, environment.Headers, DateTime.UtcNow.AddSeconds(30)).ResponseAsync.ConfigureAwait(false);
         }
@@ -174,43 +187,50 @@ public sealed class DataPathEnvironment : IAsyncDisposable
           - {address: 127.0.0.1, ports: {{{{portName}}}: {{{port}}}}}
         """;
 
-    /// <summary>99 routes matching x-route: r0..r98 exactly, then a catch-all; each with retries and a 0 % abort fault.</summary>
-    private static string PolicyVirtualService()
+    /// <summary>
+    /// <paramref name="count"/> routes: all but the last match x-route: r0, r1, … exactly, the last is a catch-all (the
+    /// benchmark's calls match it, after every header match failed); with <paramref name="policies"/>, each has retries and
+    /// a 0 % abort fault.
+    /// </summary>
+    private static string PolicyVirtualService(string host, int count, bool policies)
     {
-        var yaml = new StringBuilder("""
+        var yaml = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $$"""
             apiVersion: networking.istio.io/v1
             kind: VirtualService
-            metadata: {name: greeter-policies}
+            metadata: {name: {{host}}}
             spec:
-              hosts: [greeter-policies]
+              hosts: [{{host}}]
               http:
 
-            """);
-        for (var i = 0; i < PolicyRoutes; i++)
+            """));
+        for (var i = 0; i < count; i++)
         {
-            if (i < PolicyRoutes - 1)
+            if (i < count - 1)
             {
                 yaml.Append(CultureInfo.InvariantCulture, $"  - match: [{{headers: {{x-route: {{exact: r{i}}}}}}}]\n");
-                yaml.Append("    route: [{destination: {host: greeter-policies}}]\n");
+                yaml.Append(CultureInfo.InvariantCulture, $"    route: [{{destination: {{host: {host}}}}}]\n");
             }
             else
             {
-                yaml.Append("  - route: [{destination: {host: greeter-policies}}]\n");
+                yaml.Append(CultureInfo.InvariantCulture, $"  - route: [{{destination: {{host: {host}}}}}]\n");
             }
 
-            yaml.Append("    retries: {attempts: 3, retryOn: unavailable}\n");
-            yaml.Append("    fault: {abort: {percentage: {value: 0}, grpcStatus: UNAVAILABLE}}\n");
+            if (policies)
+            {
+                yaml.Append("    retries: {attempts: 3, retryOn: unavailable}\n");
+                yaml.Append("    fault: {abort: {percentage: {value: 0}, grpcStatus: UNAVAILABLE}}\n");
+            }
         }
 
         return yaml.ToString();
     }
 
-    private static string OutlierRule() => """
+    private static string OutlierRule(string host) => $$$"""
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
-        metadata: {name: greeter-policies}
+        metadata: {name: {{{host}}}}
         spec:
-          host: greeter-policies
+          host: {{{host}}}
           trafficPolicy:
             outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
         """;

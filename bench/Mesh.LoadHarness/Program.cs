@@ -6,7 +6,7 @@ const string Usage = """
       cp-scale       [--clients 1000] [--services 100] [--subscribe 20] [--streams-per-connection 100]
       translate      [--services 1000] [--endpoints 10] [--runs 5]
       client-memory  [--services 200]
-      client-cpu     [--rps 1000] [--seconds 10]
+      client-cpu     [--rps 1000] [--seconds 10] [--rounds 2]
       serve          --config-dir DIR [--backend]   (the child process the others start)
     """;
 
