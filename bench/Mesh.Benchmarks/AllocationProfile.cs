@@ -7,7 +7,7 @@ namespace Mesh.Benchmarks;
 /// Which types a path allocates per call, from the runtime's own sampling: an <see cref="EventListener"/> on the GC
 /// keyword at Verbose level receives GCAllocationTick events (one per ~100 KB allocated, naming the type that crossed the
 /// line), so over many calls each type's share of ticks is its share of bytes. Printed per path as estimated bytes per
-/// call by type, for the types that differ most from the plain channel.
+/// call by type, for the types that differ most from the plain path of the same kind (gRPC or HTTP).
 /// </summary>
 internal static class AllocationProfile
 {
@@ -47,6 +47,11 @@ internal static class AllocationProfile
             var perCall = (GC.GetTotalAllocatedBytes(precise: true) - total) / (double)calls;
             var byType = listener.Snapshot();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"== {name}: {perCall:F0} B/call (whole process), by type (estimated B/call):"));
+            if (name.EndsWith("plain", StringComparison.Ordinal))
+            {
+                baseline = byType; // each category against its own plain path
+            }
+
             baseline ??= byType;
             var rows = byType.Keys.Union(baseline.Keys)
                 .Select(t => (Type: t, Bytes: byType.GetValueOrDefault(t) * TickBytes / (double)calls, Base: baseline.GetValueOrDefault(t) * TickBytes / (double)calls))

@@ -12,6 +12,11 @@ if (args is ["allocations", ..])
     return await AllocationProfile.RunAsync(args[1..]).ConfigureAwait(false);
 }
 
+if (args is ["loop", _, _, _])
+{
+    return await LoopRunner.RunAsync(args[1..]).ConfigureAwait(false);
+}
+
 if (args is ["latency", ..])
 {
     return await LatencyRunner.RunAsync(args[1..]).ConfigureAwait(false);

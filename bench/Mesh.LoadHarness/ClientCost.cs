@@ -25,7 +25,10 @@ internal static class ClientCost
         Directory.CreateDirectory(directory);
         using var controlPlane = ControlPlaneProcess.Start(directory, backend: true);
         var backendPort = controlPlane.BackendGrpcPort;
-        ScaleYaml.WriteAll(directory, mode == "client-memory" ? services : 1, 2, (_, _) => backendPort);
+        // Written aside and moved into the watched directory in one rename, so the control plane never sees half of it.
+        var staging = directory + "-staging";
+        ScaleYaml.WriteAll(staging, mode == "client-memory" ? services : 1, 2, (_, _) => backendPort);
+        Directory.Move(staging, Path.Combine(directory, "services"));
         var collection = new ServiceCollection().AddLogging();
         collection.AddMesh(o => o.BootstrapJson = $$$"""
             {
