@@ -46,16 +46,33 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
     {
         Plan plan = default;
-        if (target.State is not null && !TryPlan(context, out plan))
+        var planned = target.State is not null;
+        if (planned && !TryPlan(context, out plan))
         {
             return continuation(request, context);
         }
 
-        // Per call: one attempts object and one async state machine when the route has no fault and no retries; the
-        // AsyncUnaryCall takes static callbacks over the attempts object (no closures), and headers are awaited only
-        // when the caller asks for them.
+        if (planned && plan.Policy.Fault is null && plan.Policy.RetryPipeline is null && !plan.ReportsOutcome)
+        {
+            // Nothing to do once the call is under way: hand the route and cluster to the picker and return the channel's
+            // own call, unwrapped.
+            var previous = MeshCallContext.Current;
+            MeshCallContext.Current = plan.Call;
+            try
+            {
+                return continuation(request, WithDeadline(context, plan.Deadline));
+            }
+            finally
+            {
+                MeshCallContext.Current = previous;
+            }
+        }
+
+        // Per call: one attempts object and one async state machine when the route has no fault and no retries but an
+        // outcome to report; the AsyncUnaryCall takes static callbacks over the attempts object (no closures), and
+        // headers are awaited only when the caller asks for them.
         var attempts = new UnaryAttempts<TResponse>();
-        attempts.Response = target.State is null ? WaitThenRunUnaryAsync(request, context, continuation, attempts)
+        attempts.Response = !planned ? WaitThenRunUnaryAsync(request, context, continuation, attempts)
             : plan.Policy.Fault is null && plan.Policy.RetryPipeline is null ? AttemptAsync(request, context, continuation, plan, attempts, retriable: false)
             : RunUnaryAsync(request, context, continuation, plan, attempts);
         return new AsyncUnaryCall<TResponse>(
@@ -204,7 +221,8 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         }
     }
 
-    private readonly record struct Plan(RoutePolicy Policy, MeshCallContext Call, DateTime? Deadline, MetadataHeaders Headers);
+    /// <summary>What a call will do: its route's policies, the cluster, the deadline, and whether its outcome feeds outlier detection.</summary>
+    private readonly record struct Plan(RoutePolicy Policy, MeshCallContext Call, DateTime? Deadline, MetadataHeaders Headers, bool ReportsOutcome);
 
     private bool TryPlan<TRequest, TResponse>(ClientInterceptorContext<TRequest, TResponse> context, out Plan plan)
         where TRequest : class
@@ -234,7 +252,8 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             }
         }
 
-        plan = new Plan(policy, new MeshCallContext(action, RouteTable.ChooseCluster(action)), deadline, headers);
+        var cluster = RouteTable.ChooseCluster(action);
+        plan = new Plan(policy, new MeshCallContext(action, cluster), deadline, headers, state.OutlierClusters.Contains(cluster));
         return true;
     }
 
