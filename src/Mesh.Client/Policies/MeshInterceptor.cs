@@ -16,8 +16,9 @@ internal readonly struct MetadataHeaders(Metadata? metadata) : IRequestHeaders
         }
 
         string? found = null;
-        foreach (var entry in metadata)
+        for (var i = 0; i < metadata.Count; i++) // by index: Metadata's enumerator is boxed
         {
+            var entry = metadata[i];
             if (!entry.IsBinary && entry.Key == name)
             {
                 found = found is null ? entry.Value : found + "," + entry.Value;
@@ -45,21 +46,42 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
     {
         Plan plan = default;
-        if (target.State is not null && !TryPlan(context, out plan))
+        var planned = target.State is not null;
+        if (planned && !TryPlan(context, out plan))
         {
             return continuation(request, context);
         }
 
+        if (planned && plan.Policy.Fault is null && plan.Policy.RetryPipeline is null && !plan.ReportsOutcome)
+        {
+            // Nothing to do once the call is under way: hand the route and cluster to the picker and return the channel's
+            // own call, unwrapped.
+            var previous = MeshCallContext.Current;
+            MeshCallContext.Current = plan.Call;
+            try
+            {
+                return continuation(request, WithDeadline(context, plan.Deadline));
+            }
+            finally
+            {
+                MeshCallContext.Current = previous;
+            }
+        }
+
+        // Per call: one attempts object and one async state machine when the route has no fault and no retries but an
+        // outcome to report; the AsyncUnaryCall takes static callbacks over the attempts object (no closures), and
+        // headers are awaited only when the caller asks for them.
         var attempts = new UnaryAttempts<TResponse>();
-        var response = target.State is null
-            ? WaitThenRunUnaryAsync(request, context, continuation, attempts)
+        attempts.Response = !planned ? WaitThenRunUnaryAsync(request, context, continuation, attempts)
+            : plan.Policy.Fault is null && plan.Policy.RetryPipeline is null ? AttemptAsync(request, context, continuation, plan, attempts, retriable: false)
             : RunUnaryAsync(request, context, continuation, plan, attempts);
         return new AsyncUnaryCall<TResponse>(
-            response,
-            attempts.HeadersAsync(response),
-            () => attempts.Current?.GetStatus() ?? attempts.Status,
-            () => attempts.Current?.GetTrailers() ?? [],
-            () => attempts.Current?.Dispose());
+            attempts.Response,
+            UnaryAttempts<TResponse>.HeadersOf,
+            UnaryAttempts<TResponse>.StatusOf,
+            UnaryAttempts<TResponse>.TrailersOf,
+            UnaryAttempts<TResponse>.DisposeOf,
+            attempts);
     }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
@@ -199,7 +221,8 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         }
     }
 
-    private readonly record struct Plan(RoutePolicy Policy, MeshCallContext Call, DateTime? Deadline, MetadataHeaders Headers);
+    /// <summary>What a call will do: its route's policies, the cluster, the deadline, and whether its outcome feeds outlier detection.</summary>
+    private readonly record struct Plan(RoutePolicy Policy, MeshCallContext Call, DateTime? Deadline, MetadataHeaders Headers, bool ReportsOutcome);
 
     private bool TryPlan<TRequest, TResponse>(ClientInterceptorContext<TRequest, TResponse> context, out Plan plan)
         where TRequest : class
@@ -229,7 +252,8 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             }
         }
 
-        plan = new Plan(policy, new MeshCallContext(action, RouteTable.ChooseCluster(action)), deadline, headers);
+        var cluster = RouteTable.ChooseCluster(action);
+        plan = new Plan(policy, new MeshCallContext(action, cluster), deadline, headers, state.OutlierClusters.Contains(cluster));
         return true;
     }
 
@@ -433,11 +457,27 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
     /// <summary>The attempts of one unary call: the current one answers status, trailers and disposal.</summary>
     private sealed class UnaryAttempts<TResponse>
     {
+        public static readonly Func<object, Task<Metadata>> HeadersOf = static state => ((UnaryAttempts<TResponse>)state).Headers();
+
+        public static readonly Func<object, Status> StatusOf = static state =>
+            ((UnaryAttempts<TResponse>)state) is var attempts && attempts.Current is { } current ? current.GetStatus() : attempts.Status;
+
+        public static readonly Func<object, Metadata> TrailersOf = static state => ((UnaryAttempts<TResponse>)state).Current?.GetTrailers() ?? [];
+
+        public static readonly Action<object> DisposeOf = static state => ((UnaryAttempts<TResponse>)state).Current?.Dispose();
+
+        private Task<Metadata>? _headers;
+
         public AsyncUnaryCall<TResponse>? Current { get; set; }
 
         public Status Status { get; set; } = Status.DefaultSuccess;
 
-        public async Task<Metadata> HeadersAsync(Task<TResponse> response)
+        /// <summary>The call's response; set right after the call starts, before the caller can ask for headers.</summary>
+        public Task<TResponse> Response { get; set; } = null!;
+
+        private Task<Metadata> Headers() => _headers ??= HeadersAsync(Response);
+
+        private async Task<Metadata> HeadersAsync(Task<TResponse> response)
         {
             try
             {

@@ -21,8 +21,11 @@ internal sealed record RoutePolicy(FaultPolicy? Fault, RetryPolicyResource? Retr
     public bool IsEmpty => Fault is null && RetryPipeline is null && Timeout is null;
 }
 
-/// <summary>Everything known about a target at one moment: routes, cluster pickers, route policies.</summary>
-internal sealed record MeshTargetState(RouteTable Table, RoutePolicy[] Policies, IReadOnlyList<EndpointState> DefaultEndpoints);
+/// <summary>
+/// Everything known about a target at one moment: routes, cluster pickers, route policies, and the clusters with outlier
+/// detection (calls to those must report their outcome).
+/// </summary>
+internal sealed record MeshTargetState(RouteTable Table, RoutePolicy[] Policies, IReadOnlyList<EndpointState> DefaultEndpoints, FrozenSet<string> OutlierClusters);
 
 /// <summary>
 /// One target (<c>reviews</c>, <c>reviews:9080</c>) followed through xDS with the same dependency tracker and
@@ -188,7 +191,7 @@ internal sealed class MeshTarget : IDisposable
             }
         }
 
-        return new MeshTargetState(table, policies, defaults);
+        return new MeshTargetState(table, policies, defaults, detectors.Keys.ToFrozenSet(StringComparer.Ordinal));
     }
 
     /// <summary>The cluster's outlier detector, kept across updates; ejections rebuild the state so pickers skip them.</summary>

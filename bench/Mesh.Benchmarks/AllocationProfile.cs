@@ -1,0 +1,104 @@
+using System.Diagnostics.Tracing;
+using System.Globalization;
+
+namespace Mesh.Benchmarks;
+
+/// <summary>
+/// Which types a path allocates per call, from the runtime's own sampling: an <see cref="EventListener"/> on the GC
+/// keyword at Verbose level receives GCAllocationTick events (one per ~100 KB allocated, naming the type that crossed the
+/// line), so over many calls each type's share of ticks is its share of bytes. Printed per path as estimated bytes per
+/// call by type, for the types that differ most from the plain path of the same kind (gRPC or HTTP).
+/// </summary>
+internal static class AllocationProfile
+{
+    private const long TickBytes = 100 * 1024;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var calls = args.Length > 0 && int.TryParse(args[0], CultureInfo.InvariantCulture, out var n) ? n : 50_000;
+        var paths = new (string Name, Func<DataPathEnvironment, Task> Call)[]
+        {
+            ("unary plain", static e => e.UnaryAsync(e.Plain)),
+            ("unary xds channel", static e => e.UnaryAsync(e.MeshChannel)),
+            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh)),
+            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies)),
+            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes)),
+            ("unary 1 route + policies", static e => e.UnaryAsync(e.MeshRetry)),
+            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp)),
+            ("http mesh", static e => DataPathEnvironment.GetAsync(e.MeshHttp)),
+        };
+        await using var environment = await DataPathEnvironment.StartAsync().ConfigureAwait(false);
+        Dictionary<string, long>? baseline = null;
+        foreach (var (name, call) in paths)
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                await call(environment).ConfigureAwait(false);
+            }
+
+            using var listener = new AllocationListener();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var total = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < calls; i++)
+            {
+                await call(environment).ConfigureAwait(false);
+            }
+
+            var perCall = (GC.GetTotalAllocatedBytes(precise: true) - total) / (double)calls;
+            var byType = listener.Snapshot();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"== {name}: {perCall:F0} B/call (whole process), by type (estimated B/call):"));
+            if (name.EndsWith("plain", StringComparison.Ordinal))
+            {
+                baseline = byType; // each category against its own plain path
+            }
+
+            baseline ??= byType;
+            var rows = byType.Keys.Union(baseline.Keys)
+                .Select(t => (Type: t, Bytes: byType.GetValueOrDefault(t) * TickBytes / (double)calls, Base: baseline.GetValueOrDefault(t) * TickBytes / (double)calls))
+                .OrderByDescending(r => Math.Abs(r.Bytes - (ReferenceEquals(byType, baseline) ? 0 : r.Base)))
+                .Take(14);
+            foreach (var row in rows)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {row.Bytes,7:F0}  (plain {row.Base,6:F0})  {row.Type}"));
+            }
+        }
+
+        return 0;
+    }
+
+    private sealed class AllocationListener : EventListener
+    {
+        private readonly Dictionary<string, long> _ticks = new(StringComparer.Ordinal);
+
+        public Dictionary<string, long> Snapshot()
+        {
+            lock (_ticks)
+            {
+                return new Dictionary<string, long>(_ticks, StringComparer.Ordinal);
+            }
+        }
+
+        protected override void OnEventSourceCreated(EventSource eventSource)
+        {
+            if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(eventSource, EventLevel.Verbose, (EventKeywords)0x1);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs eventData)
+        {
+            if (eventData.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) != true || eventData.Payload is null)
+            {
+                return;
+            }
+
+            var index = eventData.PayloadNames!.IndexOf("TypeName");
+            var type = index >= 0 ? eventData.Payload[index] as string ?? "?" : "?";
+            lock (_ticks)
+            {
+                _ticks[type] = _ticks.GetValueOrDefault(type) + 1;
+            }
+        }
+    }
+}

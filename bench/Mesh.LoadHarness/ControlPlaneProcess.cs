@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Mesh.LoadHarness;
+
+/// <summary>
+/// The control plane (and optionally the benchmark backend) in a child process of this harness — <c>serve</c> mode of
+/// the same executable — so its CPU time and memory are its own: read from the OS (/proc through <see cref="Process"/>)
+/// and, on request, its managed heap after a full collection. Closing its standard input stops it.
+/// </summary>
+internal sealed class ControlPlaneProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private ControlPlaneProcess(Process process, Uri xds, int backendGrpcPort)
+    {
+        _process = process;
+        XdsAddress = xds;
+        BackendGrpcPort = backendGrpcPort;
+    }
+
+    public Uri XdsAddress { get; }
+
+    /// <summary>The backend's gRPC port, or 0 without one.</summary>
+    public int BackendGrpcPort { get; }
+
+    public int Id => _process.Id;
+
+    public static ControlPlaneProcess Start(string configDir, bool backend)
+    {
+        var self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            start.FileName = self;
+            start.ArgumentList.Add(typeof(ControlPlaneProcess).Assembly.Location);
+        }
+        else
+        {
+            start.FileName = self;
+        }
+
+        start.ArgumentList.Add("serve");
+        start.ArgumentList.Add("--config-dir");
+        start.ArgumentList.Add(configDir);
+        if (backend)
+        {
+            start.ArgumentList.Add("--backend");
+        }
+
+        var process = Process.Start(start)!;
+        Uri? xds = null;
+        var grpcPort = 0;
+        while (xds is null)
+        {
+            var line = process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the control plane process ended before it listened");
+            var parts = line.Split(' ');
+            if (parts[0] == "backend")
+            {
+                grpcPort = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            }
+            else if (parts[0] == "xds")
+            {
+                xds = new Uri(parts[1]);
+            }
+        }
+
+        return new ControlPlaneProcess(process, xds, grpcPort);
+    }
+
+    /// <summary>User + system CPU time of the child so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    /// <summary>Resident set size now (VmRSS).</summary>
+    public long ResidentBytes
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.WorkingSet64;
+        }
+    }
+
+    /// <summary>Peak resident set size (VmHWM).</summary>
+    public long PeakResidentBytes
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.PeakWorkingSet64;
+        }
+    }
+
+    /// <summary>Asks the child for its managed heap after a full, compacting collection.</summary>
+    public long ManagedHeapBytes()
+    {
+        _process.StandardInput.WriteLine("mem");
+        _process.StandardInput.Flush();
+        var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the control plane process ended");
+        return long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(10_000))
+            {
+                _process.Kill();
+            }
+        }
+        finally
+        {
+            _process.Dispose();
+        }
+    }
+}

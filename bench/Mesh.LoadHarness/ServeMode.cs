@@ -1,0 +1,54 @@
+using System.Globalization;
+using Mesh.Benchmarks;
+using Mesh.ControlPlane;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.LoadHarness;
+
+/// <summary>
+/// The child process: a control plane as <c>mesh-controlplane</c> builds it (ControlPlaneHost, default debounce of
+/// 100 ms quiet / 1 s max, logging at Warning so 5,000 connections do not flood the console), optionally with the
+/// benchmark backend. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
+/// </summary>
+internal static class ServeMode
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var configDir = args[Array.IndexOf(args, "--config-dir") + 1];
+        BenchBackend? backend = null;
+        if (args.Contains("--backend"))
+        {
+            backend = await BenchBackend.StartAsync().ConfigureAwait(false);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"backend {backend.GrpcPort} {backend.HttpPort}"));
+        }
+
+        var options = new ControlPlaneOptions { ConfigDir = configDir, XdsPort = 0, HttpPort = 0 };
+        var app = ControlPlaneHost.Build(options, builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+        await app.StartAsync().ConfigureAwait(false);
+        var (xds, _) = ControlPlaneHost.GetAddresses(app);
+        Console.WriteLine($"xds {xds}");
+        while (await Console.In.ReadLineAsync().ConfigureAwait(false) is { } line)
+        {
+            if (line == "mem")
+            {
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                GC.WaitForPendingFinalizers();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mem {GC.GetTotalMemory(forceFullCollection: true)}"));
+            }
+        }
+
+        await app.StopAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+        if (backend is not null)
+        {
+            await backend.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+}
