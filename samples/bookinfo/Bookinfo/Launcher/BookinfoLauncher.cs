@@ -27,6 +27,8 @@ internal static partial class BookinfoLauncher
     /// <summary>The file <c>samples/bookinfo/scenario</c> writes; removed at start so every run begins from the base.</summary>
     public const string ScenarioFile = "scenario.yaml";
 
+    private const string ServedByMarker = "Reviews served by ";
+
     private const string LauncherUsage = """
         Usage: Bookinfo launch [--config-dir DIR] [--productpage-port PORT] [--xds-port PORT] [--http-port PORT] [...]
 
@@ -281,18 +283,30 @@ internal static partial class BookinfoLauncher
         return yaml.ToString();
     }
 
+    // Ready when the page renders without errors and every reviews version has served it at least once (with no
+    // routing rules, reviews calls go round robin over v1, v2 and v3): by then every service has made its first calls
+    // through the mesh, so the first pages a user loads are not the ones paying for start-up.
     private static async Task WaitUntilReadyAsync(Uri productpage, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var servedBy = new HashSet<string>(StringComparer.Ordinal);
         string? last = null;
         for (var attempt = 0; attempt < 120; attempt++)
         {
             try
             {
                 var html = await http.GetStringAsync(productpage, cancellationToken);
-                if (!html.Contains("currently unavailable", StringComparison.Ordinal))
+                var marker = html.IndexOf(ServedByMarker, StringComparison.Ordinal);
+                if (marker >= 0 && !html.Contains("currently unavailable", StringComparison.Ordinal))
                 {
-                    return;
+                    var start = marker + ServedByMarker.Length;
+                    servedBy.Add(html[start..html.IndexOf('<', start)]);
+                    if (servedBy.Count == 3)
+                    {
+                        return;
+                    }
+
+                    continue;
                 }
 
                 last = "the page still reports a service unavailable";
