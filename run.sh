@@ -26,6 +26,6 @@ done
 config_dir="${config_dir:-samples/bookinfo/.live}"
 
 if [ "$build" -eq 1 ]; then
-  dotnet build "$project" -c "$configuration" --nologo -v quiet -clp:ErrorsOnly
+  dotnet build "$project" -c "$configuration" --nologo -v quiet "-clp:ErrorsOnly;NoSummary"
 fi
 exec dotnet "samples/bookinfo/Bookinfo/bin/$configuration/net10.0/Bookinfo.dll" launch --config-dir "$config_dir" ${args[@]+"${args[@]}"}

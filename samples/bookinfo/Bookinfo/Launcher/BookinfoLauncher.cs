@@ -107,6 +107,9 @@ internal static partial class BookinfoLauncher
             });
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+
+            // The launcher decides when the control plane stops (after the services), not its own Ctrl+C handler.
+            builder.Services.AddSingleton<IHostLifetime, LauncherLifetime>();
         });
         try
         {
@@ -283,9 +286,9 @@ internal static partial class BookinfoLauncher
         return yaml.ToString();
     }
 
-    // Ready when the page renders without errors and every reviews version has served it at least once (with no
-    // routing rules, reviews calls go round robin over v1, v2 and v3): by then every service has made its first calls
-    // through the mesh, so the first pages a user loads are not the ones paying for start-up.
+    // Ready when the page renders without errors. Then a few more loads, until every reviews version has served it
+    // once (with no routing rules, reviews calls go round robin over v1, v2 and v3): by then every service has made its
+    // first calls through the mesh, so the first pages a user loads are not the ones paying for start-up.
     private static async Task WaitUntilReadyAsync(Uri productpage, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -301,12 +304,7 @@ internal static partial class BookinfoLauncher
                 {
                     var start = marker + ServedByMarker.Length;
                     servedBy.Add(html[start..html.IndexOf('<', start)]);
-                    if (servedBy.Count == 3)
-                    {
-                        return;
-                    }
-
-                    continue;
+                    break;
                 }
 
                 last = "the page still reports a service unavailable";
@@ -323,7 +321,28 @@ internal static partial class BookinfoLauncher
             await Task.Delay(500, cancellationToken);
         }
 
-        throw new TimeoutException($"the product page at {productpage} did not come up within 60 s: {last}");
+        if (servedBy.Count == 0)
+        {
+            throw new TimeoutException($"the product page at {productpage} did not come up within 60 s: {last}");
+        }
+
+        for (var attempt = 0; attempt < 12 && servedBy.Count < 3; attempt++)
+        {
+            try
+            {
+                var html = await http.GetStringAsync(productpage, cancellationToken);
+                var marker = html.IndexOf(ServedByMarker, StringComparison.Ordinal);
+                if (marker >= 0)
+                {
+                    var start = marker + ServedByMarker.Length;
+                    servedBy.Add(html[start..html.IndexOf('<', start)]);
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // Warming up only: the page already worked.
+            }
+        }
     }
 
     private static void WriteAtomically(string path, string text)
@@ -331,5 +350,12 @@ internal static partial class BookinfoLauncher
         var temporary = path + ".tmp";
         File.WriteAllText(temporary, text);
         File.Move(temporary, path, overwrite: true);
+    }
+
+    private sealed class LauncherLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
