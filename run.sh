@@ -7,6 +7,7 @@
 #
 # The live configuration directory defaults to samples/bookinfo/.live. CONFIGURATION=Debug runs a Debug build.
 set -euo pipefail
+caller="$PWD"
 cd "$(dirname "$0")"
 configuration="${CONFIGURATION:-Release}"
 project=samples/bookinfo/Bookinfo/Bookinfo.csproj
@@ -24,6 +25,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 config_dir="${config_dir:-samples/bookinfo/.live}"
+if [ -n "${config_dir%%/*}" ] && [ "$config_dir" != "samples/bookinfo/.live" ]; then
+  config_dir="$caller/$config_dir" # a relative --config-dir is relative to where run.sh was called from
+fi
 
 if [ "$build" -eq 1 ]; then
   dotnet build "$project" -c "$configuration" --nologo -v quiet "-clp:ErrorsOnly;NoSummary"

@@ -309,49 +309,79 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         return configz["version"]!.GetValue<long>();
     }
 
-    // Loaded (the version moved past `before`), pushed and acknowledged by every connected service.
+    // Loaded (the version moved past `before`), pushed, and acknowledged by every connected service — and settled: a
+    // route to a cluster a service did not hold yet makes it subscribe to that cluster after acknowledging the route,
+    // so "all acknowledged" must hold twice, a second apart, with nothing sent in between.
     private async Task WaitForConfigurationAsync(long before)
     {
         var deadline = Stopwatch.StartNew();
-        string state = "";
+        var state = "";
+        string? settled = null;
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
             if (await ConfigVersionAsync() > before)
             {
                 var syncz = await _anonymous.GetStringAsync(new Uri(DebugAddress, "syncz"));
                 state = syncz;
-                if (AllAcknowledged(JsonNode.Parse(syncz)!.AsArray()))
+                var snapshot = Acknowledged(JsonNode.Parse(syncz)!.AsArray());
+                if (snapshot is not null && snapshot == settled)
                 {
-                    // The services apply what they acknowledged on their own work loop: give them a moment.
-                    await Task.Delay(TimeSpan.FromMilliseconds(500));
                     return;
                 }
-            }
-            else
-            {
-                state = await _anonymous.GetStringAsync(new Uri(DebugAddress, "configz"));
+
+                settled = snapshot;
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                continue;
             }
 
+            state = await _anonymous.GetStringAsync(new Uri(DebugAddress, "configz"));
             await Task.Delay(TimeSpan.FromMilliseconds(100));
         }
 
         throw new TimeoutException($"the configuration did not reach the services within 30 s:\n{state}");
     }
 
-    private static bool AllAcknowledged(JsonArray clients)
+    // What every client was sent (nonce per type), when every client has acknowledged all of it; otherwise null.
+    private static string? Acknowledged(JsonArray clients)
     {
+        var snapshot = new StringBuilder();
         foreach (var client in clients)
         {
-            foreach (var type in client!["types"]!.AsArray())
+            snapshot.Append(client!["nodeId"]).Append('|');
+            foreach (var type in client["types"]!.AsArray())
             {
                 if (type!["status"]?.GetValue<string>() != "ACKED" || type["ackedVersion"]?.ToString() != type["sentVersion"]?.ToString())
                 {
-                    return false;
+                    return null;
                 }
+
+                snapshot.Append(type["typeUrl"]).Append('=').Append(type["sentNonce"]).Append(';');
             }
         }
 
-        return true;
+        return snapshot.ToString();
+    }
+
+    /// <summary>
+    /// Loads the page as <paramref name="user"/> until <paramref name="condition"/> holds (at most 20 s): for what a
+    /// service applies a moment after its last acknowledgement. Returns the page that met it.
+    /// </summary>
+    public async Task<string> WaitForPageAsync(string? user, Func<string, bool> condition, string description)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var html = "";
+        while (stopwatch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            html = await LoadPageAsync(user);
+            if (condition(html))
+            {
+                return html;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
+        }
+
+        throw new TimeoutException($"the page as {user ?? "anonymous"} did not show {description} within 20 s; last page:\n{html}");
     }
 
     [GeneratedRegex(@"productpage\s+(http://\S+)")]

@@ -82,16 +82,20 @@ public sealed class BookinfoTests(BookinfoFixture fixture) : IClassFixture<Booki
     public async Task ProductPage_RatingsDelayForJason_ReportsTheReviewsTimeout()
     {
         await Sample.ApplyScenarioAsync("ratings-delay");
+        await Sample.WaitForPageAsync("jason", html => html.Contains(ReviewsUnavailable, StringComparison.Ordinal), "the reviews timeout");
 
-        var stopwatch = Stopwatch.StartNew();
-        var html = await Sample.LoadPageAsync("jason");
-        stopwatch.Stop();
+        for (var i = 0; i < 5; i++)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var html = await Sample.LoadPageAsync("jason");
+            stopwatch.Stop();
 
-        // The route gives jason's reviews call 1 s; ratings answers him after 2 s. The page does not wait for it.
-        Assert.Contains(ReviewsUnavailable, html, StringComparison.Ordinal);
-        Assert.Contains("reviews: DeadlineExceeded", html, StringComparison.Ordinal);
-        Assert.Null(ServedBy(html));
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"the page took {stopwatch.Elapsed}");
+            // The route gives jason's reviews call 1 s; ratings answers him after 2 s. The page does not wait for it.
+            Assert.Contains(ReviewsUnavailable, html, StringComparison.Ordinal);
+            Assert.Contains("reviews: DeadlineExceeded", html, StringComparison.Ordinal);
+            Assert.Null(ServedBy(html));
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"the page took {stopwatch.Elapsed}");
+        }
 
         // Everyone else is not delayed and sees reviews v1.
         var other = await Sample.LoadPageAsync();

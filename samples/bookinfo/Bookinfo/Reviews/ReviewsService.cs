@@ -11,7 +11,11 @@ namespace Bookinfo.Reviews;
 internal sealed partial class ReviewsService(
     ServiceArguments service, Ratings.Ratings.RatingsClient ratings, TimeProvider time, ILogger<ReviewsService> logger) : Reviews.ReviewsBase
 {
-    /// <summary>The longest this service waits for ratings, within the deadline of the call it is serving.</summary>
+    /// <summary>
+    /// The longest this service waits for ratings (Istio's reviews waits 10 s). The call is also cancelled when the call
+    /// being served ends; its deadline is not copied on purpose — when the caller's deadline passes, the caller gets
+    /// DEADLINE_EXCEEDED, never a reply that raced it with "ratings unavailable".
+    /// </summary>
     private static readonly TimeSpan RatingsTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly (string Reviewer, string Text)[] Texts =
@@ -33,11 +37,6 @@ internal sealed partial class ReviewsService(
         if (color.Length > 0)
         {
             var deadline = time.GetUtcNow().UtcDateTime + RatingsTimeout;
-            if (context.Deadline < deadline)
-            {
-                deadline = context.Deadline;
-            }
-
             try
             {
                 stars = await ratings.GetRatingsAsync(
