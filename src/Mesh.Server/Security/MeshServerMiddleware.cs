@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Mesh.Server.Authorization;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -39,8 +40,11 @@ internal sealed partial class MeshServerMiddleware(RequestDelegate next, ILogger
         var chain = config?.Select(connection.IsTls);
         if (config is null || chain is null || !config.Authorization.TryGetValue(chain, out var authorization))
         {
-            // The policy changed under an open connection (say PERMISSIVE → STRICT for a plaintext one): refuse.
-            return Deny(context, connection, "the connection's security is no longer accepted by this server", policy: null);
+            // The policy changed under an open connection (say PERMISSIVE → STRICT for a plaintext one). Close the
+            // connection (GOAWAY) and answer UNAVAILABLE: the client's next connection follows its new configuration.
+            context.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
+            Log.ConnectionNoLongerAccepted(logger, connection.IsTls ? "TLS" : "plaintext", context.Connection.RemoteIpAddress?.ToString() ?? "?", connection.Listener.Name);
+            return Respond(context, grpcStatus: 14, httpStatus: StatusCodes.Status503ServiceUnavailable, "the connection's security is no longer accepted by this server; reconnect");
         }
 
         if (authorization.Engines.Count == 0)
@@ -66,18 +70,23 @@ internal sealed partial class MeshServerMiddleware(RequestDelegate next, ILogger
     private Task Deny(HttpContext context, MeshConnectionFeature connection, string message, string? policy)
     {
         Log.Denied(logger, context.Request.Method, context.Request.Path.Value ?? "/", connection.PeerIdentity?.ToString() ?? "(plaintext)", context.Connection.RemoteIpAddress?.ToString() ?? "?", policy ?? "(none)");
+        return Respond(context, grpcStatus: 7, httpStatus: StatusCodes.Status403Forbidden, message);
+    }
+
+    private static Task Respond(HttpContext context, int grpcStatus, int httpStatus, string message)
+    {
         var response = context.Response;
         if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
         {
             // A trailers-only gRPC response: HTTP 200 with grpc-status in the headers.
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/grpc";
-            response.Headers["grpc-status"] = "7";
+            response.Headers["grpc-status"] = grpcStatus.ToString(System.Globalization.CultureInfo.InvariantCulture);
             response.Headers["grpc-message"] = message;
             return Task.CompletedTask;
         }
 
-        response.StatusCode = StatusCodes.Status403Forbidden;
+        response.StatusCode = httpStatus;
         response.ContentType = "text/plain";
         return response.WriteAsync(message);
     }
@@ -86,5 +95,8 @@ internal sealed partial class MeshServerMiddleware(RequestDelegate next, ILogger
     {
         [LoggerMessage(1, LogLevel.Warning, "Denied {Method} {Path} from {Peer} at {Remote} (policy {Policy}).")]
         public static partial void Denied(ILogger logger, string method, string path, string peer, string remote, string policy);
+
+        [LoggerMessage(2, LogLevel.Information, "Closing a {Kind} connection from {Remote}: {Listener} no longer accepts it.")]
+        public static partial void ConnectionNoLongerAccepted(ILogger logger, string kind, string remote, string listener);
     }
 }

@@ -24,11 +24,12 @@ public sealed partial class BookinfoSample : IAsyncDisposable
     private readonly HttpClient _anonymous;
     private readonly Dictionary<string, HttpClient> _signedIn = [];
 
-    private BookinfoSample(Process launcher, StringBuilder output, string configDir, Uri productPage, Uri xds, Uri debug)
+    private BookinfoSample(Process launcher, StringBuilder output, string configDir, Uri productPage, Uri xds, Uri debug, Uri ca)
     {
         _launcher = launcher;
         _output = output;
         ConfigDir = configDir;
+        CaAddress = ca;
         ProductPage = productPage;
         XdsAddress = xds;
         DebugAddress = debug;
@@ -37,6 +38,12 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
     /// <summary>The live configuration directory the control plane serves.</summary>
     public string ConfigDir { get; }
+
+    /// <summary>The control plane's CA (its TLS port).</summary>
+    public Uri CaAddress { get; }
+
+    /// <summary>The CA directory the launcher keeps beside the configuration directory.</summary>
+    public string CaDir => ConfigDir.TrimEnd(Path.DirectorySeparatorChar) + "-ca";
 
     /// <summary>The product page, like <c>http://127.0.0.1:41234/productpage</c>.</summary>
     public Uri ProductPage { get; }
@@ -76,7 +83,7 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         };
         foreach (var argument in new[]
         {
-            "./run.sh", "--no-build", "--config-dir", configDir, "--productpage-port", "0", "--xds-port", "0", "--http-port", "0",
+            "./run.sh", "--no-build", "--config-dir", configDir, "--productpage-port", "0", "--xds-port", "0", "--http-port", "0", "--tls-port", "0",
         })
         {
             start.ArgumentList.Add(argument);
@@ -110,7 +117,8 @@ public sealed partial class BookinfoSample : IAsyncDisposable
             configDir,
             new Uri(ProductPageLine().Match(text).Groups[1].Value),
             new Uri("http://" + XdsLine().Match(text).Groups[1].Value),
-            new Uri(DebugLine().Match(text).Groups[1].Value));
+            new Uri(DebugLine().Match(text).Groups[1].Value),
+            new Uri("https://" + CaLine().Match(text).Groups[1].Value));
         return sample;
 
         void OnLine(string? line)
@@ -190,6 +198,22 @@ public sealed partial class BookinfoSample : IAsyncDisposable
                     ["WORKLOAD_NAME"] = serviceAccount + "-test",
                 },
             },
+
+            // A workload certificate for the service account, from the sample's CA, proven with a join token as the
+            // launcher's services are (the test has the CA's directory, so it can issue one, like `token create`).
+            ["certificate_providers"] = new JsonObject
+            {
+                ["default"] = new JsonObject
+                {
+                    ["plugin_name"] = "mesh_ca",
+                    ["config"] = new JsonObject
+                    {
+                        ["server_uri"] = CaAddress.GetLeftPart(UriPartial.Authority),
+                        ["ca_certificate_file"] = Path.Combine(CaDir, "bookinfo-root.pem"),
+                        ["token"] = CreateToken(serviceAccount),
+                    },
+                },
+            },
         };
         var services = new ServiceCollection();
         services.AddLogging();
@@ -198,6 +222,23 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         var provider = services.BuildServiceProvider();
         reviews = provider.GetRequiredService<GrpcClientFactory>().CreateClient<Reviews.ReviewsClient>(nameof(Reviews.ReviewsClient));
         return provider;
+    }
+
+    /// <summary>The port a workload (like <c>reviews-v1</c>) listens on, from the ServiceEntries the launcher wrote.</summary>
+    public int PortOf(string workload)
+    {
+        var dash = workload.LastIndexOf('-');
+        var (app, version) = (workload[..dash], workload[(dash + 1)..]);
+        var services = File.ReadAllText(Path.Combine(ConfigDir, "services.yaml"));
+        var match = Regex.Match(services, $@"ports: \{{\w+: (\d+)\}}, labels: \{{app: {app}, version: {version}\}}");
+        Assert.True(match.Success, $"{workload} is not in services.yaml");
+        return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    private string CreateToken(string serviceAccount)
+    {
+        using var authority = Mesh.ControlPlane.Security.CertificateAuthority.LoadOrCreate(CaDir, "cluster.local");
+        return authority.CreateJoinToken("default", serviceAccount);
     }
 
     /// <summary>The process ids of the launcher's children (the services).</summary>
@@ -257,12 +298,15 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
         Kill(_launcher);
         _launcher.Dispose();
-        try
+        foreach (var directory in new[] { ConfigDir, CaDir })
         {
-            Directory.Delete(ConfigDir, recursive: true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 
@@ -389,6 +433,9 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
     [GeneratedRegex(@"control plane\s+xDS\s+(\S+)")]
     private static partial Regex XdsLine();
+
+    [GeneratedRegex(@"CA\s+(\S+)\s+\(root")]
+    private static partial Regex CaLine();
 
     [GeneratedRegex(@"debug\s+(http://\S+/debug/)syncz")]
     private static partial Regex DebugLine();

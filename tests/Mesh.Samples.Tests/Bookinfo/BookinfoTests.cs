@@ -142,4 +142,39 @@ public sealed class BookinfoTests(BookinfoFixture fixture) : IClassFixture<Booki
         Assert.Equal("reviews-v1", anonymous.ServedBy);
         Assert.All(anonymous.Reviews, r => Assert.Equal(0, r.Stars));
     }
+
+    [Fact]
+    public async Task ProductPage_MtlsStrictAndOnlyProductpageMayCallReviews_PageWorksOtherIdentityRefused()
+    {
+        await Sample.ApplyScenarioAsync("all-v1", "mtls-strict");
+
+        // The page still works: productpage calls details and reviews (and reviews calls ratings) over mTLS.
+        var html = await Sample.WaitForPageAsync(null, page => page.Contains("Reviewer1", StringComparison.Ordinal) && !page.Contains(ReviewsUnavailable, StringComparison.Ordinal), "the page with reviews");
+        Assert.Empty(StarColors(html));
+
+        // details has a mesh certificate but is not productpage: authenticated, then refused by reviews' policy.
+        await using var client = Sample.CreateMeshClientAs("details", out var reviews);
+        RpcException? denied = null;
+        for (var i = 0; i < 100 && denied?.StatusCode != StatusCode.PermissionDenied; i++)
+        {
+            try
+            {
+                await reviews.GetReviewsAsync(new GetReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+            }
+            catch (RpcException ex)
+            {
+                denied = ex;
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.Equal(StatusCode.PermissionDenied, denied?.StatusCode);
+
+        // A plaintext caller outside the mesh is refused at the connection (STRICT).
+        var reviewsPort = Sample.PortOf("reviews-v1");
+        using var plain = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{reviewsPort}");
+        var refused = await Assert.ThrowsAsync<RpcException>(() => new global::Bookinfo.Reviews.Reviews.ReviewsClient(plain)
+            .GetReviewsAsync(new GetReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+    }
 }

@@ -144,4 +144,36 @@ public class MtlsTests
 
         Assert.Equal(Peer, body);
     }
+
+    [Fact]
+    public async Task PermissiveToStrict_OpenPlaintextConnectionIsClosed_ClientMovesToMtls()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+        var port = await mesh.StartServerAsync("reviews", "reviews");
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("PERMISSIVE"));
+
+        // PERMISSIVE and no DestinationRule: the mesh client connects in plaintext, so the server sees no identity.
+        var client = mesh.Client("productpage").GetRequiredService<Reviews.Reviews.ReviewsClient>();
+        var (reply, error) = await SecureMesh.CallAsync(client);
+        Assert.True(error is null, error?.Status.ToString());
+        Assert.Equal(string.Empty, reply!.Peer);
+
+        // STRICT: the client switches to mTLS (auto mTLS), and the server closes the old plaintext connection.
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+        string? peer = null;
+        for (var i = 0; i < 100 && peer != Peer; i++)
+        {
+            try
+            {
+                peer = (await client.GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Peer;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(Peer, peer);
+    }
 }

@@ -27,13 +27,15 @@ internal static class BookinfoServer
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
 
-        // productpage serves browsers (HTTP/1.1) and the rest serve gRPC over cleartext HTTP/2.
+        // The mesh, client side: every outgoing call goes through xDS (bootstrap from GRPC_XDS_BOOTSTRAP or
+        // GRPC_XDS_BOOTSTRAP_CONFIG). Server side: every endpoint follows PeerAuthentication (mTLS with the workload
+        // certificate) and AuthorizationPolicy. AddMeshServer comes before the endpoints, which it then applies to.
+        builder.Services.AddMesh();
+        builder.Services.AddMeshServer();
+
+        // productpage serves browsers (HTTP/1.1) and the rest serve gRPC over HTTP/2.
         var protocols = service.Role == "productpage" ? HttpProtocols.Http1 : HttpProtocols.Http2;
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(service.Listen, service.Port, listen => listen.Protocols = protocols));
-
-        // The mesh, client side: every outgoing call goes through xDS (bootstrap from GRPC_XDS_BOOTSTRAP or
-        // GRPC_XDS_BOOTSTRAP_CONFIG). The server side (Mesh.Server) is added here too, for every service at once.
-        builder.Services.AddMesh();
         builder.Services.AddSingleton(service);
         return builder;
     }

@@ -92,6 +92,10 @@ internal static partial class BookinfoLauncher
         options.ConfigDir = configDir;
         PrepareConfigDirectory(configDir);
 
+        // The mesh's CA lives next to the configuration (not in it: the control plane watches that directory), and
+        // persists across runs unless --ca-dir says otherwise.
+        options.CaDir ??= CaDirectoryFor(configDir);
+
         using var stopping = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -122,6 +126,7 @@ internal static partial class BookinfoLauncher
         }
 
         var (xds, http) = ControlPlaneHost.GetAddresses(controlPlane);
+        var identity = WorkloadIdentity.Prepare(controlPlane, options);
         var children = new List<ServiceProcess>();
         var exitCode = 0;
         try
@@ -131,7 +136,7 @@ internal static partial class BookinfoLauncher
                 foreach (var version in versions)
                 {
                     var port = role == "productpage" ? productpagePort : 0;
-                    children.Add(ServiceProcess.Start(role, version, port, Bootstrap(xds, role, version)));
+                    children.Add(ServiceProcess.Start(role, version, port, Bootstrap(xds, role, version, identity)));
                 }
             }
 
@@ -153,6 +158,7 @@ internal static partial class BookinfoLauncher
                 Bookinfo is ready.
                   productpage    {productpage}
                   control plane  xDS {xds.Authority}
+                  CA             {ControlPlaneHost.GetTlsAddress(controlPlane).Authority}  (root: {identity.RootFile})
                   debug          {debug}syncz
                                  {debug}configz
                                  {debug}config_dump?node={NodeId("productpage", "v1")}
@@ -197,6 +203,13 @@ internal static partial class BookinfoLauncher
         }
     }
 
+    /// <summary>The CA directory the launcher uses for a configuration directory: beside it, named <c>&lt;dir&gt;-ca</c>.</summary>
+    public static string CaDirectoryFor(string configDir)
+    {
+        var full = Path.GetFullPath(configDir).TrimEnd(Path.DirectorySeparatorChar);
+        return full + "-ca";
+    }
+
     /// <summary>The node id of a workload, <c>productpage-v1.default</c> (a pod name and its namespace).</summary>
     public static string NodeId(string role, string version) => $"{role}-{version}.{Namespace}";
 
@@ -205,7 +218,7 @@ internal static partial class BookinfoLauncher
     /// resolve in it) and, as Istio's does, its service account, workload name and labels: the workload identity is
     /// <c>spiffe://cluster.local/ns/default/sa/SERVICE_ACCOUNT</c>.
     /// </summary>
-    public static string Bootstrap(Uri xds, string role, string version)
+    public static string Bootstrap(Uri xds, string role, string version, WorkloadIdentity identity)
     {
         var bootstrap = new JsonObject
         {
@@ -226,6 +239,10 @@ internal static partial class BookinfoLauncher
                     ["LABELS"] = new JsonObject { ["app"] = role, ["version"] = version },
                 },
             },
+
+            // The workload's certificate: from the control plane's CA, proven with a join token for its service account.
+            ["certificate_providers"] = identity.CertificateProviders(Namespace, role),
+            ["server_listener_resource_name_template"] = "grpc/server?xds.resource.listening_address=%s",
         };
         return bootstrap.ToJsonString();
     }
