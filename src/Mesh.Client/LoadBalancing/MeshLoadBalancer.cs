@@ -143,7 +143,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             entry.Detector = null;
         }
 
-        entry.Tls = Transport.ClusterTls.Reuse(entry.Tls, cluster, _certificates);
+        entry.Tls = Transport.ClusterTls.Reuse(entry.Tls, cluster, _certificates, _config?.CanSecureConnections ?? true);
         var localities = new List<(LocalityResource, ClusterMember[])>();
         var all = new List<EndpointState>();
         foreach (var locality in cluster.Endpoints?.Localities ?? [])

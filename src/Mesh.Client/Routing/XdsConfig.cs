@@ -14,6 +14,12 @@ internal sealed record XdsConfig(string ListenerName, VirtualHostResource Virtua
     /// <summary>The listener's HTTP filters, in order (the router last).</summary>
     public ImmutableArray<HttpFilterResource> HttpFilters { get; init; } = [];
 
+    /// <summary>
+    /// Whether the channel can secure its connections per cluster (its HTTP handler has the mesh connector). When it
+    /// cannot, clusters that need mTLS fail their calls rather than connect in plaintext.
+    /// </summary>
+    public bool CanSecureConnections { get; init; } = true;
+
     /// <summary>The key under which the resolver passes the configuration to the balancer.</summary>
     public static readonly BalancerAttributesKey<XdsConfig> AttributeKey = new("mesh.xds-config");
 

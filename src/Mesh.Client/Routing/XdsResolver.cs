@@ -318,10 +318,14 @@ internal sealed partial class XdsDependencyTracker : IDisposable
 internal sealed class XdsResolver : Resolver
 {
     private readonly XdsDependencyTracker _tracker;
+    private readonly bool _canSecure;
     private Action<ResolverResult>? _listener;
 
-    public XdsResolver(XdsClient client, string listenerName, ILogger logger) =>
+    public XdsResolver(XdsClient client, string listenerName, bool canSecure, ILogger logger)
+    {
+        _canSecure = canSecure;
         _tracker = new XdsDependencyTracker(client, listenerName, OnUpdate, logger);
+    }
 
     public override void Start(Action<ResolverResult> listener)
     {
@@ -343,6 +347,7 @@ internal sealed class XdsResolver : Resolver
             return;
         }
 
+        config = config with { CanSecureConnections = _canSecure };
         var addresses = new List<BalancerAddress>();
         var seen = new HashSet<(string, int)>();
         foreach (var cluster in config.Clusters.Values)

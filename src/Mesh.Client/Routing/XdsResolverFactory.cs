@@ -17,6 +17,7 @@ internal sealed class XdsResolverFactory(XdsClientProvider clients, ILoggerFacto
             target = options.Address.Authority;
         }
 
-        return new XdsResolver(clients.Client, Uri.UnescapeDataString(target), loggers.CreateLogger<XdsResolver>());
+        var canSecure = Transport.MeshConnector.IsInstalled(options.ChannelOptions.HttpHandler);
+        return new XdsResolver(clients.Client, Uri.UnescapeDataString(target), canSecure, loggers.CreateLogger<XdsResolver>());
     }
 }

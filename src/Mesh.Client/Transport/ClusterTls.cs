@@ -70,14 +70,21 @@ internal sealed class ClusterTls
     /// The TLS for <paramref name="cluster"/>'s configuration: <paramref name="previous"/> when its resource is the
     /// same, a new one when it changed, null when the cluster is plaintext.
     /// </summary>
-    public static ClusterTls? Reuse(ClusterTls? previous, ClusterConfig cluster, CertificateProviderStore? store)
+    public static ClusterTls? Reuse(ClusterTls? previous, ClusterConfig cluster, CertificateProviderStore? store, bool canSecure = true)
     {
         if (cluster.Cluster?.Tls is not { } resource)
         {
             return null;
         }
 
-        return previous is not null && previous.Resource == resource ? previous : Create(cluster.Name, resource, store);
+        if (!canSecure)
+        {
+            return previous is { Error: not null } && previous.Resource == resource
+                ? previous
+                : new ClusterTls(cluster.Name, resource, null, null, $"cluster '{cluster.Name}' needs mTLS, but this channel cannot secure its connections: build it with AddGrpcClient or new GrpcChannelOptions().UseMesh(services)");
+        }
+
+        return previous is not null && previous.Resource == resource && previous.Error is null ? previous : Create(cluster.Name, resource, store);
     }
 
     /// <summary>The TLS context of a certificate, made once per certificate (it holds the intermediates).</summary>

@@ -45,6 +45,10 @@ internal static class MeshConnector
         return true;
     }
 
+    /// <summary>Whether the handler chain ends in a SocketsHttpHandler with the mesh connector installed.</summary>
+    public static bool IsInstalled(HttpMessageHandler? handler) =>
+        FindSocketsHandler(handler)?.ConnectCallback is { Target: GrpcConnectHook } or { Method.Name: nameof(ConnectSocketAsync) };
+
     /// <summary>Makes <paramref name="handler"/> (of an HttpClient routed by the mesh) secure connections for mesh clusters.</summary>
     public static void InstallForHttp(SocketsHttpHandler handler) => handler.ConnectCallback ??= ConnectSocketAsync;
 

@@ -176,4 +176,26 @@ public class MtlsTests
 
         Assert.Equal(Peer, peer);
     }
+
+    [Fact]
+    public async Task Strict_ChannelWithoutTheMeshConnector_FailsClearlyInsteadOfPlaintext()
+    {
+        await using var mesh = await SecureMesh.StartAsync();
+        var port = await mesh.StartServerAsync("reviews", "reviews");
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
+        var services = mesh.Client("productpage");
+
+        // Built by hand without UseMesh(): Grpc.Net.Client makes its own handler, which cannot do per-cluster mTLS.
+        using var channel = GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
+        var (reply, error) = await SecureMesh.CallAsync(new Reviews.Reviews.ReviewsClient(channel), TimeSpan.FromSeconds(3));
+        Assert.Null(reply);
+        Assert.Equal(StatusCode.Unavailable, error!.StatusCode);
+        Assert.Contains("UseMesh", error.Status.Detail, StringComparison.Ordinal);
+
+        // The same channel made with UseMesh() works.
+        using var meshChannel = GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions().UseMesh(services));
+        (reply, error) = await SecureMesh.CallAsync(new Reviews.Reviews.ReviewsClient(meshChannel));
+        Assert.True(error is null, error?.Status.ToString());
+        Assert.Equal(Peer, reply!.Peer);
+    }
 }
