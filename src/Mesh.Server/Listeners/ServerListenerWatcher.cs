@@ -59,6 +59,9 @@ internal sealed partial class ServerListenerWatcher : IXdsWatcher, IDisposable
     /// <summary>The configuration in force, or null when there is none (yet, or the listener does not exist).</summary>
     public ServerListenerConfig? Current => _missing ? null : _current;
 
+    /// <summary>Raised after <see cref="Current"/> changed (a new configuration, or the listener was deleted).</summary>
+    public event Action? Changed;
+
     /// <summary>The last problem with the listener, for logs and diagnostics.</summary>
     public string? LastError { get; private set; }
 
@@ -107,6 +110,7 @@ internal sealed partial class ServerListenerWatcher : IXdsWatcher, IDisposable
         LastError = null;
         Log.Updated(_logger, Name, listener.FilterChains.Length);
         _first.TrySetResult();
+        Changed?.Invoke();
     }
 
     public void OnResourceDoesNotExist()
@@ -115,6 +119,7 @@ internal sealed partial class ServerListenerWatcher : IXdsWatcher, IDisposable
         LastError = "the listener does not exist";
         Log.Missing(_logger, Name);
         _first.TrySetResult();
+        Changed?.Invoke();
     }
 
     public void OnAmbientError(string message)

@@ -10,6 +10,7 @@ using Mesh.Server.Authorization;
 using Mesh.Server.Listeners;
 using Mesh.Xds;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -113,7 +114,7 @@ internal sealed partial class MeshConnectionMiddleware
         if (!isTls)
         {
             context.Features.Set(new MeshConnectionFeature(listener, isTls: false, peer: null, RbacPeer.Plaintext));
-            await _next(context).ConfigureAwait(false);
+            await ServeAsync(context, listener, isTls: false).ConfigureAwait(false);
             return;
         }
 
@@ -179,7 +180,7 @@ internal sealed partial class MeshConnectionMiddleware
         context.Transport = new SecureTransport(reader, writer);
         try
         {
-            await _next(context).ConfigureAwait(false);
+            await ServeAsync(context, listener, isTls: true).ConfigureAwait(false);
         }
         finally
         {
@@ -187,6 +188,33 @@ internal sealed partial class MeshConnectionMiddleware
             await reader.CompleteAsync().ConfigureAwait(false);
             await writer.CompleteAsync().ConfigureAwait(false);
             await sslStream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    // Serves the connection; if a new listener configuration no longer takes it (PERMISSIVE → STRICT for a plaintext
+    // connection, say), asks the client to go away (HTTP/2 GOAWAY; requests in flight finish), so its next requests
+    // open a connection under its own new configuration instead of failing on this one.
+    private async Task ServeAsync(ConnectionContext context, ServerListenerWatcher listener, bool isTls)
+    {
+        var lifetime = context.Features.Get<IConnectionLifetimeNotificationFeature>();
+        var remote = context.RemoteEndPoint;
+        void OnChanged()
+        {
+            if (listener.Current?.Select(isTls) is null)
+            {
+                Log.Draining(_logger, remote, isTls ? "TLS" : "plaintext", listener.Name);
+                lifetime?.RequestClose();
+            }
+        }
+
+        listener.Changed += OnChanged;
+        try
+        {
+            await _next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            listener.Changed -= OnChanged;
         }
     }
 
@@ -232,6 +260,9 @@ internal sealed partial class MeshConnectionMiddleware
 
         [LoggerMessage(3, LogLevel.Information, "TLS handshake with {Remote} on {Listener} failed: {Reason}.")]
         public static partial void HandshakeFailed(ILogger logger, EndPoint? remote, string listener, string reason);
+
+        [LoggerMessage(5, LogLevel.Information, "Closing the {Kind} connection from {Remote}: {Listener} no longer accepts it (GOAWAY).")]
+        public static partial void Draining(ILogger logger, EndPoint? remote, string kind, string listener);
 
         [LoggerMessage(4, LogLevel.Error, "Listener {Listener} needs certificate provider instance '{Instance}', which the bootstrap does not define; connection closed.")]
         public static partial void NoCertificateProvider(ILogger logger, string listener, string instance);
