@@ -54,18 +54,11 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
 
         if (planned && plan.Policy.Fault is null && plan.Policy.RetryPipeline is null && !plan.ReportsOutcome)
         {
-            // Nothing to do once the call is under way: hand the route and cluster to the picker and return the channel's
-            // own call, unwrapped.
-            var previous = MeshCallContext.Current;
-            MeshCallContext.Current = plan.Call;
-            try
-            {
-                return continuation(request, WithDeadline(context, plan.Deadline));
-            }
-            finally
-            {
-                MeshCallContext.Current = previous;
-            }
+            // Nothing to do once the call is under way, and nothing here depends on which cluster the call goes to: the
+            // picker matches the route and chooses the cluster itself (same route, same weights), so no call context is
+            // pinned (setting an AsyncLocal costs an execution-context copy per call). The channel's own call is
+            // returned, unwrapped, with the route's deadline.
+            return continuation(request, WithDeadline(context, plan.Deadline));
         }
 
         // Per call: one attempts object and one async state machine when the route has no fault and no retries but an

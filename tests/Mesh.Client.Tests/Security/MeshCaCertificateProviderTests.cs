@@ -83,8 +83,10 @@ public sealed class MeshCaCertificateProviderTests : IAsyncLifetime
         await using var services = SecurityTestSupport.Services(bootstrap, logs);
         var provider = services.GetRequiredService<CertificateProviderStore>().Get("default")!;
 
+        // The provider records the error, then logs it: wait for both.
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (provider.LastError is null && DateTime.UtcNow < deadline)
+        while ((provider.LastError is null || !logs.MessagesAtLeast(LogLevel.Error).Any(m => m.Contains("Obtaining a certificate from", StringComparison.Ordinal)))
+            && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
