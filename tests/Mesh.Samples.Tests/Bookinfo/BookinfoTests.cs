@@ -175,6 +175,6 @@ public sealed class BookinfoTests(BookinfoFixture fixture) : IClassFixture<Booki
         using var plain = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{reviewsPort}");
         var refused = await Assert.ThrowsAsync<RpcException>(() => new global::Bookinfo.Reviews.Reviews.ReviewsClient(plain)
             .GetReviewsAsync(new GetReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
-        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains(refused.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal }); // a reset connection
     }
 }

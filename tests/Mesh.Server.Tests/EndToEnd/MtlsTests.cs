@@ -31,7 +31,9 @@ public class MtlsTests
         using var plain = DirectChannel.Plaintext(port);
         var refused = await Assert.ThrowsAsync<RpcException>(() =>
             new Reviews.Reviews.ReviewsClient(plain).GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync);
-        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        // The server resets the connection; Grpc.Net.Client reports that as UNAVAILABLE, or INTERNAL when the request
+        // was already on the wire ("response ended prematurely").
+        Assert.Contains(refused.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         Assert.Contains(mesh.ServerLogs.MessagesAtLeast(Microsoft.Extensions.Logging.LogLevel.Debug), m => m.Contains("plaintext is not accepted", StringComparison.Ordinal));
     }
 
@@ -94,7 +96,7 @@ public class MtlsTests
         using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{port}", new GrpcChannelOptions { HttpHandler = handler });
         var refused = await Assert.ThrowsAsync<RpcException>(() =>
             new Reviews.Reviews.ReviewsClient(channel).GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync);
-        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains(refused.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal }); // a failed handshake
         Assert.Contains(mesh.ServerLogs.MessagesAtLeast(Microsoft.Extensions.Logging.LogLevel.Debug), m => m.Contains("does not chain to the mesh's roots", StringComparison.Ordinal));
     }
 
@@ -167,7 +169,7 @@ public class MtlsTests
             {
                 peer = (await client.GetReviewsAsync(new ReviewsRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Peer;
             }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal)
             {
             }
 
