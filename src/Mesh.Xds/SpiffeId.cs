@@ -1,6 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Formats.Asn1;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Mesh.Xds;
@@ -23,7 +21,6 @@ public sealed record SpiffeId
     private const int MaxLength = 2048;
     private const int MaxTrustDomainLength = 255;
 
-    private static readonly Asn1Tag UriTag = new(TagClass.ContextSpecific, 6);
 
     /// <summary>Creates an identity, checking each part.</summary>
     /// <param name="trustDomain">The trust domain, e.g. <c>cluster.local</c>.</param>
@@ -93,50 +90,27 @@ public sealed record SpiffeId
     {
         ArgumentNullException.ThrowIfNull(certificate);
         id = null;
-        foreach (var extension in certificate.Extensions)
+        var names = new List<(SubjectAlternativeNameKind Kind, string Value)>();
+        if (!SubjectAlternativeNames.TryRead(certificate.Extensions, names))
         {
-            if (extension.Oid?.Value != "2.5.29.17")
-            {
-                continue;
-            }
-
-            string? uri = null;
-            try
-            {
-                var reader = new AsnReader(extension.RawData, AsnEncodingRules.DER);
-                var names = reader.ReadSequence();
-                reader.ThrowIfNotEmpty();
-                while (names.HasData)
-                {
-                    var tag = names.PeekTag();
-                    if (tag == UriTag)
-                    {
-                        if (uri is not null)
-                        {
-                            return false; // more than one URI name
-                        }
-
-                        uri = names.ReadCharacterString(UniversalTagNumber.IA5String, UriTag);
-                    }
-                    else
-                    {
-                        names.ReadEncodedValue();
-                    }
-                }
-            }
-            catch (AsnContentException)
-            {
-                return false;
-            }
-            catch (CryptographicException)
-            {
-                return false;
-            }
-
-            return TryParse(uri, out id);
+            return false;
         }
 
-        return false;
+        string? uri = null;
+        foreach (var (kind, value) in names)
+        {
+            if (kind == SubjectAlternativeNameKind.Uri)
+            {
+                if (uri is not null)
+                {
+                    return false; // more than one URI name
+                }
+
+                uri = value;
+            }
+        }
+
+        return TryParse(uri, out id);
     }
 
     /// <summary>The ID as a URI string, <c>spiffe://&lt;td&gt;/ns/&lt;ns&gt;/sa/&lt;sa&gt;</c>.</summary>

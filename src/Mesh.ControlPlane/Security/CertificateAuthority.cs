@@ -1,4 +1,3 @@
-using System.Formats.Asn1;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -350,47 +349,25 @@ public sealed partial class CertificateAuthority : IDisposable
     /// <summary>Every subject alternative name the CSR asks for, as <c>URI:…</c>, <c>DNS:…</c>, <c>IP:…</c> or <c>other</c>.</summary>
     private static List<string> RequestedNames(CertificateRequest request)
     {
-        var names = new List<string>();
-        foreach (var extension in request.CertificateExtensions)
+        var names = new List<(SubjectAlternativeNameKind Kind, string Value)>();
+        if (!SubjectAlternativeNames.TryRead(request.CertificateExtensions, names))
         {
-            if (extension.Oid?.Value != "2.5.29.17")
-            {
-                continue;
-            }
-
-            try
-            {
-                var reader = new AsnReader(extension.RawData, AsnEncodingRules.DER);
-                var sequence = reader.ReadSequence();
-                while (sequence.HasData)
-                {
-                    var tag = sequence.PeekTag();
-                    if (tag.TagClass == TagClass.ContextSpecific && tag.TagValue == 6)
-                    {
-                        names.Add("URI:" + sequence.ReadCharacterString(UniversalTagNumber.IA5String, tag));
-                    }
-                    else if (tag.TagClass == TagClass.ContextSpecific && tag.TagValue == 2)
-                    {
-                        names.Add("DNS:" + sequence.ReadCharacterString(UniversalTagNumber.IA5String, tag));
-                    }
-                    else if (tag.TagClass == TagClass.ContextSpecific && tag.TagValue == 7)
-                    {
-                        names.Add("IP:" + new IPAddress(sequence.ReadOctetString(tag)));
-                    }
-                    else
-                    {
-                        sequence.ReadEncodedValue();
-                        names.Add("other name");
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is AsnContentException or CryptographicException or ArgumentException)
-            {
-                throw new CertificateSigningException(false, "the CSR's subject alternative name extension is malformed");
-            }
+            throw new CertificateSigningException(false, "the CSR's subject alternative name extension is malformed");
         }
 
-        return names;
+        var described = new List<string>(names.Count);
+        foreach (var (kind, value) in names)
+        {
+            described.Add(kind switch
+            {
+                SubjectAlternativeNameKind.Uri => "URI:" + value,
+                SubjectAlternativeNameKind.Dns => "DNS:" + value,
+                SubjectAlternativeNameKind.IPAddress => "IP:" + value,
+                _ => "other name",
+            });
+        }
+
+        return described;
     }
 
     private static void Generate(string directory, string trustDomain, TimeProvider time)

@@ -1,6 +1,6 @@
-using System.Formats.Asn1;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Mesh.Xds;
 
 namespace Mesh.Server.Authorization;
 
@@ -62,48 +62,25 @@ internal sealed class RbacPeer
             return TlsWithoutCertificate;
         }
 
+        var names = new List<(SubjectAlternativeNameKind Kind, string Value)>();
+        SubjectAlternativeNames.TryRead(certificate.Extensions, names); // a malformed extension leaves the names read so far
         var uris = new List<string>();
         var dns = new List<string>();
-        foreach (var extension in certificate.Extensions)
+        foreach (var (kind, value) in names)
         {
-            if (extension.Oid?.Value == SubjectAltNameOid)
+            if (kind == SubjectAlternativeNameKind.Uri)
             {
-                ReadSubjectAltNames(extension.RawData, uris, dns);
+                uris.Add(value);
+            }
+            else if (kind == SubjectAlternativeNameKind.Dns)
+            {
+                dns.Add(value);
             }
         }
 
         return new RbacPeer(true, true, [.. uris], [.. dns], FormatRfc2253(certificate.SubjectName));
     }
 
-    private const string SubjectAltNameOid = "2.5.29.17";
-
-    /// <summary>Reads the URI (tag 6) and DNS (tag 2) entries of a SubjectAltName extension (RFC 5280 GeneralNames).</summary>
-    internal static void ReadSubjectAltNames(byte[] extensionValue, List<string> uris, List<string> dns)
-    {
-        var reader = new AsnReader(extensionValue, AsnEncodingRules.DER);
-        var names = reader.ReadSequence();
-        reader.ThrowIfNotEmpty();
-        var uriTag = new Asn1Tag(TagClass.ContextSpecific, 6);
-        var dnsTag = new Asn1Tag(TagClass.ContextSpecific, 2);
-        while (names.HasData)
-        {
-            var tag = names.PeekTag();
-            if (tag.HasSameClassAndValue(uriTag))
-            {
-                uris.Add(names.ReadCharacterString(UniversalTagNumber.IA5String, uriTag));
-            }
-            else if (tag.HasSameClassAndValue(dnsTag))
-            {
-                dns.Add(names.ReadCharacterString(UniversalTagNumber.IA5String, dnsTag));
-            }
-            else
-            {
-                names.ReadEncodedValue();
-            }
-        }
-    }
-
-    /// <summary>Formats a distinguished name as RFC 2253 does: most specific RDN first, comma-separated, escaped.</summary>
     internal static string FormatRfc2253(X500DistinguishedName name)
     {
         var text = new StringBuilder();
