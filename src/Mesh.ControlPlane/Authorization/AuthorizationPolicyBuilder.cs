@@ -131,66 +131,47 @@ internal static class AuthorizationPolicyBuilder
         };
     }
 
-    private static AuthorizationRule BuildRule(AuthorizationRuleSpec spec, string field, Reporter reporter)
+    private static AuthorizationRule BuildRule(AuthorizationRuleSpec spec, string field, Reporter reporter) => new()
     {
-        var from = ImmutableArray.CreateBuilder<AuthorizationSource>();
-        if (spec.From is { Count: 0 })
+        From = BuildList(spec.From, field + ".from", static item => item?.Source, ".source", BuildSource, reporter),
+        To = BuildList(spec.To, field + ".to", static item => item?.Operation, ".operation", BuildOperation, reporter),
+        When = BuildList(spec.When, field + ".when", static item => item, string.Empty, BuildCondition, reporter),
+    };
+
+    // from[], to[] and when[] alike: set but empty is an error, an entry without its body is an error, and each body
+    // is built (a body that does not build is left out; its errors are already reported).
+    private static ImmutableArray<TResult> BuildList<TItem, TBody, TResult>(
+        List<TItem>? items,
+        string field,
+        Func<TItem?, TBody?> body,
+        string bodyName,
+        Func<TBody, string, Reporter, TResult?> build,
+        Reporter reporter)
+        where TBody : class
+        where TResult : class
+    {
+        if (items is { Count: 0 })
         {
-            reporter.Error(field + ".from", "must not be empty when set");
+            reporter.Error(field, "must not be empty when set");
         }
 
-        for (var i = 0; i < (spec.From?.Count ?? 0); i++)
+        var result = ImmutableArray.CreateBuilder<TResult>();
+        for (var i = 0; i < (items?.Count ?? 0); i++)
         {
-            var path = $"{field}.from[{i}].source";
-            if (spec.From![i]?.Source is not { } source)
+            var path = $"{field}[{i}]{bodyName}";
+            if (body(items![i]) is not { } spec)
             {
                 reporter.Error(path, "is required");
                 continue;
             }
 
-            from.Add(BuildSource(source, path, reporter));
-        }
-
-        var to = ImmutableArray.CreateBuilder<AuthorizationOperation>();
-        if (spec.To is { Count: 0 })
-        {
-            reporter.Error(field + ".to", "must not be empty when set");
-        }
-
-        for (var i = 0; i < (spec.To?.Count ?? 0); i++)
-        {
-            var path = $"{field}.to[{i}].operation";
-            if (spec.To![i]?.Operation is not { } operation)
+            if (build(spec, path, reporter) is { } built)
             {
-                reporter.Error(path, "is required");
-                continue;
-            }
-
-            to.Add(BuildOperation(operation, path, reporter));
-        }
-
-        var when = ImmutableArray.CreateBuilder<AuthorizationCondition>();
-        if (spec.When is { Count: 0 })
-        {
-            reporter.Error(field + ".when", "must not be empty when set");
-        }
-
-        for (var i = 0; i < (spec.When?.Count ?? 0); i++)
-        {
-            var path = $"{field}.when[{i}]";
-            if (spec.When![i] is not { } condition)
-            {
-                reporter.Error(path, "is required");
-                continue;
-            }
-
-            if (BuildCondition(condition, path, reporter) is { } built)
-            {
-                when.Add(built);
+                result.Add(built);
             }
         }
 
-        return new AuthorizationRule { From = from.ToImmutable(), To = to.ToImmutable(), When = when.ToImmutable() };
+        return result.ToImmutable();
     }
 
     private static AuthorizationSource BuildSource(AuthorizationSourceSpec spec, string field, Reporter reporter)

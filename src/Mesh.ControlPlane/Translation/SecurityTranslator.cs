@@ -149,17 +149,9 @@ public static class SecurityTranslator
             },
             RequireClientCertificate = true,
         };
-        var chain = new FilterChain
-        {
-            Name = MtlsChainName,
-            TransportSocket = new TransportSocket { Name = XdsSecurityNames.TlsTransportSocket, TypedConfig = Any.Pack(context) },
-            Filters = { new Filter { Name = "envoy.filters.network.http_connection_manager", TypedConfig = hcm } },
-        };
-        if (match is not null)
-        {
-            chain.FilterChainMatch = match;
-        }
-
+        var chain = PlaintextChain(hcm, match);
+        chain.Name = MtlsChainName;
+        chain.TransportSocket = new TransportSocket { Name = XdsSecurityNames.TlsTransportSocket, TypedConfig = Any.Pack(context) };
         return chain;
     }
 
