@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Mesh.ControlPlane.Configuration;
@@ -10,8 +11,23 @@ namespace Mesh.ControlPlane.Configuration;
 /// of a <c>kind: List</c>. Scalars are typed as YAML 1.2's core schema types them (plain <c>80</c> is a
 /// number, <c>"80"</c> a string), so the JSON handed on is what <c>kubectl</c> would send to an API server.
 /// </summary>
+/// <remarks>
+/// A file is untrusted input. Before it is loaded, one streaming pass over its events (no recursion) enforces
+/// <see cref="MaxDepth"/> and <see cref="MaxNodes"/>, counting every alias as the nodes it stands for, and refuses an
+/// alias to a node that contains it; so neither deep nesting, a self-referencing anchor nor "billion laughs" can
+/// exhaust the stack or memory. Every problem becomes a <see cref="ConfigError"/> naming the file and line.
+/// </remarks>
 internal static class YamlResourceReader
 {
+    /// <summary>The deepest nesting of mappings and sequences accepted: 64 levels.</summary>
+    internal const int MaxDepth = 64;
+
+    /// <summary>The most nodes one file may expand to, aliases counted as what they stand for: 1,000,000.</summary>
+    internal const int MaxNodes = 1_000_000;
+
+    /// <summary>The most nodes all the aliases of one file may stand for together: 100,000.</summary>
+    internal const int MaxAliasNodes = 100_000;
+
     public static ConfigSet Read(string text, string origin, string defaultNamespace)
     {
         var resources = new List<ConfigResource>();
@@ -19,12 +35,24 @@ internal static class YamlResourceReader
         var stream = new YamlStream();
         try
         {
+            if (CheckLimits(text) is { } limit)
+            {
+                errors.Add(new ConfigError($"{origin}:{limit.Line}", null, null, limit.Message));
+                return new ConfigSet(resources, errors);
+            }
+
             using var reader = new StringReader(text);
             stream.Load(reader);
         }
         catch (YamlException ex)
         {
             errors.Add(new ConfigError($"{origin}:{ex.Start.Line}", null, null, "malformed YAML: " + (ex.InnerException?.Message ?? ex.Message)));
+            return new ConfigSet(resources, errors);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        {
+            // YamlDotNet reports some malformed input (an unclosed flow sequence followed by a key) this way.
+            errors.Add(new ConfigError(origin, null, null, "malformed YAML: " + ex.Message));
             return new ConfigSet(resources, errors);
         }
 
@@ -93,6 +121,82 @@ internal static class YamlResourceReader
         {
             resources.Add(new ConfigResource(apiVersion!, kind!, ns, name!, where, body));
         }
+    }
+
+    /// <summary>
+    /// Walks the file's events once, without recursion, and returns the first limit it breaks (with its line), or
+    /// null: nesting deeper than <see cref="MaxDepth"/>, more than <see cref="MaxNodes"/> nodes once aliases are
+    /// expanded, or an alias inside the node it refers to. Syntax errors surface as <see cref="YamlException"/>.
+    /// </summary>
+    private static (long Line, string Message)? CheckLimits(string text)
+    {
+        using var reader = new StringReader(text);
+        var parser = new Parser(reader);
+        var open = new Stack<(string? Anchor, long NodesBefore)>();
+        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        long nodes = 0, aliased = 0;
+        while (parser.MoveNext())
+        {
+            var current = parser.Current!;
+            switch (current)
+            {
+                case DocumentStart:
+                    sizes.Clear(); // anchors are local to a document.
+                    break;
+                case AnchorAlias alias:
+                    var name = alias.Value.Value;
+                    foreach (var (anchor, _) in open)
+                    {
+                        if (anchor == name)
+                        {
+                            return (alias.Start.Line, $"the alias *{name} refers to a node that contains it (a recursive alias)");
+                        }
+                    }
+
+                    if (sizes.TryGetValue(name, out var size))
+                    {
+                        nodes += size;
+                        aliased += size;
+                        if (aliased > MaxAliasNodes)
+                        {
+                            return (alias.Start.Line, $"the aliases of the file stand for more than {MaxAliasNodes:N0} nodes; aliases that multiply content are refused");
+                        }
+                    }
+
+                    break;
+                case Scalar scalar:
+                    nodes++;
+                    if (!scalar.Anchor.IsEmpty)
+                    {
+                        sizes[scalar.Anchor.Value] = 1;
+                    }
+
+                    break;
+                case NodeEvent start when current is MappingStart or SequenceStart:
+                    nodes++;
+                    open.Push((start.Anchor.IsEmpty ? null : start.Anchor.Value, nodes - 1));
+                    if (open.Count > MaxDepth)
+                    {
+                        return (start.Start.Line, $"mappings and sequences are nested more than {MaxDepth} levels deep");
+                    }
+
+                    break;
+                case MappingEnd or SequenceEnd:
+                    if (open.TryPop(out var closed) && closed.Anchor is { } anchored)
+                    {
+                        sizes[anchored] = nodes - closed.NodesBefore;
+                    }
+
+                    break;
+            }
+
+            if (nodes > MaxNodes)
+            {
+                return (current.Start.Line, $"the file expands to more than {MaxNodes:N0} nodes (counting what each alias stands for)");
+            }
+        }
+
+        return null;
     }
 
     private static string? GetString(JsonObject obj, string property) =>
