@@ -18,8 +18,9 @@ public static class ControlPlaneHost
     /// <summary>The command-line usage text.</summary>
     public const string Usage = """
         Usage: mesh-controlplane [--config-dir DIR] [--xds-port PORT] [--http-port PORT] [--tls-port PORT]
-                                 [--listen ADDRESS] [--namespace NS] [--cluster-domain DOMAIN]
-                                 [--ca-dir DIR] [--trust-domain DOMAIN]
+                                 [--listen ADDRESS] [--http-listen ADDRESS] [--namespace NS] [--cluster-domain DOMAIN]
+                                 [--ca-dir DIR] [--trust-domain DOMAIN] [--keepalive DURATION]
+                                 [--keepalive-timeout DURATION] [--insecure-identity-from-metadata]
                mesh-controlplane token create --namespace NS --service-account SA [--ttl DURATION]
                                  [--ca-dir DIR] [--trust-domain DOMAIN]
 
@@ -28,12 +29,21 @@ public static class ControlPlaneHost
           --xds-port PORT         plaintext xDS (ADS) port, 0 for any free port (default 15010)
           --http-port PORT        /debug, /healthz port, 0 for any free port (default 15014)
           --tls-port PORT         xDS over TLS and certificate signing, 0 for any free port (default 15012)
-          --listen ADDRESS        address to listen on (default 127.0.0.1)
+          --listen ADDRESS        address the xDS and TLS ports listen on (default 127.0.0.1)
+          --http-listen ADDRESS   address the HTTP (/debug, /healthz) port listens on (default 127.0.0.1); the
+                                  debug endpoints reveal policies and peers, keep them off public addresses
           --namespace NS          namespace of resources that name none (default "default")
           --cluster-domain DOMAIN cluster DNS suffix (default cluster.local)
           --ca-dir DIR            the CA's certificate and keys: a root is generated there on first start unless
                                   DIR holds ca-cert.pem and ca-key.pem (default .mesh-ca in the working directory)
           --trust-domain DOMAIN   trust domain of workload identities (default cluster.local)
+          --keepalive DURATION    ping an idle xDS connection after DURATION (default 30s; 0 turns it off)
+          --keepalive-timeout DURATION
+                                  close a connection whose ping is unanswered for DURATION (default 10s)
+          --insecure-identity-from-metadata
+                                  development only: serve a server's inbound listeners (mTLS mode, RBAC rules) to
+                                  whichever workload a client's node metadata claims, also on the plaintext port;
+                                  by default they go only to a client that proved that identity on the TLS port
 
         token create prints a join token that proves spiffe://<trust-domain>/ns/NS/sa/SA to the CA in --ca-dir,
         valid for --ttl (default 24h, e.g. 30m, 720h). Give it to the workload's mesh_ca certificate provider.
@@ -45,6 +55,12 @@ public static class ControlPlaneHost
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
+            if (name == "--insecure-identity-from-metadata")
+            {
+                options.InsecureIdentityFromMetadata = true;
+                continue;
+            }
+
             string? value = null;
             var equals = name.IndexOf('=', StringComparison.Ordinal);
             if (equals > 0)
@@ -94,6 +110,31 @@ public static class ControlPlaneHost
                     }
 
                     options.ListenAddress = value;
+                    break;
+                case "--http-listen":
+                    if (!IPAddress.TryParse(value, out _))
+                    {
+                        return $"'--http-listen {value}' is not an IP address.";
+                    }
+
+                    options.HttpListenAddress = value;
+                    break;
+                case "--keepalive" or "--keepalive-timeout":
+                    if (!Configuration.IstioDuration.TryParse(value, out var duration)
+                        || (duration < TimeSpan.FromSeconds(1) && (duration != TimeSpan.Zero || name == "--keepalive-timeout")))
+                    {
+                        return $"'{name} {value}' is not a duration of at least 1s, like 30s or 1m{(name == "--keepalive" ? " (0 turns keepalive off)" : string.Empty)}.";
+                    }
+
+                    if (name == "--keepalive")
+                    {
+                        options.KeepAliveInterval = duration == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : duration;
+                    }
+                    else
+                    {
+                        options.KeepAliveTimeout = duration;
+                    }
+
                     break;
                 case "--namespace":
                     options.DefaultNamespace = value;
@@ -207,10 +248,15 @@ public static class ControlPlaneHost
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         var address = IPAddress.Parse(options.ListenAddress);
+        var httpAddress = IPAddress.Parse(options.HttpListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // HTTP/2 keepalive: a peer that stopped (process frozen, network gone, TCP left half-open) is found by an
+            // unanswered ping and its connection closed, which ends its xDS streams.
+            kestrel.Limits.Http2.KeepAlivePingDelay = options.KeepAliveInterval;
+            kestrel.Limits.Http2.KeepAlivePingTimeout = options.KeepAliveTimeout;
             kestrel.Listen(address, options.XdsPort, listen => listen.Protocols = HttpProtocols.Http2);
-            kestrel.Listen(address, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(httpAddress, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
             var serving = kestrel.ApplicationServices.GetRequiredService<ServingCertificate>();
             kestrel.Listen(address, options.TlsPort, listen =>
             {
@@ -230,6 +276,11 @@ public static class ControlPlaneHost
             o.CaDir = options.CaDir;
             o.TrustDomain = options.TrustDomain;
             o.ListenAddress = options.ListenAddress;
+            o.HttpListenAddress = options.HttpListenAddress;
+            o.InsecureIdentityFromMetadata = options.InsecureIdentityFromMetadata;
+            o.KeepAliveInterval = options.KeepAliveInterval;
+            o.KeepAliveTimeout = options.KeepAliveTimeout;
+            o.XdsLimits = options.XdsLimits;
             o.DefaultNamespace = options.DefaultNamespace;
             o.ClusterDomain = options.ClusterDomain;
             o.DebounceQuiet = options.DebounceQuiet;

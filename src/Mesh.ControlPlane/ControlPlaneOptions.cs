@@ -54,6 +54,33 @@ public sealed class ControlPlaneOptions
     /// <summary>The longest a change waits while more changes keep coming. Default 1 s.</summary>
     public TimeSpan DebounceMax { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The address the HTTP port (/debug, /healthz) listens on, separately from <see cref="ListenAddress"/>: the debug
+    /// endpoints show RBAC principals, peers and file paths, so they stay on loopback unless asked. Default 127.0.0.1.
+    /// </summary>
+    [Required]
+    public string HttpListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// Development mode: serve identity-scoped resources (a server's inbound listeners with their mTLS mode and RBAC
+    /// rules) to whichever workload a client's node metadata claims, without proof, also on the plaintext port.
+    /// Default false: they go only to a client whose proven identity (mesh certificate or join token on the TLS port)
+    /// matches the workload. <c>--insecure-identity-from-metadata</c>.
+    /// </summary>
+    public bool InsecureIdentityFromMetadata { get; set; }
+
+    /// <summary>
+    /// How long an HTTP/2 connection to the xDS and TLS ports may be idle before the control plane pings it. Default
+    /// 30 s; <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a keepalive ping may go unanswered before the connection (and its streams) is closed. Default 10 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The bounds of every ADS stream (queues, names, node size, send timeout, NACK logging).</summary>
+    public Xds.XdsStreamLimits XdsLimits { get; set; } = new();
+
     /// <summary>The CA directory in effect: <see cref="CaDir"/>, or <c>.mesh-ca</c> in the working directory.</summary>
     internal string ResolveCaDir() => Path.GetFullPath(CaDir is { Length: > 0 } dir ? dir : DefaultCaDir);
 

@@ -11,14 +11,23 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.ControlPlane.Debugging;
 
-/// <summary>The HTTP endpoints that show what the control plane is serving: /debug/syncz, /debug/config_dump, /debug/configz, /healthz/ready.</summary>
+/// <summary>
+/// The HTTP endpoints that show what the control plane is serving: /debug/syncz, /debug/config_dump, /debug/configz,
+/// /healthz/ready. They answer only on the HTTP port (HTTP/1.1, on <see cref="ControlPlaneOptions.HttpListenAddress"/>,
+/// loopback by default), never on the xDS or TLS ports, since they reveal policies, peers and file paths.
+/// </summary>
 internal static class DebugEndpoints
 {
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithTypeRegistry(XdsTypeRegistry.Default).WithIndentation());
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static void Map(IEndpointRouteBuilder endpoints)
+    public static void Map(IEndpointRouteBuilder routes)
     {
+        var endpoints = routes.MapGroup(string.Empty);
+        endpoints.AddEndpointFilter(static async (context, next) =>
+            HttpProtocol.IsHttp11(context.HttpContext.Request.Protocol) || HttpProtocol.IsHttp10(context.HttpContext.Request.Protocol)
+                ? await next(context).ConfigureAwait(false)
+                : Results.NotFound());
         endpoints.MapGet("/healthz/ready", (MeshSnapshotProvider provider) =>
             provider.Current.Version > 0 ? Results.Text("ok") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
 
@@ -110,9 +119,58 @@ internal static class DebugEndpoints
 
         return new JsonObject
         {
-            ["node"] = connection.Node is null ? null : JsonNode.Parse(Formatter.Format(connection.Node)),
+            ["node"] = connection.Node is null ? null : JsonNode.Parse(Formatter.Format(Printable(connection.Node))),
             ["types"] = types,
         };
+    }
+
+    /// <summary>
+    /// The node as JSON can show it: a client may send a <c>Value</c> with no kind set (valid protobuf, but the JSON
+    /// formatter refuses it), shown as null, or metadata nested deeper than JSON output allows, cut short.
+    /// </summary>
+    private static Envoy.Config.Core.V3.Node Printable(Envoy.Config.Core.V3.Node node)
+    {
+        var copy = node.Clone();
+        if (copy.Metadata is { } metadata)
+        {
+            FillEmptyValues(metadata, depth: 0);
+        }
+
+        return copy;
+    }
+
+    private static void FillEmptyValues(Google.Protobuf.WellKnownTypes.Struct fields, int depth)
+    {
+        foreach (var value in fields.Fields.Values)
+        {
+            FillEmptyValue(value, depth + 1);
+        }
+    }
+
+    private static void FillEmptyValue(Google.Protobuf.WellKnownTypes.Value value, int depth)
+    {
+        if (depth > 24)
+        {
+            value.StringValue = "(nested too deep to show)"; // the JSON writer's depth limit is 64 levels in all.
+            return;
+        }
+
+        switch (value.KindCase)
+        {
+            case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.None:
+                value.NullValue = Google.Protobuf.WellKnownTypes.NullValue.NullValue;
+                break;
+            case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.StructValue:
+                FillEmptyValues(value.StructValue, depth);
+                break;
+            case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.ListValue:
+                foreach (var item in value.ListValue.Values)
+                {
+                    FillEmptyValue(item, depth + 1);
+                }
+
+                break;
+        }
     }
 
     private static JsonObject Configz(MeshSnapshotProvider provider)

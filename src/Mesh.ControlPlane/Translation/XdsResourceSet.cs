@@ -44,6 +44,9 @@ public sealed class XdsResourceSet
     private readonly ConcurrentDictionary<(string Alias, string Version), XdsResource> _aliases = new();
     private readonly ConcurrentDictionary<(string Name, string Workload), XdsResource?> _inbound = new();
 
+    /// <summary>The most per-workload server listeners (and misses) one set caches.</summary>
+    private const int MaxCachedServerListeners = 4096;
+
     /// <summary>Creates a set.</summary>
     /// <param name="version">The snapshot version.</param>
     /// <param name="byType">The resources every client shares, by type URL and name.</param>
@@ -94,10 +97,18 @@ public sealed class XdsResourceSet
             return null;
         }
 
-        return ResolveListener(name, client.Namespace)
-            ?? _inbound.GetOrAdd((name, client.Key), static (key, state) =>
+        if (ResolveListener(name, client.Namespace) is { } alias)
+        {
+            return alias;
+        }
+
+        // Per-workload listeners are cached for the life of the set, up to a bound: names are client-supplied.
+        return _inbound.Count < MaxCachedServerListeners
+            ? _inbound.GetOrAdd((name, client.Key), static (key, state) =>
                 state.Factory(key.Name, state.Client) is { } message ? new XdsResource(key.Name, message) : null,
-                (Factory: _inboundListenerFactory, Client: client));
+                (Factory: _inboundListenerFactory, Client: client))
+            : _inbound.TryGetValue((name, client.Key), out var cached) ? cached
+            : _inboundListenerFactory(name, client) is { } built ? new XdsResource(name, built) : null;
     }
 
     /// <summary>The listener an alias like <c>reviews:9080</c> stands for, renamed to the alias; null when none.</summary>

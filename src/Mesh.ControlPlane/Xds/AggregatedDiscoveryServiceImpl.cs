@@ -1,34 +1,107 @@
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
+using Mesh.ControlPlane.Security;
+using Mesh.Xds;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.ControlPlane.Xds;
 
-/// <summary>The ADS gRPC service: each stream becomes a <see cref="SotwConnection"/> or a <see cref="DeltaConnection"/>.</summary>
-internal sealed class AggregatedDiscoveryServiceImpl : AggregatedDiscoveryService.AggregatedDiscoveryServiceBase
+/// <summary>
+/// The ADS gRPC service: each stream becomes a <see cref="SotwConnection"/> or a <see cref="DeltaConnection"/>. On the
+/// TLS port the client's identity is taken from its mesh client certificate or a join token; identity-scoped
+/// resources are served only for that identity (or, in the development mode
+/// <see cref="ControlPlaneOptions.InsecureIdentityFromMetadata"/>, for whatever the node claims).
+/// </summary>
+internal sealed partial class AggregatedDiscoveryServiceImpl : AggregatedDiscoveryService.AggregatedDiscoveryServiceBase
 {
+    private const string BearerPrefix = "Bearer ";
+
     private readonly XdsResourceCache _cache;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationToken _stopping;
+    private readonly IServiceProvider _services;
+    private readonly bool _trustMetadata;
 
-    public AggregatedDiscoveryServiceImpl(XdsResourceCache cache, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<AggregatedDiscoveryServiceImpl> logger)
+    public AggregatedDiscoveryServiceImpl(
+        XdsResourceCache cache, TimeProvider time, IHostApplicationLifetime lifetime, IServiceProvider services, IOptions<ControlPlaneOptions> options,
+        ILogger<AggregatedDiscoveryServiceImpl> logger)
     {
         _cache = cache;
         _time = time;
         _logger = logger;
+        _services = services;
+        _trustMetadata = options.Value.InsecureIdentityFromMetadata;
         _stopping = lifetime.ApplicationStopping;
     }
 
     public override Task StreamAggregatedResources(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
-        Run(token => new SotwConnection(_cache, responseStream, _time, _logger, context.Peer).RunAsync(requestStream, token), context);
+        Run(token => new SotwConnection(_cache, responseStream, _time, _logger, context.Peer)
+        {
+            AuthenticatedIdentity = Authenticate(context),
+            TrustMetadataIdentity = _trustMetadata,
+            Abort = AbortOf(context),
+        }.RunAsync(requestStream, token), context);
 
     public override Task DeltaAggregatedResources(IAsyncStreamReader<DeltaDiscoveryRequest> requestStream, IServerStreamWriter<DeltaDiscoveryResponse> responseStream, ServerCallContext context) =>
-        Run(token => new DeltaConnection(_cache, responseStream, _time, _logger, context.Peer).RunAsync(requestStream, token), context);
+        Run(token => new DeltaConnection(_cache, responseStream, _time, _logger, context.Peer)
+        {
+            AuthenticatedIdentity = Authenticate(context),
+            TrustMetadataIdentity = _trustMetadata,
+            Abort = AbortOf(context),
+        }.RunAsync(requestStream, token), context);
+
+    private static Action AbortOf(ServerCallContext context)
+    {
+        var http = context.GetHttpContext();
+        return http.Abort;
+    }
+
+    /// <summary>The identity the client proved: over TLS only, its mesh client certificate, else a join token.</summary>
+    private SpiffeId? Authenticate(ServerCallContext context)
+    {
+        var http = context.GetHttpContext();
+        if (!http.Request.IsHttps)
+        {
+            return null;
+        }
+
+        var authority = _services.GetRequiredService<CertificateAuthority>();
+        string? error = null;
+        if (http.Connection.ClientCertificate is { } certificate)
+        {
+            if (authority.ValidatePeerCertificate(certificate, out error) is { } fromCertificate)
+            {
+                return fromCertificate;
+            }
+        }
+
+        var header = http.Request.Headers.Authorization.ToString();
+        if (header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && header.Length > BearerPrefix.Length)
+        {
+            if (authority.ValidateJoinToken(header[BearerPrefix.Length..].Trim(), out var tokenError) is { } fromToken)
+            {
+                return fromToken;
+            }
+
+            error = error is null ? tokenError : error + "; " + tokenError;
+        }
+
+        if (error is not null)
+        {
+            Log.NotAuthenticated(_logger, http.Connection.RemoteIpAddress?.ToString() ?? context.Peer, error);
+        }
+
+        return null;
+    }
 
     // A stream ends when the client goes away or the control plane shuts down; on shutdown clients see the stream
-    // end at once (UNAVAILABLE) and reconnect, rather than the host waiting for them.
+    // end at once (UNAVAILABLE) and reconnect, rather than the host waiting for them. A client that goes away is a
+    // normal end: the method returns normally, so nothing is logged as an error.
     private async Task Run(Func<CancellationToken, Task> stream, ServerCallContext context)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping);
@@ -36,7 +109,7 @@ internal sealed class AggregatedDiscoveryServiceImpl : AggregatedDiscoveryServic
         {
             await stream(linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "the control plane is shutting down"));
         }
@@ -44,9 +117,15 @@ internal sealed class AggregatedDiscoveryServiceImpl : AggregatedDiscoveryServic
         {
             // The client went away.
         }
-        catch (IOException) when (context.CancellationToken.IsCancellationRequested)
+        catch (IOException)
         {
             // The client went away mid-write.
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "An xDS client at {Peer} presented credentials that do not prove an identity ({Error}); it is served as unauthenticated.")]
+        public static partial void NotAuthenticated(ILogger logger, string peer, string error);
     }
 }

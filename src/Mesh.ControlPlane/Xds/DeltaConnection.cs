@@ -45,6 +45,8 @@ internal sealed class DeltaConnection : XdsConnection
             return;
         }
 
+        CheckNames(request.TypeUrl, request.InitialResourceVersions.Keys, request.InitialResourceVersions.Count);
+
         TypeState state;
         lock (StateLock)
         {
@@ -54,11 +56,13 @@ internal sealed class DeltaConnection : XdsConnection
                 _types.Add(request.TypeUrl, state);
             }
 
+            CheckNames(request.TypeUrl, request.ResourceNamesSubscribe, state.Names.Count + request.ResourceNamesSubscribe.Count);
+
             if (!string.IsNullOrEmpty(request.ResponseNonce) && state.PendingVersions.Remove(request.ResponseNonce, out var version))
             {
                 if (request.ErrorDetail is { } error)
                 {
-                    state.LastNack = new XdsNack(request.ResponseNonce, state.AckedVersion ?? string.Empty, error.Message, Time.GetUtcNow());
+                    state.LastNack = new XdsNack(request.ResponseNonce, state.AckedVersion ?? string.Empty, NackMessage(error.Message), Time.GetUtcNow());
                     LogNack(request.TypeUrl, request.ResponseNonce, error.Message);
                 }
                 else
@@ -106,6 +110,11 @@ internal sealed class DeltaConnection : XdsConnection
                 }
 
                 state.Held.Remove(name);
+            }
+
+            if (request.TypeUrl == XdsTypeUrls.Listener && request.ResourceNamesSubscribe.Count > 0)
+            {
+                CheckNames(request.TypeUrl, state.Names, state.Names.Count); // server listeners add up over requests.
             }
 
             if (!state.Wildcard)
@@ -157,7 +166,7 @@ internal sealed class DeltaConnection : XdsConnection
 
             foreach (var name in state.Names.Order(StringComparer.Ordinal))
             {
-                if (!present.Contains(name) && set.Find(state.TypeUrl, name, Workload) is { } resource)
+                if (!present.Contains(name) && Find(set, state.TypeUrl, name) is { } resource)
                 {
                     present.Add(name);
                     AddIfChanged(response, state, resource, name);
@@ -189,7 +198,7 @@ internal sealed class DeltaConnection : XdsConnection
             state.Nonce = response.Nonce;
         }
 
-        await _responses.WriteAsync(response).ConfigureAwait(false);
+        await SendAsync(_responses.WriteAsync(response)).ConfigureAwait(false);
     }
 
     private static void AddIfChanged(DeltaDiscoveryResponse response, TypeState state, XdsResource resource, string name)

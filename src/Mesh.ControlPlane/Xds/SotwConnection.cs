@@ -45,6 +45,8 @@ internal sealed class SotwConnection : XdsConnection
             return;
         }
 
+        CheckNames(request.TypeUrl, request.ResourceNames, request.ResourceNames.Count);
+
         TypeState state;
         lock (StateLock)
         {
@@ -66,7 +68,7 @@ internal sealed class SotwConnection : XdsConnection
             {
                 if (request.ErrorDetail is { } error)
                 {
-                    state.LastNack = new XdsNack(request.ResponseNonce, request.VersionInfo, error.Message, Time.GetUtcNow());
+                    state.LastNack = new XdsNack(request.ResponseNonce, request.VersionInfo, NackMessage(error.Message), Time.GetUtcNow());
                     LogNack(request.TypeUrl, request.ResponseNonce, error.Message);
                 }
                 else
@@ -134,7 +136,7 @@ internal sealed class SotwConnection : XdsConnection
 
         foreach (var name in state.Names.Order(StringComparer.Ordinal))
         {
-            if (set.Find(state.TypeUrl, name, Workload) is { } resource && !(state.Wildcard && set.Of(state.TypeUrl).ContainsKey(name)))
+            if (Find(set, state.TypeUrl, name) is { } resource && !(state.Wildcard && set.Of(state.TypeUrl).ContainsKey(name)))
             {
                 wanted.Add(resource);
             }
@@ -190,7 +192,7 @@ internal sealed class SotwConnection : XdsConnection
             state.SentVersion = response.VersionInfo;
         }
 
-        await _responses.WriteAsync(response).ConfigureAwait(false);
+        await SendAsync(_responses.WriteAsync(response)).ConfigureAwait(false);
     }
 
     private static bool IsWildcardCapable(string typeUrl) => typeUrl is XdsTypeUrls.Listener or XdsTypeUrls.Cluster;

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Threading.Channels;
 using Envoy.Config.Core.V3;
+using Google.Protobuf;
 using Mesh.ControlPlane.Translation;
 using Mesh.Xds;
 using Microsoft.Extensions.Logging;
@@ -35,6 +37,12 @@ public sealed record XdsNack(string Nonce, string Version, string Message, DateT
 /// at a time on a single loop, so the per-type state needs no locking against itself; the lock only guards it
 /// against status readers (/debug).
 /// </summary>
+/// <remarks>
+/// Everything a client can make the control plane hold is bounded by <see cref="XdsStreamLimits"/>: requests waiting
+/// behind a blocked write, the time one write may block, subscribed names and their length, the node. A client over
+/// a bound is disconnected (its HTTP/2 stream reset) with a warning naming it. A client that goes away (cancel,
+/// reset, connection lost) ends the stream normally, logged at information without a stack trace.
+/// </remarks>
 public abstract partial class XdsConnection
 {
     /// <summary>The order in which types are pushed after a change, so a client never sees a reference to a
@@ -48,6 +56,11 @@ public abstract partial class XdsConnection
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private int _changePending;
     private long _nonce;
+    private int _pendingRequests;
+    private long _pendingBytes;
+    private int _disconnected;
+    private string? _endReason;
+    private bool _identityRefusalLogged;
 
     /// <summary>Creates a connection.</summary>
     protected XdsConnection(XdsResourceCache cache, TimeProvider time, ILogger logger, string peer)
@@ -95,6 +108,21 @@ public abstract partial class XdsConnection
     /// <summary>Guards state read by status readers.</summary>
     protected Lock StateLock { get; } = new();
 
+    /// <summary>The identity the client proved on the TLS port (mesh client certificate or join token), or null.</summary>
+    public SpiffeId? AuthenticatedIdentity { get; init; }
+
+    /// <summary>
+    /// Development mode: serve identity-scoped resources (inbound listeners) for the workload the node metadata claims
+    /// without proof. Off unless the control plane runs with <c>--insecure-identity-from-metadata</c>.
+    /// </summary>
+    public bool TrustMetadataIdentity { get; init; }
+
+    /// <summary>Resets the client's stream (set by the service); used to disconnect a client over a limit.</summary>
+    public Action? Abort { get; init; }
+
+    /// <summary>The bounds of this stream.</summary>
+    protected XdsStreamLimits Limits => Cache.Limits;
+
     internal void NotifyResourcesChanged()
     {
         if (Interlocked.Exchange(ref _changePending, 1) == 0)
@@ -105,10 +133,11 @@ public abstract partial class XdsConnection
 
     /// <summary>Runs the stream until the client goes away: requests from <paramref name="requests"/>, pushes on change.</summary>
     protected async Task RunAsync<TRequest>(IAsyncEnumerable<TRequest> requests, CancellationToken cancellationToken)
-        where TRequest : class
+        where TRequest : class, IMessage
     {
         Cache.Register(this);
-        var pump = PumpAsync(requests, cancellationToken);
+        using var stopPump = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pump = PumpAsync(requests, stopPump.Token);
         try
         {
             await foreach (var item in _events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -123,34 +152,173 @@ public abstract partial class XdsConnection
                 }
                 else
                 {
-                    await HandleRequestAsync((TRequest)item).ConfigureAwait(false);
+                    var request = (TRequest)item;
+                    Interlocked.Decrement(ref _pendingRequests);
+                    Interlocked.Add(ref _pendingBytes, -request.CalculateSize());
+                    await HandleRequestAsync(request).ConfigureAwait(false);
                 }
             }
 
             await pump.ConfigureAwait(false);
         }
+        catch (XdsStreamLimitException ex)
+        {
+            Disconnect(ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException
+            && (Volatile.Read(ref _disconnected) != 0 || cancellationToken.IsCancellationRequested || ex is IOException))
+        {
+            // The stream is gone (the client went away, or was disconnected): a normal end. A cancellation the host
+            // asked for (shutdown) is the service's to report.
+            _endReason ??= ex is OperationCanceledException ? "the stream was cancelled" : "the stream was reset";
+            if (ex is OperationCanceledException && Volatile.Read(ref _disconnected) == 0)
+            {
+                throw;
+            }
+        }
         finally
         {
+            await stopPump.CancelAsync().ConfigureAwait(false);
             Cache.Unregister(this);
+            Log.Disconnected(Logger, LogName(Node?.Id), Peer, Protocol, (Time.GetUtcNow() - ConnectedAt).TotalSeconds, _endReason ?? "the stream ended");
         }
     }
 
     private async Task PumpAsync<TRequest>(IAsyncEnumerable<TRequest> requests, CancellationToken cancellationToken)
-        where TRequest : class
+        where TRequest : class, IMessage
     {
         try
         {
             await foreach (var request in requests.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
+                var pending = Interlocked.Increment(ref _pendingRequests);
+                var bytes = Interlocked.Add(ref _pendingBytes, request.CalculateSize());
+                if (pending > Limits.MaxPendingRequests || bytes > Limits.MaxPendingRequestBytes)
+                {
+                    var reason = string.Format(CultureInfo.InvariantCulture,
+                        "it sent {0} requests ({1:N0} bytes) that wait behind responses it does not read (the limit is {2} requests, {3:N0} bytes)",
+                        pending, bytes, Limits.MaxPendingRequests, Limits.MaxPendingRequestBytes);
+                    _events.Writer.TryComplete(new XdsStreamLimitException(reason));
+                    Disconnect(reason);
+                    return;
+                }
+
                 _events.Writer.TryWrite(request);
             }
 
+            _endReason ??= "the client closed the stream";
+            _events.Writer.TryComplete();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The client reset or cancelled the stream, or the connection was lost: a normal end of a stream.
+            _endReason ??= ex is IOException ? "the client reset the stream" : "the stream was cancelled";
             _events.Writer.TryComplete();
         }
         catch (Exception ex)
         {
             _events.Writer.TryComplete(ex);
         }
+    }
+
+    /// <summary>
+    /// Writes a response, giving up (and disconnecting the client) when it has not gone out within
+    /// <see cref="XdsStreamLimits.SendTimeout"/>: the client is not reading.
+    /// </summary>
+    protected async Task SendAsync(Task write)
+    {
+        if (!write.IsCompleted)
+        {
+            try
+            {
+                await write.WaitAsync(Limits.SendTimeout, Time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                    "it did not read a response for {0:0.#} s (HTTP/2 flow control held it back)", Limits.SendTimeout.TotalSeconds));
+            }
+        }
+
+        await write.ConfigureAwait(false);
+    }
+
+    /// <summary>Disconnects the client (once): logs why, naming it, and resets its stream.</summary>
+    protected void Disconnect(string reason)
+    {
+        if (Interlocked.Exchange(ref _disconnected, 1) != 0)
+        {
+            return;
+        }
+
+        _endReason = "disconnected: " + reason;
+        Log.DisconnectedAbuser(Logger, LogName(Node?.Id), Peer, reason);
+        _events.Writer.TryComplete();
+        Abort?.Invoke();
+    }
+
+    /// <summary>Checks a request's resource names against the limits; throws <see cref="XdsStreamLimitException"/> when over one.</summary>
+    protected void CheckNames(string typeUrl, IEnumerable<string> names, int subscribedAfter)
+    {
+        if (subscribedAfter > Limits.MaxResourceNamesPerType)
+        {
+            throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                "it subscribed to {0} names of {1} (the limit is {2})", subscribedAfter, typeUrl, Limits.MaxResourceNamesPerType));
+        }
+
+        var serverListeners = 0;
+        foreach (var name in names)
+        {
+            if (name.Length > Limits.MaxResourceNameLength)
+            {
+                throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                    "it asked for a {0} name of {1} characters (the limit is {2})", typeUrl, name.Length, Limits.MaxResourceNameLength));
+            }
+
+            if (typeUrl == XdsTypeUrls.Listener && name.StartsWith(ServerListenerPrefix, StringComparison.Ordinal)
+                && ++serverListeners > Limits.MaxServerListenerNames)
+            {
+                throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                    "it asked for more than {0} server listeners", Limits.MaxServerListenerNames));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The resource of <paramref name="typeUrl"/> this client means by <paramref name="name"/>, or null. Resources
+    /// scoped to a workload (server listeners) are found only when the client may act as the workload it claims.
+    /// </summary>
+    protected XdsResource? Find(XdsResourceSet set, string typeUrl, string name)
+    {
+        if (typeUrl == XdsTypeUrls.Listener && XdsSecurityNames.TryParseServerListenerName(name, out _, out _)
+            && !set.Of(typeUrl).ContainsKey(name) && !MayActAsWorkload(name))
+        {
+            return null;
+        }
+
+        return set.Find(typeUrl, name, Workload);
+    }
+
+    private bool MayActAsWorkload(string name)
+    {
+        if (TrustMetadataIdentity)
+        {
+            return true;
+        }
+
+        if (Security.WorkloadIdentityBinding.Matches(Cache.Snapshot, AuthenticatedIdentity, Workload, out var reason))
+        {
+            return true;
+        }
+
+        if (!_identityRefusalLogged)
+        {
+            _identityRefusalLogged = true;
+            Log.IdentityRefused(Logger, LogName(Node?.Id), Peer, name, Workload.Key, reason);
+        }
+
+        return false;
     }
 
     /// <summary>Handles one request from the client.</summary>
@@ -162,12 +330,24 @@ public abstract partial class XdsConnection
     /// <summary>A fresh nonce.</summary>
     protected string NextNonce() => Interlocked.Increment(ref _nonce).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Learns the client's node and namespace from its first request.</summary>
+    /// <summary>Learns the client's node and namespace from its first request; a node over the limits ends the stream.</summary>
     protected void LearnNode(Node? node)
     {
         if (Node is not null || node is null)
         {
             return;
+        }
+
+        if (node.Id.Length > Limits.MaxNodeIdLength)
+        {
+            throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                "its node id has {0} characters (the limit is {1})", node.Id.Length, Limits.MaxNodeIdLength));
+        }
+
+        if (node.CalculateSize() is var size && size > Limits.MaxNodeBytes)
+        {
+            throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                "its node (metadata included) has {0:N0} bytes (the limit is {1:N0})", size, Limits.MaxNodeBytes));
         }
 
         Node = node;
@@ -196,9 +376,23 @@ public abstract partial class XdsConnection
         return "default";
     }
 
-    /// <summary>Logs a rejection.</summary>
-    protected void LogNack(string typeUrl, string nonce, string message) =>
-        Log.Nacked(Logger, Node?.Id ?? "?", typeUrl, nonce, message);
+    /// <summary>A NACK's error detail as kept and logged: cut to <see cref="XdsStreamLimits.MaxNackMessageLength"/>.</summary>
+    protected string NackMessage(string message) => LogRateLimiter.Truncate(message, Limits.MaxNackMessageLength);
+
+    /// <summary>Logs a rejection, unless too many were logged lately (see <see cref="XdsStreamLimits.NackLogBurst"/>).</summary>
+    protected void LogNack(string typeUrl, string nonce, string message)
+    {
+        if (Cache.NackLog.TryAcquire(out var suppressed))
+        {
+            Log.Nacked(Logger, LogName(Node?.Id), typeUrl, nonce, NackMessage(message), suppressed);
+        }
+    }
+
+    /// <summary>A client-supplied name cut short for a log line.</summary>
+    private static string LogName(string? nodeId) => nodeId is null ? "(no node yet)" : LogRateLimiter.Truncate(nodeId, 128);
+
+    /// <summary>The prefix of server listener names (gRFC A36).</summary>
+    private const string ServerListenerPrefix = "grpc/server";
 
     private sealed class ChangeMarker
     {
@@ -210,7 +404,16 @@ public abstract partial class XdsConnection
         [LoggerMessage(1, LogLevel.Information, "xDS client {NodeId} connected ({Protocol}) from {Peer}, namespace {Namespace}.")]
         public static partial void Connected(ILogger logger, string nodeId, string protocol, string peer, string @namespace);
 
-        [LoggerMessage(2, LogLevel.Warning, "xDS client {NodeId} rejected {TypeUrl} (nonce {Nonce}): {Message}")]
-        public static partial void Nacked(ILogger logger, string nodeId, string typeUrl, string nonce, string message);
+        [LoggerMessage(2, LogLevel.Warning, "xDS client {NodeId} rejected {TypeUrl} (nonce {Nonce}): {Message} ({Suppressed} similar rejections not logged before this one)")]
+        public static partial void Nacked(ILogger logger, string nodeId, string typeUrl, string nonce, string message, long suppressed);
+
+        [LoggerMessage(3, LogLevel.Information, "xDS client {NodeId} ({Protocol}) from {Peer} disconnected after {Seconds:F0} s: {Reason}.")]
+        public static partial void Disconnected(ILogger logger, string nodeId, string peer, string protocol, double seconds, string reason);
+
+        [LoggerMessage(4, LogLevel.Warning, "Disconnecting xDS client {NodeId} from {Peer}: {Reason}.")]
+        public static partial void DisconnectedAbuser(ILogger logger, string nodeId, string peer, string reason);
+
+        [LoggerMessage(5, LogLevel.Warning, "xDS client {NodeId} from {Peer} asked for {Name}, scoped to the workload {Workload} its node claims, but {Reason}; not sent (further refusals on this stream are not logged).")]
+        public static partial void IdentityRefused(ILogger logger, string nodeId, string peer, string name, string workload, string reason);
     }
 }

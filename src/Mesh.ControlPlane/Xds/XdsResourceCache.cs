@@ -1,6 +1,7 @@
 using Mesh.ControlPlane.Model;
 using Mesh.ControlPlane.Translation;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.ControlPlane.Xds;
 
@@ -16,16 +17,28 @@ public sealed partial class XdsResourceCache : IDisposable
     private readonly Dictionary<long, XdsConnection> _connections = [];
 
     /// <summary>Creates the cache and follows <paramref name="provider"/>.</summary>
-    public XdsResourceCache(MeshSnapshotProvider provider, ILogger<XdsResourceCache> logger)
+    public XdsResourceCache(MeshSnapshotProvider provider, IOptions<ControlPlaneOptions> options, TimeProvider time, ILogger<XdsResourceCache> logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _provider = provider;
         _logger = logger;
+        Limits = options.Value.XdsLimits;
+        NackLog = new LogRateLimiter(Limits.NackLogBurst, Limits.NackLogWindow, time);
         Current = ProxylessTranslator.Translate(provider.Current);
         provider.SnapshotChanged += OnSnapshotChanged;
     }
 
     /// <summary>The resources being served.</summary>
     public XdsResourceSet Current { get; private set; }
+
+    /// <summary>The bounds of every ADS stream.</summary>
+    public XdsStreamLimits Limits { get; }
+
+    /// <summary>The snapshot being served (for identity checks against its endpoints).</summary>
+    internal MeshSnapshot Snapshot => _provider.Current;
+
+    /// <summary>Rate-limits NACK log lines over all streams.</summary>
+    internal LogRateLimiter NackLog { get; }
 
     /// <summary>The connected clients.</summary>
     public IReadOnlyList<XdsConnection> Connections
