@@ -38,10 +38,11 @@ public static class ControlPlaneServiceCollectionExtensions
                 value.ResolveCaDir(), value.TrustDomain, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CertificateAuthority>>());
         });
         services.TryAddSingleton<ServingCertificate>();
+        services.TryAddSingleton<IssuanceRateLimiter>();
         services.AddHostedService<ControlPlaneStartup>();
         services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.MaxReceiveMessageSize = 4 * 1024 * 1024; // gRPC's default; an xDS request is far smaller.
             o.MaxSendMessageSize = null;
         });
         return services;

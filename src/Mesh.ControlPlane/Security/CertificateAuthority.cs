@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -187,13 +188,16 @@ public sealed partial class CertificateAuthority : IDisposable
     /// <exception cref="CertificateSigningException">The CSR is invalid or asks for another identity.</exception>
     internal IReadOnlyList<string> Sign(string csrPem, SpiffeId identity, TimeSpan requestedLifetime)
     {
+        // The algorithms first, from the DER itself: a key type or signature .NET cannot verify (Ed25519) must be a
+        // clear refusal, not an exception from deep inside the loader.
+        CheckAlgorithms(csrPem);
         CertificateRequest request;
         try
         {
             request = CertificateRequest.LoadSigningRequestPem(
                 csrPem, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions, RSASignaturePadding.Pkcs1);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or NotSupportedException or PlatformNotSupportedException or FormatException)
         {
             throw new CertificateSigningException(false, "the CSR is not a valid PEM PKCS#10 request with a valid signature: " + ex.Message);
         }
@@ -321,6 +325,91 @@ public sealed partial class CertificateAuthority : IDisposable
         return request.Create(_signer.SubjectName, _generator, notBefore, notAfter, NewSerialNumber());
     }
 
+    private const string RsaKeyOid = "1.2.840.113549.1.1.1";
+    private const string EcKeyOid = "1.2.840.10045.2.1";
+    private const string P256Oid = "1.2.840.10045.3.1.7";
+    private const string P384Oid = "1.3.132.0.34";
+
+    /// <summary>Signature algorithms a CSR may be signed with: ECDSA or RSA PKCS#1 v1.5 with SHA-256, -384 or -512.</summary>
+    private static readonly Dictionary<string, string> AllowedSignatures = new(StringComparer.Ordinal)
+    {
+        ["1.2.840.10045.4.3.2"] = "ecdsa-with-SHA256",
+        ["1.2.840.10045.4.3.3"] = "ecdsa-with-SHA384",
+        ["1.2.840.10045.4.3.4"] = "ecdsa-with-SHA512",
+        ["1.2.840.113549.1.1.11"] = "sha256WithRSAEncryption",
+        ["1.2.840.113549.1.1.12"] = "sha384WithRSAEncryption",
+        ["1.2.840.113549.1.1.13"] = "sha512WithRSAEncryption",
+    };
+
+    /// <summary>
+    /// Reads the CSR's key algorithm (and curve) and signature algorithm from its DER, and refuses anything but RSA or
+    /// ECDSA P-256/P-384 keys signed with SHA-256 or stronger: no Ed25519, no secp256k1, no SHA-1.
+    /// </summary>
+    private static void CheckAlgorithms(string csrPem)
+    {
+        byte[] der;
+        try
+        {
+            var fields = PemEncoding.Find(csrPem);
+            if (!csrPem.AsSpan()[fields.Label].SequenceEqual("CERTIFICATE REQUEST") && !csrPem.AsSpan()[fields.Label].SequenceEqual("NEW CERTIFICATE REQUEST"))
+            {
+                throw new CertificateSigningException(false, "the CSR is not a PEM 'CERTIFICATE REQUEST'");
+            }
+
+            der = Convert.FromBase64String(csrPem[fields.Base64Data]);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CertificateSigningException(false, "the CSR is not a valid PEM PKCS#10 request: " + ex.Message);
+        }
+        catch (FormatException ex)
+        {
+            throw new CertificateSigningException(false, "the CSR is not a valid PEM PKCS#10 request: " + ex.Message);
+        }
+
+        string keyAlgorithm, signatureAlgorithm;
+        string? curve = null;
+        try
+        {
+            // CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature }
+            // CertificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo, attributes [0] }
+            var request = new AsnReader(der, AsnEncodingRules.DER).ReadSequence();
+            var info = request.ReadSequence();
+            _ = info.ReadInteger();
+            _ = info.ReadEncodedValue(); // subject
+            var keyInfo = info.ReadSequence();
+            var algorithm = keyInfo.ReadSequence();
+            keyAlgorithm = algorithm.ReadObjectIdentifier();
+            if (keyAlgorithm == EcKeyOid && algorithm.HasData && algorithm.PeekTag().HasSameClassAndValue(Asn1Tag.ObjectIdentifier))
+            {
+                curve = algorithm.ReadObjectIdentifier();
+            }
+
+            signatureAlgorithm = request.ReadSequence().ReadObjectIdentifier();
+        }
+        catch (AsnContentException ex)
+        {
+            throw new CertificateSigningException(false, "the CSR is not a valid DER PKCS#10 request: " + ex.Message);
+        }
+
+        if (keyAlgorithm == EcKeyOid)
+        {
+            if (curve is not (P256Oid or P384Oid))
+            {
+                throw new CertificateSigningException(false, $"the CSR's ECDSA key is on curve {curve ?? "(explicit parameters)"}; P-256 ({P256Oid}) or P-384 ({P384Oid}) is required");
+            }
+        }
+        else if (keyAlgorithm != RsaKeyOid)
+        {
+            throw new CertificateSigningException(false, $"the CSR's key algorithm {keyAlgorithm} is not supported; the key must be RSA (2048 bits or more) or ECDSA (P-256 or P-384)");
+        }
+
+        if (!AllowedSignatures.ContainsKey(signatureAlgorithm))
+        {
+            throw new CertificateSigningException(false, $"the CSR is signed with {signatureAlgorithm}; it must be signed with SHA-256 or stronger (ECDSA, or RSA PKCS#1 v1.5)");
+        }
+    }
+
     private static void CheckPublicKey(PublicKey key)
     {
         using var rsa = key.GetRSAPublicKey();
@@ -404,6 +493,17 @@ public sealed partial class CertificateAuthority : IDisposable
         if (SecretFiles.IsAccessibleByOthers(keyPath))
         {
             Log.KeyTooOpen(logger, keyPath);
+        }
+
+        var tokenKeyPath = Path.Combine(directory, JoinTokens.KeyFileName);
+        if (File.Exists(tokenKeyPath) && SecretFiles.IsAccessibleByOthers(tokenKeyPath))
+        {
+            Log.TokenKeyTooOpen(logger, tokenKeyPath);
+        }
+
+        if (SecretFiles.IsWritableByOthers(directory))
+        {
+            Log.DirectoryTooOpen(logger, directory);
         }
 
         var certificates = ReadCertificates(certPath);
@@ -544,6 +644,12 @@ public sealed partial class CertificateAuthority : IDisposable
 
         [LoggerMessage(3, LogLevel.Warning, "The CA key {Path} is readable or writable by users other than its owner; restrict it to 0600.")]
         public static partial void KeyTooOpen(ILogger logger, string path);
+
+        [LoggerMessage(5, LogLevel.Warning, "The join token key {Path} is readable or writable by users other than its owner, and it can mint a token for any identity; restrict it to 0600.")]
+        public static partial void TokenKeyTooOpen(ILogger logger, string path);
+
+        [LoggerMessage(6, LogLevel.Warning, "The CA directory {Directory} is writable by users other than its owner, who could replace the CA's keys; restrict it to 0700.")]
+        public static partial void DirectoryTooOpen(ILogger logger, string directory);
 
         [LoggerMessage(4, LogLevel.Information, "Issued a certificate for {Identity}, valid until {NotAfter:u}, serial {Serial}.")]
         public static partial void Issued(ILogger logger, string identity, DateTimeOffset notAfter, string serial);

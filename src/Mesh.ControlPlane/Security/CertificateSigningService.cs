@@ -11,7 +11,7 @@ namespace Mesh.ControlPlane.Security;
 /// proves its identity with <c>authorization: Bearer &lt;join token&gt;</c>, or, to renew, with a client certificate
 /// this CA issued that is still valid; the CSR must ask for exactly that identity.
 /// </summary>
-internal sealed partial class CertificateSigningService(CertificateAuthority authority, ILogger<CertificateSigningService> logger)
+internal sealed partial class CertificateSigningService(CertificateAuthority authority, IssuanceRateLimiter limiter, ILogger<CertificateSigningService> logger)
     : IstioCertificateService.IstioCertificateServiceBase
 {
     private const string BearerPrefix = "Bearer ";
@@ -31,6 +31,17 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
         {
             Log.Refused(logger, peer, "(none)", error);
             throw new RpcException(new Status(StatusCode.Unauthenticated, "The caller did not prove an identity: " + error + "."));
+        }
+
+        if (!limiter.TryAcquire(identity.ToString(), out var retryAfter, out var firstRefusal))
+        {
+            if (firstRefusal)
+            {
+                Log.Throttled(logger, peer, identity.ToString(), IssuanceRateLimiter.Burst, IssuanceRateLimiter.PerSecond);
+            }
+
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"Too many certificate requests for {identity}; retry in {Math.Max(retryAfter.TotalSeconds, 0.1):0.#} s.")));
         }
 
         try
@@ -88,5 +99,8 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
     {
         [LoggerMessage(1, LogLevel.Warning, "Refused a certificate request from {Peer} (identity {Identity}): {Reason}")]
         public static partial void Refused(ILogger logger, string peer, string identity, string reason);
+
+        [LoggerMessage(2, LogLevel.Warning, "Throttling certificate requests for {Identity} (latest from {Peer}): more than {Burst} at once or {PerSecond} per second; further refusals are not logged until one succeeds.")]
+        public static partial void Throttled(ILogger logger, string peer, string identity, int burst, double perSecond);
     }
 }

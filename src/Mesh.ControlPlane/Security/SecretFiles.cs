@@ -66,6 +66,10 @@ internal static class SecretFiles
         }
     }
 
+    /// <summary>Whether a directory's permissions let users other than its owner create, delete or rename entries (always false on Windows).</summary>
+    public static bool IsWritableByOthers(string directory) =>
+        !OperatingSystem.IsWindows() && (File.GetUnixFileMode(directory) & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0;
+
     /// <summary>Whether a file's permissions let users other than its owner read or write it (always false on Windows).</summary>
     public static bool IsAccessibleByOthers(string path) =>
         !OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & GroupOrOther) != 0;
