@@ -18,10 +18,13 @@ public sealed class AdsTestClient : IAsyncDisposable
     private readonly Channel<DiscoveryResponse> _responses = Channel.CreateUnbounded<DiscoveryResponse>();
     private readonly Task _reader;
 
-    /// <summary>Opens a stream to <paramref name="address"/> as node <paramref name="nodeId"/> in <paramref name="namespace"/>.</summary>
-    public AdsTestClient(Uri address, string nodeId = "test-node", string @namespace = "default")
+    /// <summary>
+    /// Opens a stream to <paramref name="address"/> as node <paramref name="nodeId"/> in <paramref name="namespace"/>,
+    /// through <paramref name="handler"/> when given (TLS options, a client certificate).
+    /// </summary>
+    public AdsTestClient(Uri address, string nodeId = "test-node", string @namespace = "default", HttpMessageHandler? handler = null)
     {
-        _channel = GrpcChannel.ForAddress(address);
+        _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
         _call = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel).StreamAggregatedResources();
         Node = new Node
         {

@@ -68,9 +68,13 @@ public sealed class TestControlPlane : IAsyncDisposable
     /// Writes <paramref name="files"/> (name → YAML) into a new directory and starts a control plane on it.
     /// Pass an existing <paramref name="directory"/> to restart on the same files, and a <paramref name="caDirectory"/>
     /// to use (and keep) a given CA; by default a fresh CA is generated in a temporary directory deleted on dispose.
+    /// The test control plane runs in the development mode <see cref="ControlPlaneOptions.InsecureIdentityFromMetadata"/>
+    /// (servers get their inbound listeners over plaintext xDS); <paramref name="configure"/> can turn it off or change
+    /// any other option.
     /// </summary>
     public static async Task<TestControlPlane> StartAsync(
-        IReadOnlyDictionary<string, string> files, string? directory = null, int xdsPort = 0, string? caDirectory = null, TimeProvider? time = null)
+        IReadOnlyDictionary<string, string> files, string? directory = null, int xdsPort = 0, string? caDirectory = null, TimeProvider? time = null,
+        Action<ControlPlaneOptions>? configure = null)
     {
         var ownsCaDirectory = caDirectory is null;
         caDirectory ??= Path.Combine(Path.GetTempPath(), "mesh-test-ca-" + Guid.NewGuid().ToString("N"));
@@ -91,7 +95,9 @@ public sealed class TestControlPlane : IAsyncDisposable
             CaDir = caDirectory,
             DebounceQuiet = TimeSpan.FromMilliseconds(50),
             DebounceMax = TimeSpan.FromMilliseconds(500),
+            InsecureIdentityFromMetadata = true,
         };
+        configure?.Invoke(options);
         var app = ControlPlaneHost.Build(options, builder =>
         {
             builder.Logging.ClearProviders();

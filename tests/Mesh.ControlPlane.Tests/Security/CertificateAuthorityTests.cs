@@ -19,6 +19,45 @@ public sealed class CertificateAuthorityTests : IDisposable
     }
 
     [Fact]
+    public void LoadOrCreate_WorldReadableTokenKeyAndOpenDirectory_WarnsNamingEach()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // Unix permissions.
+        }
+
+        using (var first = CertificateAuthority.LoadOrCreate(_dir, "cluster.local"))
+        {
+            _ = first.CreateJoinToken("default", "a");
+        }
+
+        var tokenKey = Path.Combine(_dir, "join-token.key");
+        File.SetUnixFileMode(tokenKey, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_111_111);
+        var logs = new Mesh.Testing.InMemoryLogSink();
+
+        using var ca = CertificateAuthority.LoadOrCreate(_dir, "cluster.local", logger: logs.CreateLogger("ca"));
+
+        var warnings = logs.MessagesAtLeast(Microsoft.Extensions.Logging.LogLevel.Warning).ToList();
+        Assert.Contains(warnings, w => w.Contains(tokenKey, StringComparison.Ordinal) && w.Contains("any identity", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.Contains("The CA directory " + _dir, StringComparison.Ordinal) && w.Contains("0700", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void LoadOrCreate_OwnerOnlyFiles_NoPermissionWarnings()
+    {
+        var logs = new Mesh.Testing.InMemoryLogSink();
+        using (var first = CertificateAuthority.LoadOrCreate(_dir, "cluster.local"))
+        {
+            _ = first.CreateJoinToken("default", "a");
+        }
+
+        using var ca = CertificateAuthority.LoadOrCreate(_dir, "cluster.local", logger: logs.CreateLogger("ca"));
+
+        Assert.Empty(logs.MessagesAtLeast(Microsoft.Extensions.Logging.LogLevel.Warning));
+    }
+
+    [Fact]
     public void LoadOrCreate_EmptyDirectory_GeneratesARootWhoseKeyFilesOnlyTheOwnerCanRead()
     {
         using var ca = CertificateAuthority.LoadOrCreate(_dir, "cluster.local");

@@ -231,9 +231,155 @@ public sealed class CertificateSigningTests : IAsyncLifetime
         seen.Dispose();
     }
 
-    internal static string Csr(ECDsa key, string uri, string? dnsName = null)
+    [Fact]
+    public async Task CreateCertificate_Ed25519Csr_InvalidArgumentWithoutStackTrace()
     {
-        var request = new CertificateRequest(new X500DistinguishedName(string.Empty), key, HashAlgorithmName.SHA256);
+        var token = _cp.CreateToken("default", "reviews");
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(token, Ed25519Csr("spiffe://cluster.local/ns/default/sa/reviews")));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("1.3.101.112", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_Secp256k1Key_InvalidArgument()
+    {
+        var token = _cp.CreateToken("default", "reviews");
+        using var key = ECDsa.Create(ECCurve.CreateFromValue("1.3.132.0.10"));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/reviews")));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("P-256", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_Sha1SignedCsr_InvalidArgument()
+    {
+        var token = _cp.CreateToken("default", "reviews");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            CallAsync(token, Csr(key, "spiffe://cluster.local/ns/default/sa/reviews", hash: HashAlgorithmName.SHA1)));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("SHA-256 or stronger", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_Rsa2048AndP384_StillIssued()
+    {
+        var token = _cp.CreateToken("default", "reviews");
+        using var rsa = RSA.Create(2048);
+        var rsaRequest = new CertificateRequest(new X500DistinguishedName(string.Empty), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddUri(new Uri("spiffe://cluster.local/ns/default/sa/reviews"));
+        rsaRequest.CertificateExtensions.Add(names.Build(critical: true));
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+
+        var fromRsa = await CallAsync(token, rsaRequest.CreateSigningRequestPem());
+        var fromP384 = await CallAsync(token, Csr(p384, "spiffe://cluster.local/ns/default/sa/reviews", hash: HashAlgorithmName.SHA384));
+
+        Assert.Equal(2, fromRsa.CertChain.Count);
+        Assert.Equal(2, fromP384.CertChain.Count);
+    }
+
+    [Fact]
+    public async Task CreateCertificate_OneTokenReplayedFast_IsThrottledAfterTheBurst()
+    {
+        var token = _cp.CreateToken("default", "reviews");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var csr = Csr(key, "spiffe://cluster.local/ns/default/sa/reviews");
+        var issued = 0;
+        RpcException? throttled = null;
+
+        // 500 requests as fast as one client can send them (the review saw 500 certificates in 1.35 s).
+        for (var i = 0; i < 500 && throttled is null; i++)
+        {
+            try
+            {
+                await CallAsync(token, csr);
+                issued++;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+            {
+                throttled = ex;
+            }
+        }
+
+        Assert.NotNull(throttled);
+        Assert.InRange(issued, IssuanceRateLimiter.Burst, IssuanceRateLimiter.Burst + 20);
+        Assert.Contains("retry in", throttled.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains(_cp.Logs.MessagesAtLeast(LogLevel.Warning), m => m.Contains("Throttling certificate requests for spiffe://cluster.local/ns/default/sa/reviews", StringComparison.Ordinal));
+
+        // Another identity is not affected.
+        using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var other = await CallAsync(_cp.CreateToken("default", "ratings"), Csr(otherKey, "spiffe://cluster.local/ns/default/sa/ratings"));
+        Assert.Equal(2, other.CertChain.Count);
+    }
+
+    /// <summary>A PKCS#10 request with an Ed25519 key (OID 1.3.101.112), which .NET cannot make itself; the signature is junk, as it is never checked.</summary>
+    private static string Ed25519Csr(string uri)
+    {
+        const string Ed25519 = "1.3.101.112";
+        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            using (writer.PushSequence())
+            {
+                writer.WriteInteger(0);
+                using (writer.PushSequence())
+                {
+                }
+
+                using (writer.PushSequence())
+                {
+                    using (writer.PushSequence())
+                    {
+                        writer.WriteObjectIdentifier(Ed25519);
+                    }
+
+                    writer.WriteBitString(RandomNumberGenerator.GetBytes(32));
+                }
+
+                var names = new SubjectAlternativeNameBuilder();
+                names.AddUri(new Uri(uri));
+                using (writer.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 0)))
+                {
+                    using (writer.PushSequence())
+                    {
+                        writer.WriteObjectIdentifier("1.2.840.113549.1.9.14"); // extensionRequest
+                        using (writer.PushSetOf())
+                        {
+                            using (writer.PushSequence())
+                            {
+                                using (writer.PushSequence())
+                                {
+                                    writer.WriteObjectIdentifier("2.5.29.17");
+                                    writer.WriteOctetString(names.Build().RawData);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            using (writer.PushSequence())
+            {
+                writer.WriteObjectIdentifier(Ed25519);
+            }
+
+            writer.WriteBitString(RandomNumberGenerator.GetBytes(64));
+        }
+
+        return PemEncoding.WriteString("CERTIFICATE REQUEST", writer.Encode());
+    }
+
+    internal static string Csr(ECDsa key, string uri, string? dnsName = null, HashAlgorithmName? hash = null)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName(string.Empty), key, hash ?? HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
         names.AddUri(new Uri(uri));
         if (dnsName is not null)

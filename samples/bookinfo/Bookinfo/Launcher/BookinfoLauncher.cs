@@ -88,6 +88,9 @@ internal static partial class BookinfoLauncher
             return 2;
         }
 
+        // The sample's services fetch xDS over plaintext with their labels in node metadata: the control plane's
+        // development mode serves them their inbound listeners on that claim (see docs/security.md).
+        options.InsecureIdentityFromMetadata = true;
         configDir ??= Path.Combine(Path.GetTempPath(), "bookinfo-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         options.ConfigDir = configDir;
         PrepareConfigDirectory(configDir);
