@@ -22,6 +22,9 @@ public sealed record MeshBuildResult(MeshSnapshot? Snapshot, IReadOnlyList<Confi
 /// </summary>
 public sealed partial class MeshModelBuilder
 {
+    /// <summary>How a resource that is loaded but not applied to proxyless workloads is reported.</summary>
+    public const string NotAppliedPrefix = "not applied to proxyless workloads: ";
+
     private const string ServiceNameLabel = "kubernetes.io/service-name";
 
     internal static readonly JsonSerializerOptions SpecOptions = new()
@@ -31,22 +34,10 @@ public sealed partial class MeshModelBuilder
         Converters = { new LenientStringConverter() },
     };
 
-    private static readonly Dictionary<string, string[]> KnownKinds = new()
-    {
-        ["VirtualService"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["DestinationRule"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["ServiceEntry"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["WorkloadEntry"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["PeerAuthentication"] = ["security.istio.io/v1", "security.istio.io/v1beta1"],
-        ["AuthorizationPolicy"] = ["security.istio.io/v1", "security.istio.io/v1beta1"],
-        ["Service"] = ["v1"],
-        ["Pod"] = ["v1"],
-        ["EndpointSlice"] = ["discovery.k8s.io/v1"],
-    };
-
     private readonly string _clusterDomain;
     private readonly List<ConfigError> _errors = [];
     private readonly List<ConfigError> _warnings = [];
+    private readonly List<ConfigError> _notices = [];
 
     private MeshModelBuilder(string clusterDomain) => _clusterDomain = clusterDomain;
 
@@ -81,6 +72,7 @@ public sealed partial class MeshModelBuilder
             PeerAuthentications = peerAuthentications,
             AuthorizationPolicies = authorizationPolicies,
             ClusterDomain = _clusterDomain,
+            NotApplied = [.. _notices],
         };
     }
 
@@ -107,24 +99,31 @@ public sealed partial class MeshModelBuilder
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
     {
         var set = new ParsedSet();
-        var seen = new Dictionary<(string Kind, string Namespace, string Name), ConfigResource>();
+        var seen = new Dictionary<(string Group, string Kind, string Namespace, string Name), ConfigResource>();
         foreach (var resource in resources)
         {
-            if (!KnownKinds.TryGetValue(resource.Kind, out var apiVersions))
+            var kind = IstioResourceKinds.Find(resource.Kind, resource.ApiVersion, out var knownName);
+            if (kind is null && !knownName)
             {
-                Error(resource, "kind", $"unknown kind '{resource.Kind}'; Mesh reads {string.Join(", ", KnownKinds.Keys)}");
+                Error(resource, "kind", $"unknown kind '{resource.Kind}' (IST0106 SchemaValidationError): it is in none of Istio's networking, security or telemetry APIs nor the Gateway API; Mesh reads {string.Join(", ", IstioResourceKinds.Names)}");
                 continue;
             }
 
-            if (Array.IndexOf(apiVersions, resource.ApiVersion) < 0)
+            if (kind is null)
             {
-                Error(resource, "apiVersion", $"'{resource.ApiVersion}' is not an apiVersion of {resource.Kind}; expected {string.Join(" or ", apiVersions)}");
+                Error(resource, "apiVersion", $"'{resource.ApiVersion}' is not an apiVersion of {resource.Kind}; expected {string.Join(" or ", IstioResourceKinds.ApiVersionsOf(resource.Kind))}");
                 continue;
             }
 
-            if (!seen.TryAdd((resource.Kind, resource.Namespace, resource.Name), resource))
+            if (!seen.TryAdd((kind.Group, resource.Kind, resource.Namespace, resource.Name), resource))
             {
-                Error(resource, "metadata.name", $"duplicate resource: {resource.DisplayName} is also defined at {seen[(resource.Kind, resource.Namespace, resource.Name)].Origin}");
+                Error(resource, "metadata.name", $"duplicate resource: {resource.DisplayName} is also defined at {seen[(kind.Group, resource.Kind, resource.Namespace, resource.Name)].Origin}");
+                continue;
+            }
+
+            if (kind.NotAppliedReason is { } reason)
+            {
+                NotApplied(resource, reason);
                 continue;
             }
 
@@ -164,7 +163,7 @@ public sealed partial class MeshModelBuilder
 
                     break;
                 default:
-                    Warn(resource, null, $"{resource.Kind} is read but not enforced by this version of Mesh");
+                    NotApplied(resource, $"{resource.Kind} is read but not enforced by this version of Mesh");
                     break;
             }
         }
@@ -860,7 +859,7 @@ public sealed partial class MeshModelBuilder
             var spec = vs.Spec;
             if (spec.Gateways is { Count: > 0 } gateways && !gateways.Contains("mesh"))
             {
-                Warn(resource, "spec.gateways", "applies only to gateways, which Mesh does not serve; ignored");
+                NotApplied(resource, "the VirtualService is bound only to gateways (spec.gateways has no 'mesh'), which proxyless workloads are not");
                 continue;
             }
 
@@ -1293,6 +1292,13 @@ public sealed partial class MeshModelBuilder
 
     private void Error(ConfigResource resource, string? field, string message) =>
         _errors.Add(new ConfigError(resource.Origin, resource.DisplayName, field, message));
+
+    private void NotApplied(ConfigResource resource, string reason)
+    {
+        var notice = new ConfigError(resource.Origin, resource.DisplayName, null, NotAppliedPrefix + reason);
+        _warnings.Add(notice);
+        _notices.Add(notice);
+    }
 
     private void Warn(ConfigResource resource, string? field, string message) =>
         _warnings.Add(new ConfigError(resource.Origin, resource.DisplayName, field, message));
