@@ -693,19 +693,53 @@ public sealed partial class MeshModelBuilder
             policy = policy with { Outlier = BuildOutlier(resource, field + ".outlierDetection", outlier) };
         }
 
-        if (spec.Tls?.Mode is { } mode)
+        if (spec.Tls is { } tls)
         {
+            var mode = tls.Mode ?? "DISABLE";
             if (mode is not ("DISABLE" or "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL"))
             {
                 Error(resource, field + ".tls.mode", $"'{mode}' is not one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL");
             }
             else
             {
-                policy = policy with { TlsMode = mode };
-                if (mode is "SIMPLE" or "MUTUAL")
+                if (mode == "MUTUAL" && tls.CredentialName is null && (tls.ClientCertificate is null || tls.PrivateKey is null))
                 {
-                    Warn(resource, field + ".tls.mode", $"{mode} needs certificate files per destination, which proxyless clients do not use; no TLS is sent (use ISTIO_MUTUAL)");
+                    Error(resource, field + ".tls", "MUTUAL needs credentialName, or clientCertificate and privateKey (IST0106 SchemaValidationError)");
                 }
+
+                if (mode is "SIMPLE" or "MUTUAL" && tls.CredentialName is null && tls.CaCertificates is null)
+                {
+                    Warn(resource, field + ".tls", $"{mode} without credentialName or caCertificates: proxyless clients verify the server against the certificate provider instance '{UpstreamTlsSettings.SystemRootsInstance}' of their bootstrap (gRFC A29), and fail the cluster closed without one");
+                }
+
+                if (tls.InsecureSkipVerify == true)
+                {
+                    Warn(resource, field + ".tls.insecureSkipVerify", "proxyless clients always verify the server; the setting is ignored, which is narrower than asked");
+                }
+
+                for (var i = 0; i < (tls.SubjectAltNames?.Count ?? 0); i++)
+                {
+                    if (string.IsNullOrWhiteSpace(tls.SubjectAltNames![i]))
+                    {
+                        Error(resource, $"{field}.tls.subjectAltNames[{i}]", "must not be empty");
+                    }
+                }
+
+                policy = policy with
+                {
+                    TlsMode = mode,
+                    Tls = new UpstreamTlsSettings
+                    {
+                        Mode = mode,
+                        ClientCertificate = tls.ClientCertificate,
+                        PrivateKey = tls.PrivateKey,
+                        CaCertificates = tls.CaCertificates,
+                        CredentialName = tls.CredentialName,
+                        SubjectAltNames = tls.SubjectAltNames is null ? [] : [.. tls.SubjectAltNames],
+                        Sni = tls.Sni,
+                        InsecureSkipVerify = tls.InsecureSkipVerify ?? false,
+                    },
+                };
             }
         }
 
@@ -878,7 +912,7 @@ public sealed partial class MeshModelBuilder
             var http = spec.Http ?? [];
             for (var i = 0; i < http.Count; i++)
             {
-                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies) is { } rule)
+                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
                 {
                     rules.Add(rule);
                 }
@@ -912,7 +946,8 @@ public sealed partial class MeshModelBuilder
         string field,
         HttpRoute route,
         ImmutableDictionary<string, MeshService> services,
-        ImmutableDictionary<string, DestinationPolicy> policies)
+        ImmutableDictionary<string, DestinationPolicy> policies,
+        List<string>? vsGateways)
     {
         if (route.Redirect is not null || route.DirectResponse is not null || route.Delegate is not null)
         {
@@ -931,7 +966,7 @@ public sealed partial class MeshModelBuilder
         var matchList = route.Match ?? [];
         for (var i = 0; i < matchList.Count; i++)
         {
-            matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i]));
+            matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i], vsGateways));
         }
 
         if (route.Route is not { Count: > 0 } destinations)
@@ -1008,12 +1043,11 @@ public sealed partial class MeshModelBuilder
         return _errors.Count == errorsBefore ? rule : null;
     }
 
-    private RequestMatch BuildMatch(ConfigResource resource, string field, HttpMatchRequest match)
+    private RequestMatch BuildMatch(ConfigResource resource, string field, HttpMatchRequest match, List<string>? vsGateways)
     {
-        if (match.Scheme is not null || match.QueryParams is not null || match.SourceLabels is not null
-            || match.SourceNamespace is not null || match.Gateways is not null)
+        if (match.Scheme is not null || match.QueryParams is not null)
         {
-            Warn(resource, field, "scheme, queryParams, sourceLabels, sourceNamespace and gateways matches are not supported yet and are ignored");
+            Warn(resource, field, "proxyless clients cannot evaluate scheme or queryParams matches: for them this match never matches (gRFC A28); proxies apply it");
         }
 
         var headers = ImmutableArray.CreateBuilder<HeaderCondition>();
@@ -1037,12 +1071,32 @@ public sealed partial class MeshModelBuilder
             headers.Add(new HeaderCondition(name.ToLowerInvariant(), BuildString(resource, $"{field}.withoutHeaders.{name}", value, allowEmpty: true), Invert: true));
         }
 
+        var queryParameters = ImmutableArray.CreateBuilder<QueryParameterCondition>();
+        foreach (var (name, value) in match.QueryParams ?? [])
+        {
+            queryParameters.Add(new QueryParameterCondition(name, BuildString(resource, $"{field}.queryParams.{name}", value, allowEmpty: true)));
+        }
+
+        // A match's own gateways replace its VirtualService's; with neither, it applies to the mesh.
+        ImmutableArray<string> gateways = match.Gateways is { Count: > 0 } own ? [.. own]
+            : vsGateways is { Count: > 0 } inherited ? [.. inherited]
+            : [RequestMatch.MeshGateway];
+        if (!gateways.Contains(RequestMatch.MeshGateway))
+        {
+            Warn(resource, field + ".gateways", "names only gateways, so this match never applies to mesh workloads");
+        }
+
         return new RequestMatch
         {
             Uri = match.Uri is null ? null : BuildString(resource, field + ".uri", match.Uri),
             IgnoreUriCase = match.IgnoreUriCase ?? false,
             Headers = headers.ToImmutable(),
             Port = match.Port is { } port ? (int)port : null,
+            QueryParameters = queryParameters.ToImmutable(),
+            Scheme = match.Scheme is null ? null : BuildString(resource, field + ".scheme", match.Scheme),
+            SourceLabels = match.SourceLabels?.ToImmutableDictionary(StringComparer.Ordinal),
+            SourceNamespace = match.SourceNamespace,
+            Gateways = gateways,
         };
     }
 
