@@ -27,6 +27,12 @@ public sealed partial class MeshModelBuilder
 
     private const string ServiceNameLabel = "kubernetes.io/service-name";
 
+    /// <summary>Istio's analyzer code for a value its schema rejects.</summary>
+    private const string SchemaError = " (IST0106 SchemaValidationError)";
+
+    /// <summary>Istio's analyzer code for a reference to something that does not exist.</summary>
+    private const string ReferenceError = " (IST0101 ReferencedResourceNotFound)";
+
     internal static readonly JsonSerializerOptions SpecOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -118,6 +124,18 @@ public sealed partial class MeshModelBuilder
             if (!seen.TryAdd((kind.Group, resource.Kind, resource.Namespace, resource.Name), resource))
             {
                 Error(resource, "metadata.name", $"duplicate resource: {resource.DisplayName} is also defined at {seen[(kind.Group, resource.Kind, resource.Namespace, resource.Name)].Origin}");
+                continue;
+            }
+
+            if (IstioNames.CheckResourceName(resource.Name) is { } badName)
+            {
+                Error(resource, "metadata.name", badName + SchemaError);
+                continue;
+            }
+
+            if (IstioNames.CheckNamespace(resource.Namespace) is { } badNamespace)
+            {
+                Error(resource, "metadata.namespace", badNamespace + SchemaError);
                 continue;
             }
 
@@ -303,12 +321,30 @@ public sealed partial class MeshModelBuilder
                 }
             }
 
+            long endpointWeights = 0;
+            foreach (var endpoint in endpoints)
+            {
+                endpointWeights += endpoint.Weight;
+            }
+
+            if (endpointWeights > uint.MaxValue)
+            {
+                Error(resource, "spec.endpoints", $"endpoint weights sum to {endpointWeights}, more than a locality's 32-bit weight holds" + SchemaError);
+                continue;
+            }
+
             for (var i = 0; i < spec.Hosts.Count; i++)
             {
                 var host = spec.Hosts[i];
                 if (string.IsNullOrWhiteSpace(host) || host.Contains('*', StringComparison.Ordinal))
                 {
                     Error(resource, $"spec.hosts[{i}]", $"'{host}' is not supported: a host must be a non-wildcard DNS name");
+                    continue;
+                }
+
+                if (IstioNames.CheckHost(host, allowWildcard: false) is { } badHost)
+                {
+                    Error(resource, $"spec.hosts[{i}]", badHost + SchemaError);
                     continue;
                 }
 
@@ -344,6 +380,13 @@ public sealed partial class MeshModelBuilder
                 continue;
             }
 
+            if (port.TargetPort is { } targetPort && targetPort is not (> 0 and <= 65535))
+            {
+                Error(entry.Resource, $"spec.ports[{i}].targetPort", $"must be between 1 and 65535, not {targetPort}" + SchemaError);
+                ok = false;
+                continue;
+            }
+
             if (result.Any(p => p.Number == (int)port.Number))
             {
                 Error(entry.Resource, $"spec.ports[{i}].number", $"port {port.Number} is listed twice");
@@ -368,6 +411,28 @@ public sealed partial class MeshModelBuilder
         if (resolution == "STATIC" && !IPAddress.TryParse(spec.Address, out _))
         {
             Error(resource, field + ".address", $"'{spec.Address}' is not an IP address, as resolution STATIC requires");
+            return null;
+        }
+
+        var valid = true;
+        foreach (var (portName, portNumber) in spec.Ports ?? [])
+        {
+            if (portNumber is not (> 0 and <= 65535))
+            {
+                Error(resource, $"{field}.ports.{portName}", $"must be between 1 and 65535, not {portNumber}" + SchemaError);
+                valid = false;
+            }
+        }
+
+        if (spec.Weight is > int.MaxValue)
+        {
+            // Envoy and gRPC add endpoint weights into a 32-bit locality weight: larger ones wrap and starve every call.
+            Error(resource, field + ".weight", $"must be less than 2^31, not {spec.Weight}" + SchemaError);
+            valid = false;
+        }
+
+        if (!valid)
+        {
             return null;
         }
 
@@ -489,7 +554,7 @@ public sealed partial class MeshModelBuilder
 
             foreach (var slicePort in slice.Spec.Ports ?? [])
             {
-                if ((slicePort.Name ?? string.Empty) == (servicePort.Name ?? string.Empty) && slicePort.Port is { } target)
+                if ((slicePort.Name ?? string.Empty) == (servicePort.Name ?? string.Empty) && slicePort.Port is { } target and > 0 and <= 65535)
                 {
                     ports[number] = target;
                 }
@@ -570,6 +635,12 @@ public sealed partial class MeshModelBuilder
             if (string.IsNullOrWhiteSpace(spec.Host))
             {
                 Error(resource, "spec.host", "is required");
+                continue;
+            }
+
+            if (IstioNames.CheckHost(spec.Host, allowWildcard: true) is { } badHost)
+            {
+                Error(resource, "spec.host", badHost + SchemaError);
                 continue;
             }
 
@@ -921,10 +992,15 @@ public sealed partial class MeshModelBuilder
             for (var i = 0; i < spec.Hosts.Count; i++)
             {
                 var name = spec.Hosts[i];
+                if (IstioNames.CheckHost(name, allowWildcard: true) is { } badHost)
+                {
+                    Error(resource, $"spec.hosts[{i}]", badHost + SchemaError);
+                    continue;
+                }
                 var host = HostNames.Resolve(name, resource.Namespace, _clusterDomain, services.ContainsKey);
                 if (host is null)
                 {
-                    Error(resource, $"spec.hosts[{i}]", $"unknown host '{name}': no ServiceEntry or Service declares it");
+                    Error(resource, $"spec.hosts[{i}]", $"unknown host '{name}': no ServiceEntry or Service declares it" + ReferenceError);
                     continue;
                 }
 
@@ -976,7 +1052,7 @@ public sealed partial class MeshModelBuilder
         }
 
         var weighted = ImmutableArray.CreateBuilder<WeightedDestination>(destinations.Count);
-        var total = 0;
+        long total = 0;
         for (var i = 0; i < destinations.Count; i++)
         {
             var d = destinations[i];
@@ -996,10 +1072,16 @@ public sealed partial class MeshModelBuilder
                 continue;
             }
 
+            if (IstioNames.CheckHost(name, allowWildcard: false) is { } badHost)
+            {
+                Error(resource, dField + ".destination.host", badHost + SchemaError);
+                continue;
+            }
+
             var host = HostNames.Resolve(name, resource.Namespace, _clusterDomain, services.ContainsKey);
             if (host is null)
             {
-                Error(resource, dField + ".destination.host", $"unknown host '{name}': no ServiceEntry or Service declares it");
+                Error(resource, dField + ".destination.host", $"unknown host '{name}': no ServiceEntry or Service declares it" + ReferenceError);
                 continue;
             }
 
@@ -1007,7 +1089,7 @@ public sealed partial class MeshModelBuilder
             if (d.Destination.Subset is { } subset
                 && (!policies.TryGetValue(host, out var policy) || policy.FindSubset(subset) is null))
             {
-                Error(resource, dField + ".destination.subset", $"unknown subset '{subset}' of host '{host}': no DestinationRule defines it");
+                Error(resource, dField + ".destination.subset", $"unknown subset '{subset}' of host '{host}': no DestinationRule defines it" + ReferenceError);
                 continue;
             }
 
@@ -1026,9 +1108,15 @@ public sealed partial class MeshModelBuilder
             weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight));
         }
 
-        if (destinations.Count > 1 && total != 100)
+        // Weights are relative, as in Istio since 1.15: any positive total splits in proportion. A total of 0 sends
+        // nothing anywhere, and one past 2^32 - 1 wraps in Envoy's and gRPC's 32-bit sum.
+        if (destinations.Count > 1 && total == 0)
         {
-            Error(resource, field + ".route", $"destination weights sum to {total}, not 100");
+            Error(resource, field + ".route", "destination weights sum to 0: set a positive weight on at least one destination" + SchemaError);
+        }
+        else if (total > uint.MaxValue)
+        {
+            Error(resource, field + ".route", $"destination weights sum to {total}, more than the largest total weight {uint.MaxValue}" + SchemaError);
         }
 
         var rule = new HttpRouteRule
@@ -1121,6 +1209,12 @@ public sealed partial class MeshModelBuilder
 
         if (match.Regex is { } regex)
         {
+            if (Re2Syntax.Check(regex) is { } notRe2)
+            {
+                Error(resource, field + ".regex", $"'{regex}' is not RE2 syntax, which proxies and gRPC clients compile: {notRe2}" + SchemaError);
+                return null;
+            }
+
             try
             {
                 _ = new Regex(regex, RegexOptions.None, TimeSpan.FromSeconds(1));
