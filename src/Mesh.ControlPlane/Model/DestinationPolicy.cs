@@ -72,6 +72,9 @@ public sealed record TrafficPolicy
 
     /// <summary>The TLS mode towards the destination: DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, or null if unset.</summary>
     public string? TlsMode { get; init; }
+
+    /// <summary>The whole TLS setting (files, credential, SNI, SANs) when the DestinationRule sets one.</summary>
+    public UpstreamTlsSettings? Tls { get; init; }
 }
 
 /// <summary>When to eject an endpoint from the load-balancing pool. Unset Istio fields take Envoy's defaults.</summary>

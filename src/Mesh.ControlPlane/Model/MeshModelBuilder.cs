@@ -22,7 +22,16 @@ public sealed record MeshBuildResult(MeshSnapshot? Snapshot, IReadOnlyList<Confi
 /// </summary>
 public sealed partial class MeshModelBuilder
 {
+    /// <summary>How a resource that is loaded but not applied to proxyless workloads is reported.</summary>
+    public const string NotAppliedPrefix = "not applied to proxyless workloads: ";
+
     private const string ServiceNameLabel = "kubernetes.io/service-name";
+
+    /// <summary>Istio's analyzer code for a value its schema rejects.</summary>
+    private const string SchemaError = " (IST0106 SchemaValidationError)";
+
+    /// <summary>Istio's analyzer code for a reference to something that does not exist.</summary>
+    private const string ReferenceError = " (IST0101 ReferencedResourceNotFound)";
 
     internal static readonly JsonSerializerOptions SpecOptions = new()
     {
@@ -31,22 +40,10 @@ public sealed partial class MeshModelBuilder
         Converters = { new LenientStringConverter() },
     };
 
-    private static readonly Dictionary<string, string[]> KnownKinds = new()
-    {
-        ["VirtualService"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["DestinationRule"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["ServiceEntry"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["WorkloadEntry"] = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-        ["PeerAuthentication"] = ["security.istio.io/v1", "security.istio.io/v1beta1"],
-        ["AuthorizationPolicy"] = ["security.istio.io/v1", "security.istio.io/v1beta1"],
-        ["Service"] = ["v1"],
-        ["Pod"] = ["v1"],
-        ["EndpointSlice"] = ["discovery.k8s.io/v1"],
-    };
-
     private readonly string _clusterDomain;
     private readonly List<ConfigError> _errors = [];
     private readonly List<ConfigError> _warnings = [];
+    private readonly List<ConfigError> _notices = [];
 
     private MeshModelBuilder(string clusterDomain) => _clusterDomain = clusterDomain;
 
@@ -81,6 +78,7 @@ public sealed partial class MeshModelBuilder
             PeerAuthentications = peerAuthentications,
             AuthorizationPolicies = authorizationPolicies,
             ClusterDomain = _clusterDomain,
+            NotApplied = [.. _notices],
         };
     }
 
@@ -107,24 +105,43 @@ public sealed partial class MeshModelBuilder
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
     {
         var set = new ParsedSet();
-        var seen = new Dictionary<(string Kind, string Namespace, string Name), ConfigResource>();
+        var seen = new Dictionary<(string Group, string Kind, string Namespace, string Name), ConfigResource>();
         foreach (var resource in resources)
         {
-            if (!KnownKinds.TryGetValue(resource.Kind, out var apiVersions))
+            var kind = IstioResourceKinds.Find(resource.Kind, resource.ApiVersion, out var knownName);
+            if (kind is null && !knownName)
             {
-                Error(resource, "kind", $"unknown kind '{resource.Kind}'; Mesh reads {string.Join(", ", KnownKinds.Keys)}");
+                Error(resource, "kind", $"unknown kind '{resource.Kind}' (IST0106 SchemaValidationError): it is in none of Istio's networking, security or telemetry APIs nor the Gateway API; Mesh reads {string.Join(", ", IstioResourceKinds.Names)}");
                 continue;
             }
 
-            if (Array.IndexOf(apiVersions, resource.ApiVersion) < 0)
+            if (kind is null)
             {
-                Error(resource, "apiVersion", $"'{resource.ApiVersion}' is not an apiVersion of {resource.Kind}; expected {string.Join(" or ", apiVersions)}");
+                Error(resource, "apiVersion", $"'{resource.ApiVersion}' is not an apiVersion of {resource.Kind}; expected {string.Join(" or ", IstioResourceKinds.ApiVersionsOf(resource.Kind))}");
                 continue;
             }
 
-            if (!seen.TryAdd((resource.Kind, resource.Namespace, resource.Name), resource))
+            if (!seen.TryAdd((kind.Group, resource.Kind, resource.Namespace, resource.Name), resource))
             {
-                Error(resource, "metadata.name", $"duplicate resource: {resource.DisplayName} is also defined at {seen[(resource.Kind, resource.Namespace, resource.Name)].Origin}");
+                Error(resource, "metadata.name", $"duplicate resource: {resource.DisplayName} is also defined at {seen[(kind.Group, resource.Kind, resource.Namespace, resource.Name)].Origin}");
+                continue;
+            }
+
+            if (IstioNames.CheckResourceName(resource.Name) is { } badName)
+            {
+                Error(resource, "metadata.name", badName + SchemaError);
+                continue;
+            }
+
+            if (IstioNames.CheckNamespace(resource.Namespace) is { } badNamespace)
+            {
+                Error(resource, "metadata.namespace", badNamespace + SchemaError);
+                continue;
+            }
+
+            if (kind.NotAppliedReason is { } reason)
+            {
+                NotApplied(resource, reason);
                 continue;
             }
 
@@ -164,7 +181,7 @@ public sealed partial class MeshModelBuilder
 
                     break;
                 default:
-                    Warn(resource, null, $"{resource.Kind} is read but not enforced by this version of Mesh");
+                    NotApplied(resource, $"{resource.Kind} is read but not enforced by this version of Mesh");
                     break;
             }
         }
@@ -304,12 +321,30 @@ public sealed partial class MeshModelBuilder
                 }
             }
 
+            long endpointWeights = 0;
+            foreach (var endpoint in endpoints)
+            {
+                endpointWeights += endpoint.Weight;
+            }
+
+            if (endpointWeights > uint.MaxValue)
+            {
+                Error(resource, "spec.endpoints", $"endpoint weights sum to {endpointWeights}, more than a locality's 32-bit weight holds" + SchemaError);
+                continue;
+            }
+
             for (var i = 0; i < spec.Hosts.Count; i++)
             {
                 var host = spec.Hosts[i];
                 if (string.IsNullOrWhiteSpace(host) || host.Contains('*', StringComparison.Ordinal))
                 {
                     Error(resource, $"spec.hosts[{i}]", $"'{host}' is not supported: a host must be a non-wildcard DNS name");
+                    continue;
+                }
+
+                if (IstioNames.CheckHost(host, allowWildcard: false) is { } badHost)
+                {
+                    Error(resource, $"spec.hosts[{i}]", badHost + SchemaError);
                     continue;
                 }
 
@@ -345,6 +380,13 @@ public sealed partial class MeshModelBuilder
                 continue;
             }
 
+            if (port.TargetPort is { } targetPort && targetPort is not (> 0 and <= 65535))
+            {
+                Error(entry.Resource, $"spec.ports[{i}].targetPort", $"must be between 1 and 65535, not {targetPort}" + SchemaError);
+                ok = false;
+                continue;
+            }
+
             if (result.Any(p => p.Number == (int)port.Number))
             {
                 Error(entry.Resource, $"spec.ports[{i}].number", $"port {port.Number} is listed twice");
@@ -369,6 +411,28 @@ public sealed partial class MeshModelBuilder
         if (resolution == "STATIC" && !IPAddress.TryParse(spec.Address, out _))
         {
             Error(resource, field + ".address", $"'{spec.Address}' is not an IP address, as resolution STATIC requires");
+            return null;
+        }
+
+        var valid = true;
+        foreach (var (portName, portNumber) in spec.Ports ?? [])
+        {
+            if (portNumber is not (> 0 and <= 65535))
+            {
+                Error(resource, $"{field}.ports.{portName}", $"must be between 1 and 65535, not {portNumber}" + SchemaError);
+                valid = false;
+            }
+        }
+
+        if (spec.Weight is > int.MaxValue)
+        {
+            // Envoy and gRPC add endpoint weights into a 32-bit locality weight: larger ones wrap and starve every call.
+            Error(resource, field + ".weight", $"must be less than 2^31, not {spec.Weight}" + SchemaError);
+            valid = false;
+        }
+
+        if (!valid)
+        {
             return null;
         }
 
@@ -490,7 +554,7 @@ public sealed partial class MeshModelBuilder
 
             foreach (var slicePort in slice.Spec.Ports ?? [])
             {
-                if ((slicePort.Name ?? string.Empty) == (servicePort.Name ?? string.Empty) && slicePort.Port is { } target)
+                if ((slicePort.Name ?? string.Empty) == (servicePort.Name ?? string.Empty) && slicePort.Port is { } target and > 0 and <= 65535)
                 {
                     ports[number] = target;
                 }
@@ -571,6 +635,12 @@ public sealed partial class MeshModelBuilder
             if (string.IsNullOrWhiteSpace(spec.Host))
             {
                 Error(resource, "spec.host", "is required");
+                continue;
+            }
+
+            if (IstioNames.CheckHost(spec.Host, allowWildcard: true) is { } badHost)
+            {
+                Error(resource, "spec.host", badHost + SchemaError);
                 continue;
             }
 
@@ -694,19 +764,53 @@ public sealed partial class MeshModelBuilder
             policy = policy with { Outlier = BuildOutlier(resource, field + ".outlierDetection", outlier) };
         }
 
-        if (spec.Tls?.Mode is { } mode)
+        if (spec.Tls is { } tls)
         {
+            var mode = tls.Mode ?? "DISABLE";
             if (mode is not ("DISABLE" or "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL"))
             {
                 Error(resource, field + ".tls.mode", $"'{mode}' is not one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL");
             }
             else
             {
-                policy = policy with { TlsMode = mode };
-                if (mode is "SIMPLE" or "MUTUAL")
+                if (mode == "MUTUAL" && tls.CredentialName is null && (tls.ClientCertificate is null || tls.PrivateKey is null))
                 {
-                    Warn(resource, field + ".tls.mode", $"{mode} needs certificate files per destination, which proxyless clients do not use; no TLS is sent (use ISTIO_MUTUAL)");
+                    Error(resource, field + ".tls", "MUTUAL needs credentialName, or clientCertificate and privateKey (IST0106 SchemaValidationError)");
                 }
+
+                if (mode is "SIMPLE" or "MUTUAL" && tls.CredentialName is null && tls.CaCertificates is null)
+                {
+                    Warn(resource, field + ".tls", $"{mode} without credentialName or caCertificates: proxyless clients verify the server against the certificate provider instance '{UpstreamTlsSettings.SystemRootsInstance}' of their bootstrap (gRFC A29), and fail the cluster closed without one");
+                }
+
+                if (tls.InsecureSkipVerify == true)
+                {
+                    Warn(resource, field + ".tls.insecureSkipVerify", "proxyless clients always verify the server; the setting is ignored, which is narrower than asked");
+                }
+
+                for (var i = 0; i < (tls.SubjectAltNames?.Count ?? 0); i++)
+                {
+                    if (string.IsNullOrWhiteSpace(tls.SubjectAltNames![i]))
+                    {
+                        Error(resource, $"{field}.tls.subjectAltNames[{i}]", "must not be empty");
+                    }
+                }
+
+                policy = policy with
+                {
+                    TlsMode = mode,
+                    Tls = new UpstreamTlsSettings
+                    {
+                        Mode = mode,
+                        ClientCertificate = tls.ClientCertificate,
+                        PrivateKey = tls.PrivateKey,
+                        CaCertificates = tls.CaCertificates,
+                        CredentialName = tls.CredentialName,
+                        SubjectAltNames = tls.SubjectAltNames is null ? [] : [.. tls.SubjectAltNames],
+                        Sni = tls.Sni,
+                        InsecureSkipVerify = tls.InsecureSkipVerify ?? false,
+                    },
+                };
             }
         }
 
@@ -860,7 +964,7 @@ public sealed partial class MeshModelBuilder
             var spec = vs.Spec;
             if (spec.Gateways is { Count: > 0 } gateways && !gateways.Contains("mesh"))
             {
-                Warn(resource, "spec.gateways", "applies only to gateways, which Mesh does not serve; ignored");
+                NotApplied(resource, "the VirtualService is bound only to gateways (spec.gateways has no 'mesh'), which proxyless workloads are not");
                 continue;
             }
 
@@ -879,7 +983,7 @@ public sealed partial class MeshModelBuilder
             var http = spec.Http ?? [];
             for (var i = 0; i < http.Count; i++)
             {
-                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies) is { } rule)
+                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
                 {
                     rules.Add(rule);
                 }
@@ -888,10 +992,15 @@ public sealed partial class MeshModelBuilder
             for (var i = 0; i < spec.Hosts.Count; i++)
             {
                 var name = spec.Hosts[i];
+                if (IstioNames.CheckHost(name, allowWildcard: true) is { } badHost)
+                {
+                    Error(resource, $"spec.hosts[{i}]", badHost + SchemaError);
+                    continue;
+                }
                 var host = HostNames.Resolve(name, resource.Namespace, _clusterDomain, services.ContainsKey);
                 if (host is null)
                 {
-                    Error(resource, $"spec.hosts[{i}]", $"unknown host '{name}': no ServiceEntry or Service declares it");
+                    Error(resource, $"spec.hosts[{i}]", $"unknown host '{name}': no ServiceEntry or Service declares it" + ReferenceError);
                     continue;
                 }
 
@@ -913,7 +1022,8 @@ public sealed partial class MeshModelBuilder
         string field,
         HttpRoute route,
         ImmutableDictionary<string, MeshService> services,
-        ImmutableDictionary<string, DestinationPolicy> policies)
+        ImmutableDictionary<string, DestinationPolicy> policies,
+        List<string>? vsGateways)
     {
         if (route.Redirect is not null || route.DirectResponse is not null || route.Delegate is not null)
         {
@@ -932,7 +1042,7 @@ public sealed partial class MeshModelBuilder
         var matchList = route.Match ?? [];
         for (var i = 0; i < matchList.Count; i++)
         {
-            matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i]));
+            matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i], vsGateways));
         }
 
         if (route.Route is not { Count: > 0 } destinations)
@@ -942,7 +1052,7 @@ public sealed partial class MeshModelBuilder
         }
 
         var weighted = ImmutableArray.CreateBuilder<WeightedDestination>(destinations.Count);
-        var total = 0;
+        long total = 0;
         for (var i = 0; i < destinations.Count; i++)
         {
             var d = destinations[i];
@@ -962,10 +1072,16 @@ public sealed partial class MeshModelBuilder
                 continue;
             }
 
+            if (IstioNames.CheckHost(name, allowWildcard: false) is { } badHost)
+            {
+                Error(resource, dField + ".destination.host", badHost + SchemaError);
+                continue;
+            }
+
             var host = HostNames.Resolve(name, resource.Namespace, _clusterDomain, services.ContainsKey);
             if (host is null)
             {
-                Error(resource, dField + ".destination.host", $"unknown host '{name}': no ServiceEntry or Service declares it");
+                Error(resource, dField + ".destination.host", $"unknown host '{name}': no ServiceEntry or Service declares it" + ReferenceError);
                 continue;
             }
 
@@ -973,7 +1089,7 @@ public sealed partial class MeshModelBuilder
             if (d.Destination.Subset is { } subset
                 && (!policies.TryGetValue(host, out var policy) || policy.FindSubset(subset) is null))
             {
-                Error(resource, dField + ".destination.subset", $"unknown subset '{subset}' of host '{host}': no DestinationRule defines it");
+                Error(resource, dField + ".destination.subset", $"unknown subset '{subset}' of host '{host}': no DestinationRule defines it" + ReferenceError);
                 continue;
             }
 
@@ -992,9 +1108,15 @@ public sealed partial class MeshModelBuilder
             weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight));
         }
 
-        if (destinations.Count > 1 && total != 100)
+        // Weights are relative, as in Istio since 1.15: any positive total splits in proportion. A total of 0 sends
+        // nothing anywhere, and one past 2^32 - 1 wraps in Envoy's and gRPC's 32-bit sum.
+        if (destinations.Count > 1 && total == 0)
         {
-            Error(resource, field + ".route", $"destination weights sum to {total}, not 100");
+            Error(resource, field + ".route", "destination weights sum to 0: set a positive weight on at least one destination" + SchemaError);
+        }
+        else if (total > uint.MaxValue)
+        {
+            Error(resource, field + ".route", $"destination weights sum to {total}, more than the largest total weight {uint.MaxValue}" + SchemaError);
         }
 
         var rule = new HttpRouteRule
@@ -1009,12 +1131,11 @@ public sealed partial class MeshModelBuilder
         return _errors.Count == errorsBefore ? rule : null;
     }
 
-    private RequestMatch BuildMatch(ConfigResource resource, string field, HttpMatchRequest match)
+    private RequestMatch BuildMatch(ConfigResource resource, string field, HttpMatchRequest match, List<string>? vsGateways)
     {
-        if (match.Scheme is not null || match.QueryParams is not null || match.SourceLabels is not null
-            || match.SourceNamespace is not null || match.Gateways is not null)
+        if (match.Scheme is not null || match.QueryParams is not null)
         {
-            Warn(resource, field, "scheme, queryParams, sourceLabels, sourceNamespace and gateways matches are not supported yet and are ignored");
+            Warn(resource, field, "proxyless clients cannot evaluate scheme or queryParams matches: for them this match never matches (gRFC A28); proxies apply it");
         }
 
         var headers = ImmutableArray.CreateBuilder<HeaderCondition>();
@@ -1038,12 +1159,32 @@ public sealed partial class MeshModelBuilder
             headers.Add(new HeaderCondition(name.ToLowerInvariant(), BuildString(resource, $"{field}.withoutHeaders.{name}", value, allowEmpty: true), Invert: true));
         }
 
+        var queryParameters = ImmutableArray.CreateBuilder<QueryParameterCondition>();
+        foreach (var (name, value) in match.QueryParams ?? [])
+        {
+            queryParameters.Add(new QueryParameterCondition(name, BuildString(resource, $"{field}.queryParams.{name}", value, allowEmpty: true)));
+        }
+
+        // A match's own gateways replace its VirtualService's; with neither, it applies to the mesh.
+        ImmutableArray<string> gateways = match.Gateways is { Count: > 0 } own ? [.. own]
+            : vsGateways is { Count: > 0 } inherited ? [.. inherited]
+            : [RequestMatch.MeshGateway];
+        if (!gateways.Contains(RequestMatch.MeshGateway))
+        {
+            Warn(resource, field + ".gateways", "names only gateways, so this match never applies to mesh workloads");
+        }
+
         return new RequestMatch
         {
             Uri = match.Uri is null ? null : BuildString(resource, field + ".uri", match.Uri),
             IgnoreUriCase = match.IgnoreUriCase ?? false,
             Headers = headers.ToImmutable(),
             Port = match.Port is { } port ? (int)port : null,
+            QueryParameters = queryParameters.ToImmutable(),
+            Scheme = match.Scheme is null ? null : BuildString(resource, field + ".scheme", match.Scheme),
+            SourceLabels = match.SourceLabels?.ToImmutableDictionary(StringComparer.Ordinal),
+            SourceNamespace = match.SourceNamespace,
+            Gateways = gateways,
         };
     }
 
@@ -1068,6 +1209,12 @@ public sealed partial class MeshModelBuilder
 
         if (match.Regex is { } regex)
         {
+            if (Re2Syntax.Check(regex) is { } notRe2)
+            {
+                Error(resource, field + ".regex", $"'{regex}' is not RE2 syntax, which proxies and gRPC clients compile: {notRe2}" + SchemaError);
+                return null;
+            }
+
             try
             {
                 _ = new Regex(regex, RegexOptions.None, TimeSpan.FromSeconds(1));
@@ -1293,6 +1440,13 @@ public sealed partial class MeshModelBuilder
 
     private void Error(ConfigResource resource, string? field, string message) =>
         _errors.Add(new ConfigError(resource.Origin, resource.DisplayName, field, message));
+
+    private void NotApplied(ConfigResource resource, string reason)
+    {
+        var notice = new ConfigError(resource.Origin, resource.DisplayName, null, NotAppliedPrefix + reason);
+        _warnings.Add(notice);
+        _notices.Add(notice);
+    }
 
     private void Warn(ConfigResource resource, string? field, string message) =>
         _warnings.Add(new ConfigError(resource.Origin, resource.DisplayName, field, message));

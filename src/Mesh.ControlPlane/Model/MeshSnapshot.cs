@@ -34,6 +34,12 @@ public sealed record MeshSnapshot
     /// <summary>The AuthorizationPolicies of every namespace, ordered by namespace and name (see <see cref="AuthorizationPolicyScope"/>).</summary>
     public ImmutableArray<AuthorizationPolicyModel> AuthorizationPolicies { get; init; } = [];
 
+    /// <summary>
+    /// The resources that were loaded but are not applied to proxyless workloads (a Gateway, an EnvoyFilter, a
+    /// Telemetry...), each with the reason, as /debug/configz reports them. They never reject a configuration.
+    /// </summary>
+    public ImmutableArray<Configuration.ConfigError> NotApplied { get; init; } = [];
+
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
 

@@ -17,7 +17,7 @@ public sealed record HttpRouteRule
     /// <summary>Alternative conditions; the rule applies when any holds, or always when empty.</summary>
     public ImmutableArray<RequestMatch> Matches { get; init; } = [];
 
-    /// <summary>Where matching requests go, with weights summing to 100.</summary>
+    /// <summary>Where matching requests go, with relative weights (Istio's weights need not sum to 100).</summary>
     public required ImmutableArray<WeightedDestination> Destinations { get; init; }
 
     /// <summary>The whole-request timeout, if any.</summary>
@@ -63,13 +63,63 @@ public sealed record RequestMatch
 
     /// <summary>The service port this match is restricted to, if any.</summary>
     public int? Port { get; init; }
+
+    /// <summary>
+    /// Conditions on query parameters (<c>queryParams</c>). Proxyless clients cannot evaluate them, so for them a
+    /// match that has any never matches (as gRFC A28 does); proxies evaluate them.
+    /// </summary>
+    public ImmutableArray<QueryParameterCondition> QueryParameters { get; init; } = [];
+
+    /// <summary>The condition on the URI scheme, if any. Proxyless clients cannot evaluate it: the match never matches for them.</summary>
+    public StringCondition? Scheme { get; init; }
+
+    /// <summary>The labels the calling workload must have (<c>sourceLabels</c>), if any; known per client at translation time.</summary>
+    public ImmutableDictionary<string, string>? SourceLabels { get; init; }
+
+    /// <summary>The namespace the calling workload must be in (<c>sourceNamespace</c>), if any; known per client at translation time.</summary>
+    public string? SourceNamespace { get; init; }
+
+    /// <summary>
+    /// The gateways the match applies to (the match's own, else its VirtualService's; <c>mesh</c> when neither sets
+    /// any). Mesh workloads, proxyless or sidecar, are the gateway <c>mesh</c>.
+    /// </summary>
+    public ImmutableArray<string> Gateways { get; init; } = [MeshGateway];
+
+    /// <summary>The reserved gateway name for every workload of the mesh.</summary>
+    public const string MeshGateway = "mesh";
+
+    /// <summary>Whether the match applies to mesh workloads at all.</summary>
+    public bool AppliesToMesh => Gateways.Contains(MeshGateway);
+
+    /// <summary>Whether the match depends on who the caller is (source labels or namespace).</summary>
+    public bool DependsOnSource => SourceLabels is not null || SourceNamespace is not null;
+
+    /// <summary>True when <paramref name="ns"/> and <paramref name="labels"/> meet the source conditions.</summary>
+    public bool MatchesSource(string ns, IReadOnlyDictionary<string, string> labels)
+    {
+        if (SourceNamespace is { } wanted && wanted != ns)
+        {
+            return false;
+        }
+
+        foreach (var (key, value) in SourceLabels ?? ImmutableDictionary<string, string>.Empty)
+        {
+            if (!labels.TryGetValue(key, out var own) || own != value)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }
+
 
 /// <summary>A destination with its share of traffic.</summary>
 /// <param name="Host">The fully qualified host of the destination service.</param>
 /// <param name="Subset">The subset, or <see langword="null"/> for the whole service.</param>
 /// <param name="Port">The destination port, or <see langword="null"/> to use the port the request came in on.</param>
-/// <param name="Weight">The share in percent.</param>
+/// <param name="Weight">The relative share: the destination gets Weight / (sum of the rule's weights) of the traffic.</param>
 public sealed record WeightedDestination(string Host, string? Subset, int? Port, int Weight);
 
 /// <summary>How a failed request is retried (Istio's <c>HTTPRetry</c>).</summary>

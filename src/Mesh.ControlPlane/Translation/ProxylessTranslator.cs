@@ -45,6 +45,7 @@ public static class ProxylessTranslator
         var routes = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
         var clusters = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
         var endpoints = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
+        var clientSpecific = ImmutableHashSet.CreateBuilder<(string TypeUrl, string Name)>();
 
         foreach (var service in snapshot.Services.Values)
         {
@@ -61,8 +62,12 @@ public static class ProxylessTranslator
                     listeners.Add(bare.Name, new XdsResource(bare.Name, bare));
                 }
 
-                var route = BuildRouteConfiguration(snapshot, service, port, table, routeName);
+                var route = BuildRouteConfiguration(snapshot, service, port, table, routeName, client: null);
                 routes.Add(route.Name, new XdsResource(route.Name, route));
+                if (table is not null && DependsOnSource(table))
+                {
+                    clientSpecific.Add((XdsTypeUrls.RouteConfiguration, routeName));
+                }
 
                 AddCluster(snapshot, clusters, endpoints, service, port, subset: null, policy?.Traffic ?? TrafficPolicy.Default);
                 foreach (var subset in policy?.Subsets ?? [])
@@ -83,7 +88,58 @@ public static class ProxylessTranslator
             snapshot.Version,
             byType,
             (alias, ns) => ResolveListenerName(snapshot, alias, ns),
-            (name, workload) => BuildInboundListener(snapshot, name, workload));
+            (name, workload) => BuildInboundListener(snapshot, name, workload),
+            clientSpecific.ToImmutable(),
+            (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null);
+    }
+
+    /// <summary>
+    /// The route configuration <paramref name="name"/> (<c>host:port</c>) as <paramref name="client"/> receives it:
+    /// matches on <c>sourceLabels</c> and <c>sourceNamespace</c> are kept only when the client meets them, as Istio
+    /// gives each proxy only the rules whose source matches it. Null when the name is not a route configuration.
+    /// </summary>
+    public static RouteConfiguration? BuildRouteConfigurationFor(MeshSnapshot snapshot, string name, ClientWorkload client)
+    {
+        var colon = name.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(name.AsSpan(colon + 1), out var number)
+            || !snapshot.Services.TryGetValue(name[..colon], out var service) || service.FindPort(number) is not { } port)
+        {
+            return null;
+        }
+
+        snapshot.Routes.TryGetValue(service.Host, out var table);
+        return BuildRouteConfiguration(snapshot, service, port, table, name, client);
+    }
+
+    private static bool DependsOnSource(RouteTable table)
+    {
+        foreach (var rule in table.Rules)
+        {
+            foreach (var match in rule.Matches)
+            {
+                if (match.DependsOnSource)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether a proxyless client sends a match's requests by its rule. A match the client cannot evaluate
+    /// (query parameters, scheme), one bound only to gateways, and one whose source conditions the client does not
+    /// meet (or, for an unknown client, any source condition) is left out — never widened to a catch-all.
+    /// </summary>
+    private static bool Applies(RequestMatch match, int port, ClientWorkload? client)
+    {
+        if ((match.Port is { } only && only != port) || !match.AppliesToMesh || !match.QueryParameters.IsEmpty || match.Scheme is not null)
+        {
+            return false;
+        }
+
+        return !match.DependsOnSource || (client is not null && match.MatchesSource(client.Namespace, client.Labels));
     }
 
     /// <summary>
@@ -146,7 +202,7 @@ public static class ProxylessTranslator
         return new Listener { Name = name, ApiListener = new ApiListener { ApiListener_ = Any.Pack(hcm) } };
     }
 
-    private static RouteConfiguration BuildRouteConfiguration(MeshSnapshot snapshot, MeshService service, ServicePort port, RouteTable? table, string name)
+    private static RouteConfiguration BuildRouteConfiguration(MeshSnapshot snapshot, MeshService service, ServicePort port, RouteTable? table, string name, ClientWorkload? client)
     {
         var host = new VirtualHost { Name = name };
         foreach (var alias in HostNames.Aliases(service.Host, service.Namespace, snapshot.ClusterDomain))
@@ -177,10 +233,11 @@ public static class ProxylessTranslator
                     continue;
                 }
 
+                // A rule whose every match is left out is left out whole: it never becomes a catch-all.
                 for (var m = 0; m < rule.Matches.Length; m++)
                 {
                     var match = rule.Matches[m];
-                    if (match.Port is { } only && only != port.Number)
+                    if (!Applies(match, port.Number, client))
                     {
                         continue;
                     }
@@ -428,7 +485,12 @@ public static class ProxylessTranslator
             cluster.OutlierDetection = BuildOutlierDetection(outlier);
         }
 
-        if (SecurityTranslator.UpstreamTls(snapshot, service, port, subset, traffic) is { } tls)
+        if (OriginatedTls.Build(traffic.Tls) is { } originated)
+        {
+            // DestinationRule SIMPLE or MUTUAL: TLS from the rule's own certificates, never plaintext.
+            cluster.TransportSocket = originated;
+        }
+        else if (SecurityTranslator.UpstreamTls(snapshot, service, port, subset, traffic) is { } tls)
         {
             cluster.TransportSocket = tls;
         }

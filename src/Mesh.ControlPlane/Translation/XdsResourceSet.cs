@@ -43,6 +43,9 @@ public sealed class XdsResourceSet
     private readonly Func<string, ClientWorkload, IMessage?> _inboundListenerFactory;
     private readonly ConcurrentDictionary<(string Alias, string Version), XdsResource> _aliases = new();
     private readonly ConcurrentDictionary<(string Name, string Workload), XdsResource?> _inbound = new();
+    private readonly ImmutableHashSet<(string TypeUrl, string Name)> _clientSpecificNames;
+    private readonly Func<string, string, ClientWorkload, IMessage?> _clientSpecificFactory;
+    private readonly ConcurrentDictionary<(string TypeUrl, string Name, string Workload), XdsResource> _clientSpecific = new();
 
     /// <summary>The most per-workload server listeners (and misses) one set caches.</summary>
     private const int MaxCachedServerListeners = 4096;
@@ -54,12 +57,22 @@ public sealed class XdsResourceSet
     /// <param name="inboundListenerFactory">
     /// Makes the per-workload listener a server asks for by name (gRFC A36), or null when the name is not one.
     /// </param>
+    /// <param name="clientSpecificNames">
+    /// The resources (type URL, name) whose content depends on the asking client (a route configuration with
+    /// <c>sourceLabels</c> or <c>sourceNamespace</c> matches); <see cref="ByType"/> holds their version for an
+    /// unknown client, which leaves out every source-dependent match.
+    /// </param>
+    /// <param name="clientSpecificFactory">Makes one of <paramref name="clientSpecificNames"/> for a client: (type URL, name, client).</param>
     public XdsResourceSet(
         long version,
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
         Func<string, string, string?> listenerResolver,
-        Func<string, ClientWorkload, IMessage?>? inboundListenerFactory = null)
+        Func<string, ClientWorkload, IMessage?>? inboundListenerFactory = null,
+        ImmutableHashSet<(string TypeUrl, string Name)>? clientSpecificNames = null,
+        Func<string, string, ClientWorkload, IMessage?>? clientSpecificFactory = null)
     {
+        _clientSpecificNames = clientSpecificFactory is null ? [] : clientSpecificNames ?? [];
+        _clientSpecificFactory = clientSpecificFactory ?? ((_, _, _) => null);
         Version = version;
         ByType = byType;
         _listenerResolver = listenerResolver;
@@ -75,6 +88,9 @@ public sealed class XdsResourceSet
     /// <summary>The resources by type URL, then by canonical name.</summary>
     public ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> ByType { get; }
 
+    /// <summary>Whether the resource <paramref name="name"/> of <paramref name="typeUrl"/> differs by asking client.</summary>
+    public bool IsClientSpecific(string typeUrl, string name) => _clientSpecificNames.Contains((typeUrl, name));
+
     /// <summary>The resources of one type, by canonical name.</summary>
     public ImmutableDictionary<string, XdsResource> Of(string typeUrl) =>
         ByType.TryGetValue(typeUrl, out var resources) ? resources : ImmutableDictionary<string, XdsResource>.Empty;
@@ -86,6 +102,15 @@ public sealed class XdsResourceSet
     /// <summary>The resource of <paramref name="typeUrl"/> that <paramref name="client"/> means by <paramref name="name"/>, or null.</summary>
     public XdsResource? Find(string typeUrl, string name, ClientWorkload client)
     {
+        if (_clientSpecificNames.Contains((typeUrl, name)))
+        {
+            return _clientSpecific.GetOrAdd((typeUrl, name, client.Key), static (key, state) =>
+                state.Factory(key.TypeUrl, key.Name, state.Client) is { } message
+                    ? new XdsResource(key.Name, message)
+                    : state.Shared.Of(key.TypeUrl)[key.Name],
+                (Factory: _clientSpecificFactory, Client: client, Shared: this));
+        }
+
         var resources = Of(typeUrl);
         if (resources.TryGetValue(name, out var resource))
         {

@@ -86,13 +86,23 @@ public class MeshModelBuilderTests
     }
 
     [Fact]
-    public void Build_WeightsNotSummingTo100_ErrorNamesRoute()
+    public void Build_WeightsNotSummingTo100_AreRelativeAsInIstio()
     {
-        var error = SingleError(Build(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(70, 20))));
+        var result = Build(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(70, 20)));
+
+        Assert.Empty(result.Errors);
+        var rule = Assert.Single(result.Snapshot!.Routes["reviews.default.svc.cluster.local"].Rules);
+        Assert.Equal([70, 20], rule.Destinations.Select(d => d.Weight));
+    }
+
+    [Fact]
+    public void Build_WeightsSummingToZero_ErrorNamesRoute()
+    {
+        var error = SingleError(Build(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(0, 0))));
 
         Assert.Equal("VirtualService default/reviews", error.Resource);
         Assert.Equal("spec.http[0].route", error.Field);
-        Assert.Contains("sum to 90, not 100", error.Message, StringComparison.Ordinal);
+        Assert.Contains("sum to 0", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -128,7 +138,7 @@ public class MeshModelBuilderTests
     [Fact]
     public void Build_SeveralProblems_ReportsEveryOne()
     {
-        var vs = TestYaml.ReviewsSplit(70, 20).Replace("subset: v2", "subset: v9", StringComparison.Ordinal);
+        var vs = TestYaml.ReviewsSplit(-5, 20).Replace("subset: v2", "subset: v9", StringComparison.Ordinal);
         var result = Build(
             ("se.yaml", TestYaml.ReviewsServiceEntry),
             ("dr.yaml", TestYaml.ReviewsDestinationRule),
@@ -139,7 +149,7 @@ public class MeshModelBuilderTests
         Assert.Equal(3, result.Errors.Count);
         Assert.Contains(result.Errors, e => e.Field == "kind");
         Assert.Contains(result.Errors, e => e.Field == "spec.http[0].route[1].destination.subset");
-        Assert.Contains(result.Errors, e => e.Field == "spec.http[0].route");
+        Assert.Contains(result.Errors, e => e.Field == "spec.http[0].route[0].weight");
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public class MeshSnapshotProviderTests
         Assert.True(await provider.StartAsync(CancellationToken.None));
         var good = provider.Current;
 
-        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(50, 20)));
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry), ("dr.yaml", TestYaml.ReviewsDestinationRule), ("vs.yaml", TestYaml.ReviewsSplit(0, 0)));
         Assert.False(provider.Rebuild());
 
         Assert.Same(good, provider.Current);
@@ -74,7 +74,7 @@ public class MeshSnapshotProviderTests
         { "odd.yaml", "apiVersion: v1\nkind: Gadget\nmetadata: {name: g1}\n", "odd.yaml:1", "Gadget default/g1" },
         { "vs.yaml", TestYaml.ReviewsSplit(80, 20).Replace("subset: v2", "subset: v9", StringComparison.Ordinal), "vs.yaml:1", "VirtualService default/reviews" },
         { "vs.yaml", TestYaml.ReviewsSplit(80, 20).Replace("hosts: [reviews]", "hosts: [nosuch]", StringComparison.Ordinal), "vs.yaml:1", "VirtualService default/reviews" },
-        { "vs.yaml", TestYaml.ReviewsSplit(60, 20), "vs.yaml:1", "VirtualService default/reviews" },
+        { "vs.yaml", TestYaml.ReviewsSplit(0, 0), "vs.yaml:1", "VirtualService default/reviews" },
         { "copy.yaml", TestYaml.ReviewsDestinationRule, "copy.yaml:1", "DestinationRule default/reviews" },
     };
 

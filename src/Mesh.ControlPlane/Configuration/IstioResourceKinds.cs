@@ -1,0 +1,85 @@
+namespace Mesh.ControlPlane.Configuration;
+
+/// <summary>
+/// Every kind of resource Mesh accepts: the kinds it applies, and the kinds of Istio's networking, security and
+/// telemetry APIs and of the Kubernetes Gateway API that it loads but does not apply to proxyless workloads, each
+/// with the reason. A kind in none of these APIs is an error; a known kind never rejects the configuration.
+/// </summary>
+internal static class IstioResourceKinds
+{
+    private static readonly string[] Networking = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"];
+    private static readonly string[] NetworkingAlpha = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3", "networking.istio.io/v1alpha2"];
+    private static readonly string[] Security = ["security.istio.io/v1", "security.istio.io/v1beta1"];
+    private static readonly string[] Telemetry = ["telemetry.istio.io/v1", "telemetry.istio.io/v1alpha1"];
+    private static readonly string[] GatewayApi = ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1alpha2"];
+    private static readonly string[] GatewayApiAlpha = ["gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1alpha3", "gateway.networking.k8s.io/v1"];
+
+    /// <summary>Every known kind, in the order messages list them.</summary>
+    public static IReadOnlyList<IstioResourceKind> All { get; } =
+    [
+        new("VirtualService", Networking, null),
+        new("DestinationRule", Networking, null),
+        new("ServiceEntry", Networking, null),
+        new("WorkloadEntry", Networking, null),
+        new("WorkloadGroup", NetworkingAlpha, "WorkloadGroup is a template for VM auto-registration, which proxyless workloads do not use; its WorkloadEntries are read when they are listed"),
+        new("Sidecar", Networking, "Sidecar egress scoping is not applied yet: every client still receives every service it asks for, and a Sidecar never widens what a rule allows"),
+        new("Gateway", Networking, "Gateway configures the ingress and egress proxies, which proxyless workloads are not; VirtualServices bound only to gateways are not applied either"),
+        new("EnvoyFilter", NetworkingAlpha, "EnvoyFilter patches Envoy's own configuration, which proxyless clients do not run"),
+        new("ProxyConfig", ["networking.istio.io/v1beta1"], "ProxyConfig tunes the Envoy proxy process (concurrency, image, environment), which proxyless workloads do not run"),
+        new("PeerAuthentication", Security, null),
+        new("AuthorizationPolicy", Security, null),
+        new("RequestAuthentication", Security, "proxyless servers do not validate JWTs; AuthorizationPolicy rules on requestPrincipals are rejected rather than widened"),
+        new("Telemetry", Telemetry, "Mesh clients and servers emit Istio's standard metrics under their own OpenTelemetry setup; Telemetry providers, sampling and access logs are configured there"),
+        new("Gateway", GatewayApi, "Gateway API gateways are served by a gateway proxy, not by proxyless workloads"),
+        new("GatewayClass", GatewayApi, "GatewayClass selects a gateway controller, which Mesh is not"),
+        new("HTTPRoute", GatewayApi, "Gateway API routes are not translated for proxyless workloads yet; use a VirtualService for mesh traffic"),
+        new("GRPCRoute", GatewayApi, "Gateway API routes are not translated for proxyless workloads yet; use a VirtualService for mesh traffic"),
+        new("TCPRoute", GatewayApiAlpha, "TCP routes apply to proxies only"),
+        new("TLSRoute", GatewayApiAlpha, "TLS routes apply to proxies only"),
+        new("UDPRoute", GatewayApiAlpha, "UDP routes apply to proxies only"),
+        new("ReferenceGrant", ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1"], "ReferenceGrant permits cross-namespace references of Gateway API routes, which are not applied"),
+        new("BackendTLSPolicy", ["gateway.networking.k8s.io/v1alpha3", "gateway.networking.k8s.io/v1"], "BackendTLSPolicy applies to gateway proxies only; use a DestinationRule tls setting"),
+        new("Service", ["v1"], null),
+        new("Pod", ["v1"], null),
+        new("EndpointSlice", ["discovery.k8s.io/v1"], null),
+    ];
+
+    /// <summary>The kind with this name and apiVersion, or null; <paramref name="sameName"/> is set when the name is known at all.</summary>
+    public static IstioResourceKind? Find(string kind, string apiVersion, out bool sameName)
+    {
+        sameName = false;
+        foreach (var known in All)
+        {
+            if (known.Kind != kind)
+            {
+                continue;
+            }
+
+            sameName = true;
+            if (Array.IndexOf(known.ApiVersions, apiVersion) >= 0)
+            {
+                return known;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Every apiVersion a kind of this name has, for messages.</summary>
+    public static IEnumerable<string> ApiVersionsOf(string kind)
+    {
+        foreach (var known in All)
+        {
+            if (known.Kind == kind)
+            {
+                foreach (var version in known.ApiVersions)
+                {
+                    yield return version;
+                }
+            }
+        }
+    }
+
+    /// <summary>The distinct kind names, for messages.</summary>
+    public static IEnumerable<string> Names => All.Select(k => k.Kind).Distinct(StringComparer.Ordinal);
+}

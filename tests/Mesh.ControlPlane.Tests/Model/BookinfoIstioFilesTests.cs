@@ -1,0 +1,81 @@
+using System.Runtime.CompilerServices;
+using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.Model;
+using Mesh.ControlPlane.Translation;
+using Mesh.Xds;
+
+namespace Mesh.ControlPlane.Tests.Model;
+
+/// <summary>
+/// Istio's Bookinfo networking files (Model/testassets/bookinfo, written in our own words after the task pages):
+/// the ingress Gateway, every DestinationRule set and each VirtualService file load together with a Telemetry and
+/// a Sidecar, without an error, and translate.
+/// </summary>
+public class BookinfoIstioFilesTests
+{
+    public static TheoryData<string, string> Combinations()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var file in System.IO.Directory.GetFiles(AssetDirectory(), "virtual-service-*.yaml").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(file), "destination-rule-all.yaml");
+            data.Add(Path.GetFileName(file), "destination-rule-all-mtls.yaml");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Combinations))]
+    public void Build_BookinfoFilesWithGatewayTelemetryAndSidecar_LoadWithoutErrorAndTranslate(string virtualServices, string destinationRules)
+    {
+        var result = Load("services.yaml", "bookinfo-gateway.yaml", "telemetry.yaml", "sidecar.yaml", destinationRules, virtualServices);
+
+        Assert.Empty(result.Errors);
+        var snapshot = Assert.IsType<MeshSnapshot>(result.Snapshot);
+        Assert.Contains(snapshot.NotApplied, n => n.Resource == "Gateway default/bookinfo-gateway" && n.Message.StartsWith(MeshModelBuilder.NotAppliedPrefix, StringComparison.Ordinal));
+        Assert.Contains(snapshot.NotApplied, n => n.Resource == "VirtualService default/bookinfo");
+        Assert.Contains(snapshot.NotApplied, n => n.Resource == "Telemetry istio-system/mesh-default");
+        Assert.NotEmpty(snapshot.Routes);
+
+        var set = ProxylessTranslator.Translate(snapshot);
+        Assert.NotNull(set.Find(XdsTypeUrls.RouteConfiguration, "reviews.default.svc.cluster.local:9080", "default"));
+    }
+
+    [Fact]
+    public void Build_ReviewsTestV2_RoutesJasonToV2AndTheRestToV1()
+    {
+        var result = Load("services.yaml", "bookinfo-gateway.yaml", "destination-rule-all.yaml", "virtual-service-reviews-test-v2.yaml");
+
+        var rules = result.Snapshot!.Routes["reviews.default.svc.cluster.local"].Rules;
+        Assert.Equal(2, rules.Length);
+        var header = Assert.Single(Assert.Single(rules[0].Matches).Headers);
+        Assert.Equal(("end-user", "jason"), (header.Name, header.Condition!.Value));
+        Assert.Equal("v2", Assert.Single(rules[0].Destinations).Subset);
+        Assert.Equal("v1", Assert.Single(rules[1].Destinations).Subset);
+    }
+
+    [Fact]
+    public void Build_TwoFilesDefiningTheSameVirtualService_IsStillAnError()
+    {
+        var result = Load("services.yaml", "destination-rule-all.yaml", "virtual-service-reviews-v3.yaml", "virtual-service-reviews-80-20.yaml");
+
+        Assert.Null(result.Snapshot);
+        Assert.Contains(result.Errors, e => e.Message.Contains("duplicate resource", StringComparison.Ordinal));
+    }
+
+    private static MeshBuildResult Load(params string[] files)
+    {
+        var resources = new List<ConfigResource>();
+        foreach (var file in files)
+        {
+            var set = YamlResourceReader.Read(File.ReadAllText(Path.Combine(AssetDirectory(), file)), file, "default");
+            Assert.Empty(set.Errors);
+            resources.AddRange(set.Resources);
+        }
+
+        return MeshModelBuilder.Build(resources, version: 1);
+    }
+
+    private static string AssetDirectory([CallerFilePath] string path = "") => Path.Combine(Path.GetDirectoryName(path)!, "testassets", "bookinfo");
+}
