@@ -19,7 +19,7 @@ namespace Mesh.Client.Resources;
 /// The four resource types the client follows, with their decoding and validation (gRFC A27, A28). A resource that
 /// fails validation is NACKed by the XdsClient with the message returned here, naming the field.
 /// </summary>
-internal static class XdsResourceTypes
+internal static partial class XdsResourceTypes
 {
     /// <summary>The HTTP filters this client knows (A39: unknown required filters are rejected).</summary>
     public static readonly ImmutableHashSet<string> KnownHttpFilters = [XdsTypeUrls.Router, XdsTypeUrls.HttpFault, XdsTypeUrls.Rbac];
@@ -88,7 +88,7 @@ internal static class XdsResourceTypes
         }
 
         var hcm = packed.Unpack<Hcm.HttpConnectionManager>();
-        var filters = DecodeHttpFilters(hcm, out var filterField, out var filterError);
+        var filters = DecodeHttpFilters(hcm, server: false, out var filterField, out var filterError);
         if (filterError is not null)
         {
             return Fail(name, filterField!, filterError);
@@ -121,28 +121,67 @@ internal static class XdsResourceTypes
         }
     }
 
-    private static ImmutableArray<HttpFilterResource> DecodeHttpFilters(Hcm.HttpConnectionManager hcm, out string? field, out string? error)
+    private static ImmutableArray<HttpFilterResource> DecodeHttpFilters(Hcm.HttpConnectionManager hcm, bool server, out string? field, out string? error)
     {
-        field = null;
+        field = "http_filters";
         error = null;
         var filters = ImmutableArray.CreateBuilder<HttpFilterResource>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < hcm.HttpFilters.Count; i++)
         {
             var filter = hcm.HttpFilters[i];
-            var typeUrl = filter.TypedConfig?.TypeUrl ?? string.Empty;
+            field = $"http_filters[{i}]";
+            if (string.IsNullOrEmpty(filter.Name))
+            {
+                error = "name is required";
+                return [];
+            }
+
+            if (!names.Add(filter.Name))
+            {
+                error = $"filter name '{filter.Name}' appears more than once";
+                return [];
+            }
+
+            if (filter.TypedConfig is not { } config)
+            {
+                error = $"filter '{filter.Name}' has no typed_config";
+                return [];
+            }
+
+            var typeUrl = config.TypeUrl;
             if (!KnownHttpFilters.Contains(typeUrl))
+            {
+                if (filter.IsOptional)
+                {
+                    continue; // A39: an optional filter this client does not know is skipped.
+                }
+
+                error = $"filter '{filter.Name}' has unsupported config type '{typeUrl}' and is not optional";
+                return [];
+            }
+
+            // A39/A41: fault injection is a client filter, RBAC a server filter; on the other side a required one
+            // is an error and an optional one is skipped.
+            var wrongSide = server ? typeUrl == XdsTypeUrls.HttpFault : typeUrl == XdsTypeUrls.Rbac;
+            if (wrongSide)
             {
                 if (filter.IsOptional)
                 {
                     continue;
                 }
 
-                field = $"http_filters[{i}]";
-                error = $"filter '{filter.Name}' has unsupported config type '{typeUrl}' and is not optional";
+                error = $"filter '{filter.Name}' ({typeUrl}) is not supported on {(server ? "servers" : "clients")} and is not optional";
                 return [];
             }
 
-            filters.Add(new HttpFilterResource(filter.Name, typeUrl, filter.TypedConfig!, filter.IsOptional));
+            if (ParseFilterConfig(config, out var parseError) is null)
+            {
+                error = $"filter '{filter.Name}': {parseError}";
+                return [];
+            }
+
+            filters.Add(new HttpFilterResource(filter.Name, typeUrl, config, filter.IsOptional));
         }
 
         field = "http_filters";
@@ -165,6 +204,111 @@ internal static class XdsResourceTypes
         return filters.ToImmutable();
     }
 
+    /// <summary>Parses a known filter's config (a top-level filter's or an override's); null with an error when it is malformed.</summary>
+    private static IMessage? ParseFilterConfig(Any config, out string? error)
+    {
+        error = null;
+        try
+        {
+            return config.TypeUrl switch
+            {
+                XdsTypeUrls.Router => config.Unpack<Envoy.Extensions.Filters.Http.Router.V3.Router>(),
+                XdsTypeUrls.HttpFault => config.Unpack<Envoy.Extensions.Filters.Http.Fault.V3.HTTPFault>(),
+                XdsTypeUrls.Rbac => config.Unpack<Envoy.Extensions.Filters.Http.Rbac.V3.RBAC>(),
+                XdsTypeUrls.RbacPerRoute => config.Unpack<Envoy.Extensions.Filters.Http.Rbac.V3.RBACPerRoute>(),
+                _ => Unknown(out error, config.TypeUrl),
+            };
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            error = "config cannot be parsed: " + ex.Message;
+            return null;
+        }
+
+        static IMessage? Unknown(out string? error, string typeUrl)
+        {
+            error = $"unsupported config type '{typeUrl}'";
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Validates typed_per_filter_config (gRFC A39): each entry, unwrapped from an <c>envoy.config.route.v3.FilterConfig</c>,
+    /// must be an override this client knows (fault, RBACPerRoute) and parse; an unknown one is skipped when the
+    /// wrapper marks it optional and rejected otherwise; the router takes no override.
+    /// </summary>
+    private static ImmutableDictionary<string, Any>? DecodeFilterOverrides(Google.Protobuf.Collections.MapField<string, Any> overrides, string path, out string? field, out string? error)
+    {
+        field = null;
+        error = null;
+        if (overrides.Count == 0)
+        {
+            return ImmutableDictionary<string, Any>.Empty;
+        }
+
+        var result = ImmutableDictionary.CreateBuilder<string, Any>(StringComparer.Ordinal);
+        foreach (var (filterName, raw) in overrides.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            field = $"{path}.typed_per_filter_config['{filterName}']";
+            var config = raw;
+            var optional = false;
+            if (raw.Is(FilterConfig.Descriptor))
+            {
+                FilterConfig wrapper;
+                try
+                {
+                    wrapper = raw.Unpack<FilterConfig>();
+                }
+                catch (InvalidProtocolBufferException ex)
+                {
+                    error = "cannot be parsed: " + ex.Message;
+                    return null;
+                }
+
+                optional = wrapper.IsOptional;
+                if (wrapper.Config is not { } inner)
+                {
+                    if (optional)
+                    {
+                        continue;
+                    }
+
+                    error = "FilterConfig.config is required";
+                    return null;
+                }
+
+                config = inner;
+            }
+
+            if (config.TypeUrl == XdsTypeUrls.Router)
+            {
+                error = "the router filter takes no per-route override";
+                return null;
+            }
+
+            if (config.TypeUrl is not (XdsTypeUrls.HttpFault or XdsTypeUrls.RbacPerRoute))
+            {
+                if (optional)
+                {
+                    continue;
+                }
+
+                error = $"unsupported override type '{config.TypeUrl}' and not marked optional";
+                return null;
+            }
+
+            if (ParseFilterConfig(config, out error) is null)
+            {
+                return null;
+            }
+
+            result[filterName] = config;
+        }
+
+        field = null;
+        return result.ToImmutable();
+    }
+
     // A server listener (gRFC A36): an address and filter chains, each with at most one network filter, the HTTP
     // connection manager, and an optional DownstreamTlsContext. Matching is by transport protocol only (Mesh's
     // servers tell TLS from plaintext by the first byte); other match fields make a chain unusable, so a listener
@@ -178,12 +322,19 @@ internal static class XdsResourceTypes
         }
 
         var chains = ImmutableArray.CreateBuilder<FilterChainResource>(listener.FilterChains.Count);
+        var transports = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < listener.FilterChains.Count; i++)
         {
             var chain = DecodeFilterChain(listener.FilterChains[i], $"filter_chains[{i}]", out var field, out var error);
             if (chain is null)
             {
                 return Fail(name, field!, error!);
+            }
+
+            // A36: two chains that match the same connections are an error.
+            if (!transports.Add(chain.TransportProtocol))
+            {
+                return Fail(name, $"filter_chains[{i}].filter_chain_match", $"overlaps an earlier chain (transport_protocol '{chain.TransportProtocol}')");
             }
 
             chains.Add(chain);
@@ -240,11 +391,38 @@ internal static class XdsResourceTypes
         }
 
         var hcm = packed.Unpack<Hcm.HttpConnectionManager>();
-        var filters = DecodeHttpFilters(hcm, out var filterField, out error);
+        var filters = DecodeHttpFilters(hcm, server: true, out var filterField, out error);
         if (error is not null)
         {
             field = $"{path}.filters[0].{filterField}";
             return null;
+        }
+
+        // A36: the connection manager names its routes like a client's: rds over ads/self, or inline and valid.
+        switch (hcm.RouteSpecifierCase)
+        {
+            case Hcm.HttpConnectionManager.RouteSpecifierOneofCase.Rds:
+                if (hcm.Rds.ConfigSource is not { } source || (source.Ads is null && source.Self is null) || string.IsNullOrEmpty(hcm.Rds.RouteConfigName))
+                {
+                    field = path + ".filters[0].rds";
+                    error = "config_source must be ads or self, with a route_config_name";
+                    return null;
+                }
+
+                break;
+            case Hcm.HttpConnectionManager.RouteSpecifierOneofCase.RouteConfig:
+                if (DecodeRouteConfig(hcm.RouteConfig).Error is { } routeError)
+                {
+                    field = path + ".filters[0].route_config";
+                    error = routeError;
+                    return null;
+                }
+
+                break;
+            default:
+                field = path + ".filters[0].route_specifier";
+                error = "rds or route_config is required";
+                return null;
         }
 
         DownstreamTlsResource? tls = null;
@@ -376,11 +554,43 @@ internal static class XdsResourceTypes
         for (var v = 0; v < config.VirtualHosts.Count; v++)
         {
             var vhost = config.VirtualHosts[v];
+            var hostField = $"virtual_hosts[{v}]";
+
+            // A44: a route without its own retry policy takes its virtual host's.
+            RetryPolicyResource? hostRetry = null;
+            if (vhost.RetryPolicy is { } hostRetryPolicy)
+            {
+                hostRetry = DecodeRetry(hostRetryPolicy, out var hostRetryError);
+                if (hostRetryError is not null)
+                {
+                    return Fail(config.Name, hostField + "." + hostRetryError.Field, hostRetryError.Message);
+                }
+            }
+
+            var hostOverrides = DecodeFilterOverrides(vhost.TypedPerFilterConfig, hostField, out var hostOverrideField, out var hostOverrideError);
+            if (hostOverrides is null)
+            {
+                return Fail(config.Name, hostOverrideField!, hostOverrideError!);
+            }
+
             var routes = ImmutableArray.CreateBuilder<RouteResource>(vhost.Routes.Count);
             for (var r = 0; r < vhost.Routes.Count; r++)
             {
                 var route = vhost.Routes[r];
-                var field = $"virtual_hosts[{v}].routes[{r}]";
+                var field = $"{hostField}.routes[{r}]";
+                if (route.Match is { } routeMatch)
+                {
+                    if (routeMatch.PathSpecifierCase == RouteMatch.PathSpecifierOneofCase.None)
+                    {
+                        return Fail(config.Name, field + ".match", "has no path specifier");
+                    }
+
+                    if (routeMatch.QueryParameters.Count > 0)
+                    {
+                        continue; // A28: a route with query parameter matchers is ignored.
+                    }
+                }
+
                 var match = CompileMatch(route.Match, out var matchError);
                 if (matchError is not null)
                 {
@@ -389,7 +599,7 @@ internal static class XdsResourceTypes
 
                 if (match is null)
                 {
-                    continue; // A28: a route with a match type we do not know is skipped.
+                    continue; // A28: a route with a path match type we do not know is skipped.
                 }
 
                 RouteActionResource? action = null;
@@ -399,7 +609,17 @@ internal static class XdsResourceTypes
                         action = DecodeAction(route.Route_, out var actionError);
                         if (actionError is not null)
                         {
-                            return Fail(config.Name, field + ".route", actionError);
+                            return Fail(config.Name, $"{field}.route.{actionError.Field}", actionError.Message);
+                        }
+
+                        if (action is null)
+                        {
+                            continue; // A28: an unsupported cluster specifier makes the route ignored.
+                        }
+
+                        if (action.Retry is null && route.Route_.RetryPolicy is null && hostRetry is not null)
+                        {
+                            action = action with { Retry = hostRetry };
                         }
 
                         break;
@@ -409,26 +629,23 @@ internal static class XdsResourceTypes
                         break; // redirect and direct_response: calls matching it fail, as in gRPC.
                 }
 
-                routes.Add(new RouteResource(route.Name, match, action)
+                var routeOverrides = DecodeFilterOverrides(route.TypedPerFilterConfig, field, out var overrideField, out var overrideError);
+                if (routeOverrides is null)
                 {
-                    FilterOverrides = route.TypedPerFilterConfig.Count == 0
-                        ? ImmutableDictionary<string, Any>.Empty
-                        : route.TypedPerFilterConfig.ToImmutableDictionary(p => p.Key, p => p.Value),
-                });
+                    return Fail(config.Name, overrideField!, overrideError!);
+                }
+
+                routes.Add(new RouteResource(route.Name, match, action) { FilterOverrides = routeOverrides });
             }
 
-            hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable())
-            {
-                FilterOverrides = vhost.TypedPerFilterConfig.Count == 0
-                    ? ImmutableDictionary<string, Any>.Empty
-                    : vhost.TypedPerFilterConfig.ToImmutableDictionary(p => p.Key, p => p.Value),
-            });
+            hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable()) { FilterOverrides = hostOverrides });
         }
 
         return XdsDecodeResult.Success(config.Name, new RouteConfigResource(config.Name, hosts.ToImmutable()));
     }
 
-    private static RouteActionResource? DecodeAction(RouteAction action, out string? error)
+    /// <summary>Decodes a route action; null without error when the route is to be ignored (A28).</summary>
+    private static RouteActionResource? DecodeAction(RouteAction action, out FieldError? error)
     {
         error = null;
         ImmutableArray<WeightedClusterResource> clusters;
@@ -437,7 +654,7 @@ internal static class XdsResourceTypes
             case RouteAction.ClusterSpecifierOneofCase.Cluster:
                 if (string.IsNullOrEmpty(action.Cluster))
                 {
-                    error = "cluster is empty";
+                    error = new("cluster", "is empty");
                     return null;
                 }
 
@@ -446,59 +663,108 @@ internal static class XdsResourceTypes
             case RouteAction.ClusterSpecifierOneofCase.WeightedClusters:
                 var builder = ImmutableArray.CreateBuilder<WeightedClusterResource>();
                 ulong total = 0;
-                foreach (var weighted in action.WeightedClusters.Clusters)
+                for (var i = 0; i < action.WeightedClusters.Clusters.Count; i++)
                 {
+                    var weighted = action.WeightedClusters.Clusters[i];
                     var weight = weighted.Weight ?? 0;
-                    total += weight;
-                    if (weight > 0)
+                    if (weight == 0)
                     {
-                        builder.Add(new WeightedClusterResource(weighted.Name, weight));
+                        continue;
                     }
+
+                    total += weight;
+                    var overrides = DecodeFilterOverrides(weighted.TypedPerFilterConfig, $"weighted_clusters.clusters[{i}]", out var overrideField, out var overrideError);
+                    if (overrides is null)
+                    {
+                        error = new(overrideField!, overrideError!);
+                        return null;
+                    }
+
+                    builder.Add(new WeightedClusterResource(weighted.Name, weight) { FilterOverrides = overrides });
                 }
 
                 if (total == 0 || total > uint.MaxValue)
                 {
-                    error = $"weighted_clusters: the weights sum to {total}; it must be between 1 and {uint.MaxValue}";
+                    error = new("weighted_clusters", $"the weights sum to {total}; it must be between 1 and {uint.MaxValue}");
                     return null;
                 }
 
                 clusters = builder.ToImmutable();
                 break;
             default:
-                error = $"cluster specifier {action.ClusterSpecifierCase} is not supported";
-                return null;
+                return null; // A28: cluster_header or an unknown specifier: the route is ignored.
         }
 
         var hashHeaders = ImmutableArray.CreateBuilder<string>();
+        var hashPolicies = ImmutableArray.CreateBuilder<HashPolicyResource>();
         foreach (var policy in action.HashPolicy)
         {
-            if (policy.PolicySpecifierCase == RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.Header)
+            switch (policy.PolicySpecifierCase)
             {
-                hashHeaders.Add(policy.Header.HeaderName.ToLowerInvariant());
+                case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.Header:
+                    var header = policy.Header.HeaderName.ToLowerInvariant();
+                    hashHeaders.Add(header);
+                    hashPolicies.Add(new HashPolicyResource(HashPolicyKind.Header, header, policy.Terminal));
+                    break;
+                case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.FilterState when policy.FilterState.Key == ChannelIdFilterStateKey:
+                    hashPolicies.Add(new HashPolicyResource(HashPolicyKind.ChannelId, string.Empty, policy.Terminal));
+                    break;
+                default:
+                    break; // A42: other hash policies are ignored.
             }
         }
 
-        TimeSpan? maxStreamDuration = action.MaxStreamDuration?.GrpcTimeoutHeaderMax?.ToTimeSpan() is { } headerMax && headerMax > TimeSpan.Zero
-            ? headerMax
-            : action.MaxStreamDuration?.MaxStreamDuration_?.ToTimeSpan();
-        var retry = action.RetryPolicy is { } retryPolicy ? DecodeRetry(retryPolicy, out error) : null;
-        if (error is not null)
+        // A31: grpc_timeout_header_max, when present, wins over max_stream_duration (0 means no limit).
+        TimeSpan? maxStreamDuration = null;
+        if (action.MaxStreamDuration is { } limits)
         {
-            return null;
+            var chosen = limits.GrpcTimeoutHeaderMax ?? limits.MaxStreamDuration_;
+            var chosenField = limits.GrpcTimeoutHeaderMax is null ? "max_stream_duration.max_stream_duration" : "max_stream_duration.grpc_timeout_header_max";
+            if (chosen is not null)
+            {
+                if (!IsValidDuration(chosen))
+                {
+                    error = new(chosenField, "is not a valid non-negative duration");
+                    return null;
+                }
+
+                var d = chosen.ToTimeSpan();
+                maxStreamDuration = d > TimeSpan.Zero ? d : null;
+            }
         }
 
-        return new RouteActionResource(clusters, hashHeaders.ToImmutable(), maxStreamDuration is { } d && d > TimeSpan.Zero ? d : null) { Retry = retry };
+        RetryPolicyResource? retry = null;
+        if (action.RetryPolicy is { } retryPolicy)
+        {
+            retry = DecodeRetry(retryPolicy, out error);
+            if (error is not null)
+            {
+                return null;
+            }
+        }
+
+        return new RouteActionResource(clusters, hashHeaders.ToImmutable(), maxStreamDuration) { Retry = retry, HashPolicies = hashPolicies.ToImmutable() };
     }
 
-    /// <summary>A44: retry_on names gRPC statuses; others (HTTP conditions) are ignored by gRPC clients.</summary>
-    private static RetryPolicyResource? DecodeRetry(RetryPolicy policy, out string? error)
+    /// <summary>The filter_state key of the channel-id hash policy (gRFC A42).</summary>
+    public const string ChannelIdFilterStateKey = "io.grpc.channel_id";
+
+    private static bool IsValidDuration(Duration duration) =>
+        duration.Seconds >= 0 && duration.Nanos >= 0 && duration.Nanos < 1_000_000_000 && duration.Seconds <= 315_576_000_000L;
+
+    /// <summary>
+    /// A44: retry_on names gRPC statuses (Envoy's HTTP conditions are kept for the HttpClient path, others ignored);
+    /// num_retries, when set, at least 1 (attempts capped at 5); base_interval, when a back-off is set, above 0
+    /// (25 ms by default); max_interval, when set, above 0 and not below base_interval (10× base by default).
+    /// </summary>
+    private static RetryPolicyResource? DecodeRetry(RetryPolicy policy, out FieldError? error)
     {
         error = null;
         var codes = ImmutableHashSet.CreateBuilder<Grpc.Core.StatusCode>();
         var http = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
         foreach (var item in policy.RetryOn.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            switch (item)
+            switch (item.ToLowerInvariant())
             {
                 case "cancelled":
                     codes.Add(Grpc.Core.StatusCode.Cancelled);
@@ -516,22 +782,49 @@ internal static class XdsResourceTypes
                     codes.Add(Grpc.Core.StatusCode.Unavailable);
                     break;
                 case "5xx" or "gateway-error" or "connect-failure" or "reset" or "refused-stream":
-                    http.Add(item);
+                    http.Add(item.ToLowerInvariant());
                     break;
             }
         }
 
-        var baseBackoff = policy.RetryBackOff?.BaseInterval?.ToTimeSpan() ?? TimeSpan.FromMilliseconds(25);
-        if (baseBackoff <= TimeSpan.Zero)
+        if (policy.NumRetries is 0)
         {
-            error = "retry_policy.retry_back_off.base_interval must be greater than zero";
+            error = new("retry_policy.num_retries", "must be at least 1 when set");
             return null;
         }
 
-        var maxBackoff = policy.RetryBackOff?.MaxInterval?.ToTimeSpan() ?? baseBackoff * 10;
-        if (maxBackoff < baseBackoff)
+        var baseBackoff = TimeSpan.FromMilliseconds(25);
+        if (policy.RetryBackOff is { } backOff)
         {
-            error = "retry_policy.retry_back_off.max_interval must not be below base_interval";
+            if (backOff.BaseInterval is not { } baseInterval || !IsValidDuration(baseInterval) || baseInterval.ToTimeSpan() <= TimeSpan.Zero)
+            {
+                error = new("retry_policy.retry_back_off.base_interval", "must be set and greater than zero");
+                return null;
+            }
+
+            baseBackoff = baseInterval.ToTimeSpan();
+        }
+
+        var maxBackoff = baseBackoff * 10;
+        if (policy.RetryBackOff?.MaxInterval is { } maxInterval)
+        {
+            if (!IsValidDuration(maxInterval) || maxInterval.ToTimeSpan() <= TimeSpan.Zero)
+            {
+                error = new("retry_policy.retry_back_off.max_interval", "must be greater than zero");
+                return null;
+            }
+
+            maxBackoff = maxInterval.ToTimeSpan();
+            if (maxBackoff < baseBackoff)
+            {
+                error = new("retry_policy.retry_back_off.max_interval", "must not be below base_interval");
+                return null;
+            }
+        }
+
+        if (policy.PerTryTimeout is { } perTryTimeout && !IsValidDuration(perTryTimeout))
+        {
+            error = new("retry_policy.per_try_timeout", "is not a valid non-negative duration");
             return null;
         }
 
@@ -544,6 +837,9 @@ internal static class XdsResourceTypes
         var perTry = policy.PerTryTimeout?.ToTimeSpan();
         return new RetryPolicyResource(codes.ToImmutable(), attempts, perTry > TimeSpan.Zero ? perTry : null, baseBackoff, maxBackoff, http.ToImmutable());
     }
+
+    /// <summary>A rejected field inside a nested message, relative to the caller's path.</summary>
+    private sealed record FieldError(string Field, string Message);
 
     private static RouteMatcher? CompileMatch(RouteMatch? match, out string? error)
     {
@@ -671,145 +967,6 @@ internal static class XdsResourceTypes
             error = $"unsupported regex '{pattern}': {ex.Message}";
             return null;
         }
-    }
-
-    internal static XdsDecodeResult DecodeCluster(Cluster cluster)
-    {
-        var name = cluster.Name;
-        if (cluster.ClusterDiscoveryTypeCase != Cluster.ClusterDiscoveryTypeOneofCase.Type || cluster.Type != Cluster.Types.DiscoveryType.Eds)
-        {
-            return Fail(name, "type", "only EDS clusters are supported");
-        }
-
-        if (cluster.EdsClusterConfig?.EdsConfig is { } source && source.Ads is null && source.Self is null)
-        {
-            return Fail(name, "eds_cluster_config.eds_config", "must be ads or self");
-        }
-
-        var eds = string.IsNullOrEmpty(cluster.EdsClusterConfig?.ServiceName) ? name : cluster.EdsClusterConfig.ServiceName;
-        LbPolicyKind policy;
-        ulong minRing = 1024, maxRing = 8 * 1024 * 1024;
-        uint choiceCount = 2;
-        switch (cluster.LbPolicy)
-        {
-            case Cluster.Types.LbPolicy.RoundRobin:
-                policy = LbPolicyKind.RoundRobin;
-                break;
-            case Cluster.Types.LbPolicy.LeastRequest:
-                policy = LbPolicyKind.LeastRequest;
-                if (cluster.LeastRequestLbConfig?.ChoiceCount is { } count)
-                {
-                    if (count < 2)
-                    {
-                        return Fail(name, "least_request_lb_config.choice_count", "must be at least 2");
-                    }
-
-                    choiceCount = count;
-                }
-
-                break;
-            case Cluster.Types.LbPolicy.RingHash:
-                policy = LbPolicyKind.RingHash;
-                if (cluster.RingHashLbConfig is { } ring)
-                {
-                    minRing = ring.MinimumRingSize ?? minRing;
-                    maxRing = ring.MaximumRingSize ?? maxRing;
-                    if (ring.HashFunction != Cluster.Types.RingHashLbConfig.Types.HashFunction.XxHash)
-                    {
-                        return Fail(name, "ring_hash_lb_config.hash_function", "only XX_HASH is supported");
-                    }
-                }
-
-                if (minRing == 0 || minRing > maxRing || maxRing > 8 * 1024 * 1024)
-                {
-                    return Fail(name, "ring_hash_lb_config", "need 0 < minimum_ring_size <= maximum_ring_size <= 8M");
-                }
-
-                break;
-            default:
-                return Fail(name, "lb_policy", $"{cluster.LbPolicy} is not supported (ROUND_ROBIN, LEAST_REQUEST, RING_HASH are)");
-        }
-
-        uint maxRequests = 1024;
-        foreach (var threshold in cluster.CircuitBreakers?.Thresholds ?? [])
-        {
-            if (threshold.Priority == Envoy.Config.Core.V3.RoutingPriority.Default && threshold.MaxRequests is { } max)
-            {
-                maxRequests = max;
-            }
-        }
-
-        var outlier = LoadBalancing.OutlierDetection.OutlierDetectionConfig.FromProto(cluster.OutlierDetection, out var outlierError);
-        if (outlierError is not null)
-        {
-            return Fail(name, "outlier_detection", outlierError);
-        }
-
-        UpstreamTlsResource? tls = null;
-        if (cluster.TransportSocket is { } socket)
-        {
-            if (socket.TypedConfig is not { } config || !config.Is(UpstreamTlsContext.Descriptor))
-            {
-                return Fail(name, "transport_socket", "must be an UpstreamTlsContext");
-            }
-
-            tls = DecodeUpstreamTls(config.Unpack<UpstreamTlsContext>(), out var tlsField, out var tlsError);
-            if (tls is null)
-            {
-                return Fail(name, tlsField!, tlsError!);
-            }
-        }
-
-        return XdsDecodeResult.Success(name, new ClusterResource(name, eds, policy, minRing, maxRing, choiceCount, maxRequests) { Outlier = outlier, Tls = tls });
-    }
-
-    internal static XdsDecodeResult DecodeEndpoints(ClusterLoadAssignment assignment)
-    {
-        var name = assignment.ClusterName;
-        var localities = ImmutableArray.CreateBuilder<LocalityResource>();
-        var priorities = new SortedSet<uint>();
-        for (var l = 0; l < assignment.Endpoints.Count; l++)
-        {
-            var locality = assignment.Endpoints[l];
-            var weight = locality.LoadBalancingWeight ?? 0;
-            if (weight == 0)
-            {
-                continue; // A27: a locality without weight takes no traffic.
-            }
-
-            var endpoints = ImmutableArray.CreateBuilder<EndpointResource>();
-            for (var e = 0; e < locality.LbEndpoints.Count; e++)
-            {
-                var lb = locality.LbEndpoints[e];
-                if (lb.HealthStatus is not (Envoy.Config.Core.V3.HealthStatus.Unknown or Envoy.Config.Core.V3.HealthStatus.Healthy))
-                {
-                    continue;
-                }
-
-                if (lb.Endpoint?.Address?.SocketAddress is not { } socket || socket.PortSpecifierCase != Envoy.Config.Core.V3.SocketAddress.PortSpecifierOneofCase.PortValue)
-                {
-                    return Fail(name, $"endpoints[{l}].lb_endpoints[{e}].endpoint.address", "a socket address with port_value is required");
-                }
-
-                endpoints.Add(new EndpointResource(socket.Address, (int)socket.PortValue, Math.Max(1u, lb.LoadBalancingWeight ?? 1)));
-            }
-
-            priorities.Add(locality.Priority);
-            var key = locality.Locality;
-            localities.Add(new LocalityResource(key?.Region ?? string.Empty, key?.Zone ?? string.Empty, key?.SubZone ?? string.Empty, weight, locality.Priority, endpoints.ToImmutable()));
-        }
-
-        // A27: priorities must be contiguous from 0.
-        uint expected = 0;
-        foreach (var priority in priorities)
-        {
-            if (priority != expected++)
-            {
-                return Fail(name, "endpoints", $"priorities must be contiguous from 0; {expected - 1} is missing");
-            }
-        }
-
-        return XdsDecodeResult.Success(name, new EndpointsResource(name, localities.ToImmutable()));
     }
 
     private static XdsDecodeResult Fail(string name, string field, string message) =>

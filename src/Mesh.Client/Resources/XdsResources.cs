@@ -41,8 +41,14 @@ internal sealed record RetryPolicyResource(ImmutableHashSet<Grpc.Core.StatusCode
 /// <summary>Where a matching call goes: one or more weighted clusters.</summary>
 internal sealed record RouteActionResource(ImmutableArray<WeightedClusterResource> Clusters, ImmutableArray<string> HashHeaders, TimeSpan? MaxStreamDuration)
 {
-    /// <summary>The retry policy, if calls are retried.</summary>
+    /// <summary>The retry policy, if calls are retried: the route's, or else its virtual host's (gRFC A44).</summary>
     public RetryPolicyResource? Retry { get; init; }
+
+    /// <summary>
+    /// Every hash policy of the route in order (gRFC A42): header and channel-id policies, each with its terminal
+    /// flag. <see cref="HashHeaders"/> lists only the header names.
+    /// </summary>
+    public ImmutableArray<HashPolicyResource> HashPolicies { get; init; } = [];
 
     /// <summary>The sum of the weights.</summary>
     public ulong TotalWeight { get; } = Sum(Clusters);
@@ -60,7 +66,30 @@ internal sealed record RouteActionResource(ImmutableArray<WeightedClusterResourc
 }
 
 /// <summary>A cluster with its share of a route's traffic.</summary>
-internal sealed record WeightedClusterResource(string Name, uint Weight);
+internal sealed record WeightedClusterResource(string Name, uint Weight)
+{
+    /// <summary>
+    /// Per-cluster filter configs (typed_per_filter_config of the weighted cluster, gRFC A39), by filter name; they
+    /// override the route's and the virtual host's for calls sent to this cluster.
+    /// </summary>
+    public ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any> FilterOverrides { get; init; } = ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any>.Empty;
+}
+
+/// <summary>What a ring-hash hash policy of a route hashes (gRFC A42).</summary>
+internal enum HashPolicyKind
+{
+    /// <summary>The values of a request header, joined with commas.</summary>
+    Header,
+
+    /// <summary>The channel's random id (filter_state key <c>io.grpc.channel_id</c>): every call of a channel lands together.</summary>
+    ChannelId,
+}
+
+/// <summary>One hash policy of a route (gRFC A42), in order.</summary>
+/// <param name="Kind">What is hashed.</param>
+/// <param name="HeaderName">The header, lower-cased, for <see cref="HashPolicyKind.Header"/>; empty otherwise.</param>
+/// <param name="Terminal">Stop at this policy when it produced a hash.</param>
+internal sealed record HashPolicyResource(HashPolicyKind Kind, string HeaderName, bool Terminal);
 
 /// <summary>The load-balancing policies a cluster may ask for.</summary>
 internal enum LbPolicyKind
@@ -68,6 +97,9 @@ internal enum LbPolicyKind
     RoundRobin,
     LeastRequest,
     RingHash,
+
+    /// <summary>pick_first (gRFC A62), chosen through load_balancing_policy (A52).</summary>
+    PickFirst,
 }
 
 /// <summary>A cluster: how to balance over its endpoints, and where they come from.</summary>
@@ -85,6 +117,15 @@ internal sealed record ClusterResource(
 
     /// <summary>The TLS towards the cluster's endpoints (gRFC A29), or null for plaintext.</summary>
     public UpstreamTlsResource? Tls { get; init; }
+
+    /// <summary>For <see cref="LbPolicyKind.PickFirst"/>: shuffle the endpoint list before connecting (gRFC A62).</summary>
+    public bool ShuffleAddressList { get; init; }
+
+    /// <summary>
+    /// Whether the policy came from <c>load_balancing_policy</c> (gRFC A52) rather than the <c>lb_policy</c> enum,
+    /// and the type URL of the entry that was chosen; null for the enum.
+    /// </summary>
+    public string? LoadBalancingPolicyTypeUrl { get; init; }
 }
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>
@@ -97,8 +138,15 @@ internal sealed record LocalityResource(string Region, string Zone, string SubZo
     public string Key => $"{Region}/{Zone}/{SubZone}";
 }
 
-/// <summary>One endpoint.</summary>
-internal sealed record EndpointResource(string Host, int Port, uint Weight);
+/// <summary>One endpoint: an IP address (never a host name), a port in 1–65535 and a weight of at least 1.</summary>
+internal sealed record EndpointResource(string Host, int Port, uint Weight)
+{
+    /// <summary>
+    /// The endpoint hash key (gRFC A76): the string <c>hash_key</c> of the endpoint's <c>envoy.lb</c> metadata, which
+    /// places the endpoint on a hash ring instead of its address; null when absent.
+    /// </summary>
+    public string? HashKey { get; init; }
+}
 
 /// <summary>
 /// The TLS a client uses towards a cluster's endpoints (gRFC A29): the certificate provider instances of its own

@@ -432,6 +432,8 @@ internal sealed partial class XdsClient
             decoded[i] = Decode(type, response.Resources[i]);
         }
 
+        RejectDuplicateNames(decoded);
+
         var now = _time.GetUtcNow();
         lock (_lock)
         {
@@ -575,6 +577,35 @@ internal sealed partial class XdsClient
         resource.ErrorAt = null;
         Log.ResourceDeleted(_logger, resource.TypeUrl, resource.Name, version);
         ScheduleAll(resource, CallbackKind.DoesNotExist, null);
+    }
+
+    /// <summary>
+    /// A name that appears more than once in one response is ambiguous: every copy is rejected, so the last good
+    /// version stays in use and the NACK names it.
+    /// </summary>
+    private static void RejectDuplicateNames(XdsDecodeResult[] decoded)
+    {
+        if (decoded.Length < 2)
+        {
+            return;
+        }
+
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var result in decoded)
+        {
+            if (!string.IsNullOrEmpty(result.Name))
+            {
+                counts[result.Name] = counts.GetValueOrDefault(result.Name) + 1;
+            }
+        }
+
+        for (var i = 0; i < decoded.Length; i++)
+        {
+            if (decoded[i].Name is { Length: > 0 } name && counts[name] > 1)
+            {
+                decoded[i] = XdsDecodeResult.Failure(name, $"the resource appears {counts[name]} times in the response");
+            }
+        }
     }
 
     private static XdsDecodeResult Decode(XdsResourceType type, Any raw)

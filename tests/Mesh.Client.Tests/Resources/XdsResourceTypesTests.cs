@@ -93,7 +93,7 @@ public class XdsResourceTypesTests
     [Fact]
     public void DecodeCluster_UnsupportedPolicyOrType_IsRejected()
     {
-        var maglev = new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.Eds, LbPolicy = Cluster.Types.LbPolicy.Maglev };
+        var maglev = new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.Eds, LbPolicy = Cluster.Types.LbPolicy.Maglev, EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = new ConfigSource { Ads = new AggregatedConfigSource() } } };
         var dns = new Cluster { Name = "d", Type = Cluster.Types.DiscoveryType.LogicalDns };
 
         Assert.Contains("lb_policy", XdsResourceTypes.DecodeCluster(maglev).Error, StringComparison.Ordinal);
@@ -107,6 +107,7 @@ public class XdsResourceTypesTests
         {
             Name = "c",
             Type = Cluster.Types.DiscoveryType.Eds,
+            EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = new ConfigSource { Ads = new AggregatedConfigSource() } },
             CircuitBreakers = new CircuitBreakers { Thresholds = { new CircuitBreakers.Types.Thresholds { MaxRequests = 10 } } },
             OutlierDetection = new Envoy.Config.Cluster.V3.OutlierDetection { Consecutive5Xx = 3, EnforcingSuccessRate = 0, Interval = Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) },
         };
@@ -133,8 +134,8 @@ public class XdsResourceTypesTests
             ClusterName = "c",
             Endpoints =
             {
-                new LocalityLbEndpoints { LoadBalancingWeight = 1, LbEndpoints = { Endpoint("10.0.0.1", HealthStatus.Healthy), Endpoint("10.0.0.2", HealthStatus.Unhealthy), Endpoint("10.0.0.3", HealthStatus.Unknown), Endpoint("10.0.0.4", HealthStatus.Draining) } },
-                new LocalityLbEndpoints { LoadBalancingWeight = 0, LbEndpoints = { Endpoint("10.0.0.5", HealthStatus.Healthy) } },
+                new LocalityLbEndpoints { Locality = new Locality { Zone = "a" }, LoadBalancingWeight = 1, LbEndpoints = { Endpoint("10.0.0.1", HealthStatus.Healthy), Endpoint("10.0.0.2", HealthStatus.Unhealthy), Endpoint("10.0.0.3", HealthStatus.Unknown), Endpoint("10.0.0.4", HealthStatus.Draining) } },
+                new LocalityLbEndpoints { Locality = new Locality { Zone = "b" }, LoadBalancingWeight = 0, LbEndpoints = { Endpoint("10.0.0.5", HealthStatus.Healthy) } },
             },
         };
 
