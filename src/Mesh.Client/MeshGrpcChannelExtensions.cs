@@ -1,7 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
-using Mesh.Client.Policies;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Grpc.Net.Client;
 
@@ -9,13 +6,15 @@ namespace Grpc.Net.Client;
 public static class MeshGrpcChannelExtensions
 {
     /// <summary>
-    /// A call invoker for an <c>xds:///</c> channel that applies the mesh's route policies (fault injection, route
-    /// timeouts, retries) on top of its routing and balancing. Clients made with <c>AddGrpcClient</c> get this
-    /// automatically; use it as <c>new Greeter.GreeterClient(channel.CreateMeshCallInvoker(services, "xds:///greeter:9080"))</c>
-    /// with the address the channel was made for.
+    /// The channel's own call invoker. Every <c>xds:///</c> channel applies the mesh's route policies (fault injection,
+    /// route timeouts, retries) by itself, whichever way it was built, so this is no longer needed; it is kept so that
+    /// code written for earlier versions still compiles and behaves the same.
     /// </summary>
-    public static CallInvoker CreateMeshCallInvoker(this GrpcChannel channel, IServiceProvider services, string address) =>
-        channel.Intercept(services.GetRequiredService<MeshInterceptorFactory>().Create(new Uri(address)));
+    public static CallInvoker CreateMeshCallInvoker(this GrpcChannel channel, IServiceProvider services, string address)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        return channel.CreateCallInvoker();
+    }
 
     /// <summary>
     /// Sets up channel options for an <c>xds:///</c> channel built by hand: the application's services (resolver,

@@ -43,37 +43,36 @@ public static class MeshServiceCollectionExtensions
         services.AddServiceDiscoveryCore();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.ServiceDiscovery.IServiceEndpointProviderFactory, MeshServiceEndpointProviderFactory>());
 
-        services.TryAddSingleton<MeshInterceptorFactory>();
+        // Registered once however often AddMesh() is called (and whoever called it first, e.g. AddMeshServer()).
+        if (services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
+        {
+            return new MeshClientBuilder(services);
+        }
+
+        services.AddSingleton<MeshClientMarker>();
 
         // gRPC clients from the client factory that target xds:/// get plaintext credentials unless they set their own,
-        // and the mesh interceptor (route faults, timeouts, retries). Post-configured, so the address is known.
+        // and the mesh connector on their handler (mTLS per cluster). Route policies need nothing here: the xds resolver
+        // gives every xds:/// channel its call handler, however it was built.
         services.PostConfigureAll<GrpcClientFactoryOptions>(factory =>
         {
             factory.ChannelOptionsActions.Add(channel =>
             {
                 if (factory.Address?.Scheme == "xds")
                 {
-                    if (channel.Credentials is null)
-                    {
-                        channel.Credentials = ChannelCredentials.Insecure;
-                    }
-
-                    // mTLS is per cluster: the mesh connector secures each connection its cluster asks for.
+                    channel.Credentials ??= ChannelCredentials.Insecure;
                     if (Mesh.Client.Transport.MeshConnector.FindSocketsHandler(channel.HttpHandler) is { } sockets)
                     {
                         Mesh.Client.Transport.MeshConnector.TryInstallForGrpc(sockets);
                     }
                 }
             });
-            if (factory.Address?.Scheme == "xds")
-            {
-                var address = factory.Address;
-                factory.InterceptorRegistrations.Add(new InterceptorRegistration(
-                    InterceptorScope.Channel, sp => sp.GetRequiredService<MeshInterceptorFactory>().Create(address)));
-            }
         });
         return new MeshClientBuilder(services);
     }
+
+    /// <summary>Marks a service collection Mesh was added to.</summary>
+    private sealed class MeshClientMarker;
 
     private sealed class MeshClientBuilder(IServiceCollection services) : IMeshClientBuilder
     {

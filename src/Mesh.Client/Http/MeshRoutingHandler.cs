@@ -14,8 +14,6 @@ namespace Mesh.Client.Http;
 /// </summary>
 internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvider time) : DelegatingHandler
 {
-    private static readonly TimeSpan FirstConfigurationWait = TimeSpan.FromSeconds(15);
-
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (request.RequestUri is not { IsAbsoluteUri: true } uri)
@@ -24,10 +22,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         }
 
         var target = targets.Get(uri.IsDefaultPort ? uri.Host : uri.Authority);
-        if (!target.FirstUpdate.IsCompleted)
-        {
-            await target.FirstUpdate.WaitAsync(FirstConfigurationWait, cancellationToken).ConfigureAwait(false);
-        }
+        await target.WaitForFirstUpdateAsync(cancellationToken).ConfigureAwait(false);
 
         if (target.State is not { } state)
         {
@@ -130,7 +125,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             }
 
             response?.Dispose();
-            await Task.Delay(MeshTarget.Backoff(policy.Retry!, attempt - 1), time, token).ConfigureAwait(false);
+            await Task.Delay(RoutePolicy.Backoff(policy.Retry!, attempt - 1), time, token).ConfigureAwait(false);
         }
     }
 

@@ -31,7 +31,7 @@ internal sealed class MeshServiceEndpointProviderFactory(MeshTargetRegistry targ
             var token = target.GetChangeToken();
             if (!target.FirstUpdate.IsCompleted)
             {
-                await target.FirstUpdate.WaitAsync(TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
+                await target.WaitForFirstUpdateAsync(cancellationToken).ConfigureAwait(false);
                 token = target.GetChangeToken();
             }
 

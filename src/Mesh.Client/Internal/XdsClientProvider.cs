@@ -34,6 +34,16 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
 {
     public ValidateOptionsResult Validate(string? name, MeshClientOptions options)
     {
+        if (options.FirstConfigurationWait <= TimeSpan.Zero)
+        {
+            return ValidateOptionsResult.Fail($"MeshClientOptions.FirstConfigurationWait must be positive (was {options.FirstConfigurationWait}).");
+        }
+
+        if (options.RetryBufferPerCallSize <= 0)
+        {
+            return ValidateOptionsResult.Fail($"MeshClientOptions.RetryBufferPerCallSize must be positive (was {options.RetryBufferPerCallSize}).");
+        }
+
         try
         {
             _ = XdsBootstrap.Load(options.BootstrapJson);

@@ -41,6 +41,12 @@ internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter count
 
     public ClusterCounter Counter { get; } = counter;
 
+    /// <summary>The cluster's name.</summary>
+    public string Cluster { get; init; } = string.Empty;
+
+    /// <summary>Whether the cluster has outlier detection, so calls must report their outcome.</summary>
+    public bool ReportsOutcome => detector is not null;
+
     /// <summary>Reports a call's outcome to the cluster's outlier detection, if it has any.</summary>
     public void RecordOutcome(bool success) => detector?.RecordResult(Endpoint, success);
 

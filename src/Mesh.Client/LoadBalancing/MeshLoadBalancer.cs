@@ -40,6 +40,8 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private readonly Dictionary<(string Host, int Port), EndpointState> _endpoints = [];
     private readonly Dictionary<string, ClusterEntry> _clusters = new(StringComparer.Ordinal);
     private XdsConfig? _config;
+    private Policies.RoutePolicy[] _policies = [];
+    private ChannelPickers? _pickers;
     private long _version;
     private long _published;
     private bool _disposed;
@@ -68,6 +70,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 }
 
                 Publish(ConnectivityState.TransientFailure, new FailingChannelPicker(error));
+                _pickers?.Publish(null);
             }
             else
             {
@@ -85,7 +88,21 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 return;
             }
 
+            if (!ReferenceEquals(_config?.VirtualHost, config.VirtualHost) || _config?.HttpFilters != config.HttpFilters)
+            {
+                // Route policies are compiled once per route configuration, never per call.
+                var routes = config.VirtualHost.Routes;
+                var policies = new Policies.RoutePolicy[routes.Length];
+                for (var i = 0; i < routes.Length; i++)
+                {
+                    policies[i] = Policies.RoutePolicy.Compile(config, routes[i], _time);
+                }
+
+                _policies = policies;
+            }
+
             _config = config;
+            _pickers = config.Pickers ?? _pickers;
             var keep = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (name, cluster) in config.Clusters)
             {
@@ -152,7 +169,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             for (var i = 0; i < members.Length; i++)
             {
                 var endpoint = AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port);
-                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector, entry.Tls);
+                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector, entry.Tls) { Cluster = cluster.Name };
                 all.Add(endpoint);
             }
 
@@ -264,7 +281,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             }
 
             var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
-            picker = new MeshPicker(table);
+            picker = new MeshPicker(table, _policies);
             channelState = anyReady ? ConnectivityState.Ready : anyConnecting ? ConnectivityState.Connecting : ConnectivityState.TransientFailure;
             version = ++_version;
         }
@@ -285,6 +302,10 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
         }
 
         _controller.UpdateState(new BalancerState(state, picker));
+        if (picker is MeshPicker mesh)
+        {
+            _pickers?.Publish(mesh);
+        }
     }
 
     public override void RequestConnection()

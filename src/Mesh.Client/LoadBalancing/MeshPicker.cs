@@ -109,14 +109,18 @@ internal sealed class RouteTable
 }
 
 /// <summary>
-/// The gRPC adapter over <see cref="RouteTable"/>: when the mesh interceptor already chose the route and cluster
-/// (<see cref="MeshCallContext"/>), only the endpoint is picked; failures become UNAVAILABLE, the circuit breaker a
-/// drop (never retried), waits queued picks.
+/// The gRPC adapter over <see cref="RouteTable"/>: matches the route, chooses the cluster by weight and picks an endpoint;
+/// failures become UNAVAILABLE, the circuit breaker a drop (never retried), waits queued picks. When the route has
+/// policies (or the cluster outlier detection), they and the chosen endpoint ride on the request to the channel's
+/// <see cref="MeshCallHandler"/>.
 /// </summary>
-internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
+internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : SubchannelPicker
 {
     private static readonly PickResult Queue = PickResult.ForQueue();
     private static readonly ConcurrentDictionary<string, PickResult> Failures = new(StringComparer.Ordinal);
+
+    /// <summary>The routes and cluster pickers behind this picker.</summary>
+    public RouteTable Table => table;
 
     public override PickResult Pick(PickContext context)
     {
@@ -126,10 +130,18 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
         }
 
         var headers = new HttpRequestHeaders(request);
-        var call = MeshCallContext.Current;
-        var pick = call is not null && table.HasCluster(call.Cluster)
-            ? table.PickInCluster(call.Cluster, call.Action, headers)
-            : table.Pick(uri.AbsolutePath, headers);
+        var index = table.Match(uri.AbsolutePath, headers);
+        if (index < 0)
+        {
+            return Failure(RouteTable.NoRouteReason, drop: false);
+        }
+
+        if (table.Routes[index].Action is not { } action)
+        {
+            return Failure(RouteTable.NonForwardingReason, drop: false);
+        }
+
+        var pick = table.PickInCluster(RouteTable.ChooseCluster(action), action, headers);
         if (pick.Member is { Endpoint.Subchannel: { } subchannel } member)
         {
             if (member.Tls is { } tls)
@@ -143,13 +155,21 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
                 request.Options.Set(Transport.MeshConnector.TlsOption, tls);
             }
 
-            MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
-            if (call is not null)
+            var policy = (uint)index < (uint)policies.Length ? policies[index] : RoutePolicy.None;
+            if (!policy.IsEmpty)
             {
-                call.Member = member;
+                request.Options.Set(MeshCallHandler.PolicyKey, policy);
+                request.Options.Set(MeshCallHandler.MemberKey, member);
+            }
+            else if (member.ReportsOutcome)
+            {
+                request.Options.Set(MeshCallHandler.MemberKey, member);
             }
 
-            return PickResult.ForSubchannel(subchannel, member);
+            // With policies the call handler tracks the attempts itself, so a retry never waits behind the first
+            // attempt's circuit-breaker slot.
+            MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
+            return PickResult.ForSubchannel(subchannel, policy.IsEmpty ? member : null);
         }
 
         if (pick.IsWait)

@@ -1,25 +1,13 @@
 using System.Collections.Frozen;
-using Envoy.Extensions.Filters.Http.Fault.V3;
 using Grpc.Core;
 using Mesh.Client.LoadBalancing;
 using Mesh.Client.Resources;
 using Mesh.Client.Routing;
 using Mesh.Client.Xds;
-using Mesh.Xds;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
-using Polly;
-using Polly.Retry;
 
 namespace Mesh.Client.Policies;
-
-/// <summary>The policies of one route, compiled when configuration arrives.</summary>
-internal sealed record RoutePolicy(FaultPolicy? Fault, RetryPolicyResource? Retry, ResiliencePipeline? RetryPipeline, TimeSpan? Timeout)
-{
-    public static RoutePolicy None { get; } = new(null, null, null, null);
-
-    public bool IsEmpty => Fault is null && RetryPipeline is null && Timeout is null;
-}
 
 /// <summary>
 /// Everything known about a target at one moment: routes, cluster pickers, route policies, and the clusters with outlier
@@ -47,9 +35,12 @@ internal sealed class MeshTarget : IDisposable
     private XdsConfig? _config;
     private CancellationTokenSource _changed = new();
 
-    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null)
+    private readonly TimeSpan _firstUpdateWait;
+
+    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, TimeSpan? firstUpdateWait = null)
     {
         Name = name;
+        _firstUpdateWait = firstUpdateWait ?? TimeSpan.FromSeconds(15);
         _time = time;
         _certificates = certificates;
         _tracker = new XdsDependencyTracker(client, name, OnUpdate, logger);
@@ -66,6 +57,27 @@ internal sealed class MeshTarget : IDisposable
 
     /// <summary>Completes on the first configuration or error.</summary>
     public Task FirstUpdate => _firstUpdate.Task;
+
+    /// <summary>
+    /// Waits (at most <see cref="MeshClientOptions.FirstConfigurationWait"/>, on the injected clock) for the first
+    /// configuration or error; afterwards <see cref="State"/> and <see cref="Error"/> say what is known.
+    /// </summary>
+    public async ValueTask WaitForFirstUpdateAsync(CancellationToken cancellationToken)
+    {
+        if (_firstUpdate.Task.IsCompleted)
+        {
+            return;
+        }
+
+        try
+        {
+            await _firstUpdate.Task.WaitAsync(_firstUpdateWait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Error ??= $"no xDS configuration for '{Name}' within {_firstUpdateWait.TotalSeconds:0.#} s";
+        }
+    }
 
     /// <summary>A token that fires on the next update.</summary>
     public IChangeToken GetChangeToken()
@@ -140,7 +152,7 @@ internal sealed class MeshTarget : IDisposable
                     }
 
                     endpoints[key] = state;
-                    members[i] = new ClusterMember(state, counter, detector, tls);
+                    members[i] = new ClusterMember(state, counter, detector, tls) { Cluster = name };
                     all.Add(state);
                 }
 
@@ -170,7 +182,7 @@ internal sealed class MeshTarget : IDisposable
         var policies = new RoutePolicy[routes.Length];
         for (var i = 0; i < routes.Length; i++)
         {
-            policies[i] = BuildPolicy(config, routes[i]);
+            policies[i] = RoutePolicy.Compile(config, routes[i], _time);
         }
 
         // The default route: the first that a plain "GET /" matches.
@@ -230,64 +242,6 @@ internal sealed class MeshTarget : IDisposable
         }
     }
 
-    private RoutePolicy BuildPolicy(XdsConfig config, RouteResource route)
-    {
-        var fault = EffectiveFault(config, route);
-        var retry = route.Action?.Retry;
-        ResiliencePipeline? pipeline = null;
-        if (retry is { MaxAttempts: > 1 })
-        {
-            pipeline = new ResiliencePipelineBuilder { TimeProvider = _time }
-                .AddRetry(new RetryStrategyOptions
-                {
-                    ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is RetriableAttemptException),
-                    MaxRetryAttempts = retry.MaxAttempts - 1,
-                    DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(retry, args.AttemptNumber)),
-                })
-                .Build();
-        }
-
-        var policy = new RoutePolicy(fault, retry, pipeline, route.Action?.MaxStreamDuration);
-        return policy.IsEmpty ? RoutePolicy.None : policy;
-    }
-
-    /// <summary>A44: a random delay in [0, min(base × 2^n, max)].</summary>
-    internal static TimeSpan Backoff(RetryPolicyResource retry, int attempt)
-    {
-        var ceiling = Math.Min(retry.BaseBackoff.Ticks * Math.Pow(2, attempt), retry.MaxBackoff.Ticks);
-        return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
-    }
-
-    /// <summary>A39: the most specific typed_per_filter_config for the fault filter wins: route, then virtual host, then the listener's filter config.</summary>
-    private static FaultPolicy? EffectiveFault(XdsConfig config, RouteResource route)
-    {
-        foreach (var filter in config.HttpFilters)
-        {
-            if (filter.TypeUrl != XdsTypeUrls.HttpFault)
-            {
-                continue;
-            }
-
-            var any = route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride
-                : config.VirtualHost.FilterOverrides.TryGetValue(filter.Name, out var hostOverride) ? hostOverride
-                : filter.Config;
-            if (any.TypeUrl == "type.googleapis.com/envoy.config.route.v3.FilterConfig")
-            {
-                var wrapper = any.Unpack<Envoy.Config.Route.V3.FilterConfig>();
-                if (wrapper.Disabled || wrapper.Config is null)
-                {
-                    return null;
-                }
-
-                any = wrapper.Config;
-            }
-
-            return any.TypeUrl == XdsTypeUrls.HttpFault ? FaultPolicy.From(any.Unpack<HTTPFault>()) : null;
-        }
-
-        return null;
-    }
-
     public void Dispose()
     {
         _tracker.Dispose();
@@ -304,10 +258,4 @@ internal sealed class MeshTarget : IDisposable
 
         public string? Get(string name) => null;
     }
-}
-
-/// <summary>Thrown inside the retry pipeline for an attempt that may be retried; carries the attempt's error.</summary>
-internal sealed class RetriableAttemptException(RpcException inner) : Exception(inner.Message, inner)
-{
-    public RpcException Error { get; } = inner;
 }

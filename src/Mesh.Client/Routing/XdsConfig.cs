@@ -20,6 +20,9 @@ internal sealed record XdsConfig(string ListenerName, VirtualHostResource Virtua
     /// </summary>
     public bool CanSecureConnections { get; init; } = true;
 
+    /// <summary>Where the channel's balancer publishes its pickers for the channel's call handler (gRPC channels only).</summary>
+    public LoadBalancing.ChannelPickers? Pickers { get; init; }
+
     /// <summary>The key under which the resolver passes the configuration to the balancer.</summary>
     public static readonly BalancerAttributesKey<XdsConfig> AttributeKey = new("mesh.xds-config");
 

@@ -319,11 +319,13 @@ internal sealed class XdsResolver : Resolver
 {
     private readonly XdsDependencyTracker _tracker;
     private readonly bool _canSecure;
+    private readonly LoadBalancing.ChannelPickers? _pickers;
     private Action<ResolverResult>? _listener;
 
-    public XdsResolver(XdsClient client, string listenerName, bool canSecure, ILogger logger)
+    public XdsResolver(XdsClient client, string listenerName, bool canSecure, ILogger logger, LoadBalancing.ChannelPickers? pickers = null)
     {
         _canSecure = canSecure;
+        _pickers = pickers;
         _tracker = new XdsDependencyTracker(client, listenerName, OnUpdate, logger);
     }
 
@@ -347,7 +349,7 @@ internal sealed class XdsResolver : Resolver
             return;
         }
 
-        config = config with { CanSecureConnections = _canSecure };
+        config = config with { CanSecureConnections = _canSecure, Pickers = _pickers };
         var addresses = new List<BalancerAddress>();
         var seen = new HashSet<(string, int)>();
         foreach (var cluster in config.Clusters.Values)

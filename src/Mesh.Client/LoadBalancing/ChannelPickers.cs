@@ -1,0 +1,42 @@
+namespace Mesh.Client.LoadBalancing;
+
+/// <summary>
+/// The latest <see cref="MeshPicker"/> of one channel, shared by its balancer (which publishes) and its call handler
+/// (which picks again for retry attempts). Created by the resolver factory for each channel and handed to the balancer
+/// with the configuration.
+/// </summary>
+internal sealed class ChannelPickers
+{
+    private readonly Lock _lock = new();
+    private MeshPicker? _current;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The picker in force, or null while the channel has no usable configuration.</summary>
+    public MeshPicker? Current => Volatile.Read(ref _current);
+
+    /// <summary>Publishes a new picker (or none) and wakes attempts waiting for one.</summary>
+    public void Publish(MeshPicker? picker)
+    {
+        TaskCompletionSource fired;
+        lock (_lock)
+        {
+            Volatile.Write(ref _current, picker);
+            fired = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        fired.TrySetResult();
+    }
+
+    /// <summary>Completes when the next picker is published (or <paramref name="cancellationToken"/> fires).</summary>
+    public Task WaitForChangeAsync(CancellationToken cancellationToken)
+    {
+        Task changed;
+        lock (_lock)
+        {
+            changed = _changed.Task;
+        }
+
+        return changed.WaitAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,83 @@
+using Envoy.Extensions.Filters.Http.Fault.V3;
+using Mesh.Client.Resources;
+using Mesh.Client.Routing;
+using Mesh.Xds;
+using Polly;
+using Polly.Retry;
+
+namespace Mesh.Client.Policies;
+
+/// <summary>
+/// The policies of one route, compiled once when configuration arrives and run in this order by every call path: fault
+/// delay, fault abort (A33), the route's timeout (A31), retries (A44) through <see cref="RetryPipeline"/>.
+/// </summary>
+/// <param name="Action">The route's action (its clusters), so retry attempts pick again in the call's cluster.</param>
+/// <param name="Fault">Fault injection, if the route has any.</param>
+/// <param name="Retry">The retry policy as configured.</param>
+/// <param name="RetryPipeline">Polly's result-based retry over gRPC attempts (trailers-only statuses and connection errors).</param>
+/// <param name="Timeout">The route's timeout (max_stream_duration, or grpc_timeout_header_max when set).</param>
+internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fault, RetryPolicyResource? Retry, ResiliencePipeline<HttpResponseMessage>? RetryPipeline, TimeSpan? Timeout)
+{
+    public static RoutePolicy None { get; } = new(null, null, null, null, null);
+
+    public bool IsEmpty => Fault is null && RetryPipeline is null && Timeout is null;
+
+    /// <summary>Compiles the policies of <paramref name="route"/> in <paramref name="config"/>; <see cref="None"/> when it has none.</summary>
+    public static RoutePolicy Compile(XdsConfig config, RouteResource route, TimeProvider time)
+    {
+        var fault = EffectiveFault(config, route);
+        var retry = route.Action?.Retry;
+        ResiliencePipeline<HttpResponseMessage>? pipeline = null;
+        if (retry is { MaxAttempts: > 1 })
+        {
+            pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+                .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+                {
+                    ShouldHandle = args => ValueTask.FromResult(GrpcCallState.IsRetriable(args.Context, args.Outcome, retry)),
+                    MaxRetryAttempts = retry.MaxAttempts - 1,
+                    DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(retry, args.AttemptNumber)),
+                })
+                .Build();
+        }
+
+        var policy = new RoutePolicy(route.Action, fault, retry, pipeline, route.Action?.MaxStreamDuration);
+        return policy;
+    }
+
+    /// <summary>A44: a random delay in [0, min(base × 2^n, max)].</summary>
+    internal static TimeSpan Backoff(RetryPolicyResource retry, int attempt)
+    {
+        var ceiling = Math.Min(retry.BaseBackoff.Ticks * Math.Pow(2, attempt), retry.MaxBackoff.Ticks);
+        return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
+    }
+
+    /// <summary>A39: the most specific typed_per_filter_config for the fault filter wins: route, then virtual host, then the listener's filter config.</summary>
+    private static FaultPolicy? EffectiveFault(XdsConfig config, RouteResource route)
+    {
+        foreach (var filter in config.HttpFilters)
+        {
+            if (filter.TypeUrl != XdsTypeUrls.HttpFault)
+            {
+                continue;
+            }
+
+            var any = route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride
+                : config.VirtualHost.FilterOverrides.TryGetValue(filter.Name, out var hostOverride) ? hostOverride
+                : filter.Config;
+            if (any.TypeUrl == "type.googleapis.com/envoy.config.route.v3.FilterConfig")
+            {
+                var wrapper = any.Unpack<Envoy.Config.Route.V3.FilterConfig>();
+                if (wrapper.Disabled || wrapper.Config is null)
+                {
+                    return null;
+                }
+
+                any = wrapper.Config;
+            }
+
+            return any.TypeUrl == XdsTypeUrls.HttpFault ? FaultPolicy.From(any.Unpack<HTTPFault>()) : null;
+        }
+
+        return null;
+    }
+}
