@@ -20,7 +20,7 @@ public sealed partial class XdsResourceCache : IDisposable
     {
         _provider = provider;
         _logger = logger;
-        Current = ProxylessTranslator.Translate(provider.Current);
+        Current = MeshTranslator.Translate(provider.Current);
         provider.SnapshotChanged += OnSnapshotChanged;
     }
 
@@ -58,7 +58,7 @@ public sealed partial class XdsResourceCache : IDisposable
     private void OnSnapshotChanged(MeshSnapshot snapshot)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var set = ProxylessTranslator.Translate(snapshot);
+        var set = MeshTranslator.Translate(snapshot);
         XdsConnection[] connections;
         lock (_lock)
         {
