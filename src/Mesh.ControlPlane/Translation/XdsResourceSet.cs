@@ -49,6 +49,8 @@ public sealed class XdsResourceSet
 
     /// <summary>The most per-workload server listeners (and misses) one set caches.</summary>
     private const int MaxCachedServerListeners = 4096;
+    private readonly Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? _sidecarFactory;
+    private readonly ConcurrentDictionary<string, XdsResourceSet> _sidecars = new(StringComparer.Ordinal);
 
     /// <summary>Creates a set.</summary>
     /// <param name="version">The snapshot version.</param>
@@ -79,6 +81,13 @@ public sealed class XdsResourceSet
         _inboundListenerFactory = inboundListenerFactory ?? ((_, _) => null);
     }
 
+    private XdsResourceSet(
+        XdsResourceSet source,
+        ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
+        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory)
+        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory) =>
+        _sidecarFactory = sidecarFactory;
+
     /// <summary>An empty set.</summary>
     public static XdsResourceSet Empty { get; } = new(0, ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>>.Empty, (_, _) => null);
 
@@ -94,6 +103,31 @@ public sealed class XdsResourceSet
     /// <summary>The resources of one type, by canonical name.</summary>
     public ImmutableDictionary<string, XdsResource> Of(string typeUrl) =>
         ByType.TryGetValue(typeUrl, out var resources) ? resources : ImmutableDictionary<string, XdsResource>.Empty;
+
+    /// <summary>
+    /// This set with the shared resources <paramref name="byType"/> instead, and with the Envoy sidecar flavour that
+    /// <paramref name="sidecarFactory"/> makes from them per sidecar (see <see cref="ForClient"/>).
+    /// </summary>
+    public XdsResourceSet WithFlavours(
+        ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
+        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory) =>
+        new(this, byType, sidecarFactory);
+
+    /// <summary>
+    /// The resources a client sees: for an Envoy sidecar (<see cref="Sidecar.SidecarNode"/>) its own wildcard
+    /// configuration, made once per sidecar and snapshot and sharing the clusters and load assignments of this set;
+    /// for every other client (proxyless) this set.
+    /// </summary>
+    public XdsResourceSet ForClient(Envoy.Config.Core.V3.Node? node, ClientWorkload client)
+    {
+        if (_sidecarFactory is null || Sidecar.SidecarNode.From(node) is not { } sidecar)
+        {
+            return this;
+        }
+
+        return _sidecars.GetOrAdd(sidecar.Key + "|" + client.Key, static (_, state) =>
+            state.Factory(state.Set, state.Sidecar, state.Client), (Factory: _sidecarFactory, Set: this, Sidecar: sidecar, Client: client));
+    }
 
     /// <summary>The resource of <paramref name="typeUrl"/> a client in <paramref name="clientNamespace"/> means by <paramref name="name"/>, or null.</summary>
     public XdsResource? Find(string typeUrl, string name, string clientNamespace) =>

@@ -129,7 +129,7 @@ internal sealed class DeltaConnection : XdsConnection
             }
         }
 
-        await PushTypeAsync(Cache.Current, state).ConfigureAwait(false);
+        await PushTypeAsync(Cache.Current.ForClient(Node, Workload), state).ConfigureAwait(false);
     }
 
     protected override async Task PushChangesAsync(XdsResourceSet set)

@@ -103,7 +103,7 @@ internal sealed class SotwConnection : XdsConnection
             }
         }
 
-        await PushTypeAsync(Cache.Current, state, subscriptionChanged: true).ConfigureAwait(false);
+        await PushTypeAsync(Cache.Current.ForClient(Node, Workload), state, subscriptionChanged: true).ConfigureAwait(false);
     }
 
     protected override async Task PushChangesAsync(XdsResourceSet set)

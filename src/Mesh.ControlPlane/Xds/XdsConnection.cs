@@ -147,7 +147,7 @@ public abstract partial class XdsConnection
                     Volatile.Write(ref _changePending, 0);
                     if (Node is not null)
                     {
-                        await PushChangesAsync(Cache.Current).ConfigureAwait(false);
+                        await PushChangesAsync(Cache.Current.ForClient(Node, Workload)).ConfigureAwait(false);
                     }
                 }
                 else

@@ -24,7 +24,7 @@ public sealed partial class XdsResourceCache : IDisposable
         _logger = logger;
         Limits = options.Value.XdsLimits;
         NackLog = new LogRateLimiter(Limits.NackLogBurst, Limits.NackLogWindow, time);
-        Current = ProxylessTranslator.Translate(provider.Current);
+        Current = MeshTranslator.Translate(provider.Current);
         provider.SnapshotChanged += OnSnapshotChanged;
     }
 
@@ -71,7 +71,7 @@ public sealed partial class XdsResourceCache : IDisposable
     private void OnSnapshotChanged(MeshSnapshot snapshot)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var set = ProxylessTranslator.Translate(snapshot);
+        var set = MeshTranslator.Translate(snapshot);
         XdsConnection[] connections;
         lock (_lock)
         {
