@@ -17,7 +17,7 @@ public static class ControlPlaneHost
 {
     /// <summary>The command-line usage text.</summary>
     public const string Usage = """
-        Usage: mesh-controlplane [--config-dir DIR] [--xds-port PORT] [--http-port PORT] [--tls-port PORT]
+        Usage: mesh-controlplane [--config-dir DIR] [--kubernetes | --kubeconfig PATH] [--xds-port PORT] [--http-port PORT] [--tls-port PORT]
                                  [--listen ADDRESS] [--namespace NS] [--cluster-domain DOMAIN]
                                  [--ca-dir DIR] [--trust-domain DOMAIN]
                mesh-controlplane token create --namespace NS --service-account SA [--ttl DURATION]
@@ -25,6 +25,9 @@ public static class ControlPlaneHost
 
           --config-dir DIR        serve the Istio and Kubernetes YAML in DIR, and follow changes to it
                                   (default: an embedded sample configuration)
+          --kubernetes            read the cluster (Services, EndpointSlices, Pods, Istio and Gateway API
+                                  resources) with the pod's service account; with --config-dir, both are read
+          --kubeconfig PATH       read the cluster of PATH's current context (implies --kubernetes)
           --xds-port PORT         plaintext xDS (ADS) port, 0 for any free port (default 15010)
           --http-port PORT        /debug, /healthz port, 0 for any free port (default 15014)
           --tls-port PORT         xDS over TLS and certificate signing, 0 for any free port (default 15012)
@@ -45,6 +48,12 @@ public static class ControlPlaneHost
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
+            if (name == "--kubernetes")
+            {
+                options.Kubernetes = true;
+                continue;
+            }
+
             string? value = null;
             var equals = name.IndexOf('=', StringComparison.Ordinal);
             if (equals > 0)
@@ -66,6 +75,10 @@ public static class ControlPlaneHost
             {
                 case "--config-dir":
                     options.ConfigDir = value;
+                    break;
+                case "--kubeconfig":
+                    options.Kubeconfig = value;
+                    options.Kubernetes = true;
                     break;
                 case "--xds-port" or "--http-port" or "--tls-port":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
@@ -224,6 +237,8 @@ public static class ControlPlaneHost
         builder.Services.AddMeshControlPlane(o =>
         {
             o.ConfigDir = options.ConfigDir;
+            o.Kubernetes = options.Kubernetes;
+            o.Kubeconfig = options.Kubeconfig;
             o.XdsPort = options.XdsPort;
             o.HttpPort = options.HttpPort;
             o.TlsPort = options.TlsPort;
