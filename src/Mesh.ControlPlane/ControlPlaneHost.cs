@@ -17,15 +17,18 @@ public static class ControlPlaneHost
 {
     /// <summary>The command-line usage text.</summary>
     public const string Usage = """
-        Usage: mesh-controlplane [--config-dir DIR] [--xds-port PORT] [--http-port PORT] [--tls-port PORT]
-                                 [--listen ADDRESS] [--http-listen ADDRESS] [--namespace NS] [--cluster-domain DOMAIN]
-                                 [--ca-dir DIR] [--trust-domain DOMAIN] [--keepalive DURATION]
+        Usage: mesh-controlplane [--config-dir DIR] [--kubernetes | --kubeconfig PATH] [--xds-port PORT] [--http-port PORT]
+                                 [--tls-port PORT] [--listen ADDRESS] [--http-listen ADDRESS] [--namespace NS]
+                                 [--cluster-domain DOMAIN] [--ca-dir DIR] [--trust-domain DOMAIN] [--keepalive DURATION]
                                  [--keepalive-timeout DURATION] [--insecure-identity-from-metadata]
                mesh-controlplane token create --namespace NS --service-account SA [--ttl DURATION]
                                  [--ca-dir DIR] [--trust-domain DOMAIN]
 
           --config-dir DIR        serve the Istio and Kubernetes YAML in DIR, and follow changes to it
                                   (default: an embedded sample configuration)
+          --kubernetes            read the cluster (Services, EndpointSlices, Pods, Istio and Gateway API
+                                  resources) with the pod's service account; with --config-dir, both are read
+          --kubeconfig PATH       read the cluster of PATH's current context (implies --kubernetes)
           --xds-port PORT         plaintext xDS (ADS) port, 0 for any free port (default 15010)
           --http-port PORT        /debug, /healthz port, 0 for any free port (default 15014)
           --tls-port PORT         xDS over TLS and certificate signing, 0 for any free port (default 15012)
@@ -61,6 +64,12 @@ public static class ControlPlaneHost
                 continue;
             }
 
+            if (name == "--kubernetes")
+            {
+                options.Kubernetes = true;
+                continue;
+            }
+
             string? value = null;
             var equals = name.IndexOf('=', StringComparison.Ordinal);
             if (equals > 0)
@@ -82,6 +91,10 @@ public static class ControlPlaneHost
             {
                 case "--config-dir":
                     options.ConfigDir = value;
+                    break;
+                case "--kubeconfig":
+                    options.Kubeconfig = value;
+                    options.Kubernetes = true;
                     break;
                 case "--xds-port" or "--http-port" or "--tls-port":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
@@ -270,6 +283,8 @@ public static class ControlPlaneHost
         builder.Services.AddMeshControlPlane(o =>
         {
             o.ConfigDir = options.ConfigDir;
+            o.Kubernetes = options.Kubernetes;
+            o.Kubeconfig = options.Kubeconfig;
             o.XdsPort = options.XdsPort;
             o.HttpPort = options.HttpPort;
             o.TlsPort = options.TlsPort;

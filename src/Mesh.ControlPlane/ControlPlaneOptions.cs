@@ -11,6 +11,16 @@ public sealed class ControlPlaneOptions
     /// <summary>A directory of YAML resources to serve and watch; when unset, the embedded default configuration is served.</summary>
     public string? ConfigDir { get; set; }
 
+    /// <summary>
+    /// Read configuration from Kubernetes (Services, EndpointSlices, Pods and the Istio and Gateway API kinds), with the
+    /// in-cluster service account unless <see cref="Kubeconfig"/> names a kubeconfig file. Runs together with
+    /// <see cref="ConfigDir"/> when both are set.
+    /// </summary>
+    public bool Kubernetes { get; set; }
+
+    /// <summary>A kubeconfig file to reach the API server with (its current context); implies <see cref="Kubernetes"/>.</summary>
+    public string? Kubeconfig { get; set; }
+
     /// <summary>The plaintext xDS port. Default 15010; 0 picks a free port.</summary>
     [Range(0, 65535)]
     public int XdsPort { get; set; } = 15010;

@@ -1,5 +1,6 @@
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.Kubernetes;
 using Mesh.ControlPlane.Model;
 using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Xds;
@@ -39,6 +40,7 @@ public static class ControlPlaneServiceCollectionExtensions
         });
         services.TryAddSingleton<ServingCertificate>();
         services.TryAddSingleton<IssuanceRateLimiter>();
+        services.AddMeshKubernetesSource();
         services.AddHostedService<ControlPlaneStartup>();
         services.AddGrpc(o =>
         {
@@ -48,17 +50,37 @@ public static class ControlPlaneServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>The configured source: the YAML directory when one is set, else the embedded default configuration.</summary>
+    /// <summary>
+    /// The configured sources: the YAML directory when one is set, the Kubernetes cluster when <c>--kubernetes</c> is set
+    /// (both together when both are), else the embedded default configuration.
+    /// </summary>
     private sealed class DefaultConfigSource : IConfigSource, IDisposable
     {
         private readonly IConfigSource _inner;
+        private readonly YamlDirectorySource? _owned;
 
-        public DefaultConfigSource(IOptions<ControlPlaneOptions> options, ILoggerFactory loggers)
+        public DefaultConfigSource(IOptions<ControlPlaneOptions> options, ILoggerFactory loggers, IServiceProvider services)
         {
             var value = options.Value;
-            _inner = value.ConfigDir is { Length: > 0 } dir
-                ? new YamlDirectorySource(dir, value.DefaultNamespace, loggers.CreateLogger<YamlDirectorySource>())
-                : new EmbeddedConfigSource(value.DefaultNamespace);
+            var sources = new List<IConfigSource>();
+            if (value.ConfigDir is { Length: > 0 } dir)
+            {
+                var yaml = new YamlDirectorySource(dir, value.DefaultNamespace, loggers.CreateLogger<YamlDirectorySource>());
+                _owned = yaml;
+                sources.Add(yaml);
+            }
+
+            if (value.Kubernetes)
+            {
+                sources.Add(services.GetRequiredService<KubernetesConfigSource>());
+            }
+
+            _inner = sources.Count switch
+            {
+                0 => new EmbeddedConfigSource(value.DefaultNamespace),
+                1 => sources[0],
+                _ => new CompositeConfigSource(sources),
+            };
         }
 
         public string Name => _inner.Name;
@@ -69,7 +91,7 @@ public static class ControlPlaneServiceCollectionExtensions
 
         public Primitives.IChangeToken GetChangeToken() => _inner.GetChangeToken();
 
-        public void Dispose() => (_inner as IDisposable)?.Dispose();
+        public void Dispose() => _owned?.Dispose();
     }
 
     /// <summary>Reads the configuration before the server takes traffic; an invalid first configuration stops start-up.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Mesh.ControlPlane.Kubernetes;
 using Mesh.ControlPlane.Model;
 using Mesh.ControlPlane.Xds;
 using Mesh.Xds;
@@ -23,15 +24,26 @@ internal static class DebugEndpoints
 
     public static void Map(IEndpointRouteBuilder routes)
     {
+        var kubernetes = routes.ServiceProvider.FindKubernetesSource();
         var endpoints = routes.MapGroup(string.Empty);
         endpoints.AddEndpointFilter(static async (context, next) =>
             HttpProtocol.IsHttp11(context.HttpContext.Request.Protocol) || HttpProtocol.IsHttp10(context.HttpContext.Request.Protocol)
                 ? await next(context).ConfigureAwait(false)
                 : Results.NotFound());
         endpoints.MapGet("/healthz/ready", (MeshSnapshotProvider provider) =>
-            provider.Current.Version > 0 ? Results.Text("ok") : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
+            provider.Current.Version == 0 ? Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : kubernetes is null ? Results.Text("ok")
+            : KubernetesDebug.Ready(kubernetes, provider.Current.Version));
 
-        endpoints.MapGet("/debug/syncz", (XdsResourceCache cache) => Json(Syncz(cache)));
+        endpoints.MapGet("/debug/syncz", (XdsResourceCache cache, HttpContext context) =>
+        {
+            if (kubernetes is not null)
+            {
+                context.Response.Headers[KubernetesDebug.SyncHeader] = KubernetesDebug.HeaderSafe(KubernetesDebug.SyncSummary(kubernetes));
+            }
+
+            return Json(Syncz(cache));
+        });
 
         endpoints.MapGet("/debug/config_dump", (XdsResourceCache cache, string? node) =>
         {
@@ -44,7 +56,7 @@ internal static class DebugEndpoints
             return connection is null ? Results.NotFound($"no connected client has node id '{node}'") : Json(ConfigDump(cache, connection));
         });
 
-        endpoints.MapGet("/debug/configz", (MeshSnapshotProvider provider) => Json(Configz(provider)));
+        endpoints.MapGet("/debug/configz", (MeshSnapshotProvider provider) => Json(Configz(provider, kubernetes)));
     }
 
     private static IResult Json(JsonNode node) => Results.Text(node.ToJsonString(Indented), "application/json");
@@ -173,10 +185,10 @@ internal static class DebugEndpoints
         }
     }
 
-    private static JsonObject Configz(MeshSnapshotProvider provider)
+    private static JsonObject Configz(MeshSnapshotProvider provider, KubernetesConfigSource? kubernetes)
     {
         var snapshot = provider.Current;
-        return new JsonObject
+        var result = new JsonObject
         {
             ["version"] = snapshot.Version,
             ["services"] = new JsonArray([.. snapshot.Services.Values.OrderBy(s => s.Host, StringComparer.Ordinal).Select(s => (JsonNode)new JsonObject
@@ -190,5 +202,11 @@ internal static class DebugEndpoints
             ["errors"] = new JsonArray([.. provider.LastErrors.Select(e => (JsonNode)e.ToString())]),
             ["warnings"] = new JsonArray([.. provider.LastWarnings.Select(e => (JsonNode)e.ToString())]),
         };
+        if (kubernetes is not null)
+        {
+            result["kubernetes"] = KubernetesDebug.Describe(kubernetes);
+        }
+
+        return result;
     }
 }
