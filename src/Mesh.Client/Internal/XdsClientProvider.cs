@@ -14,7 +14,11 @@ internal sealed class XdsClientProvider : IAsyncDisposable
     private readonly Lazy<XdsClient> _client;
 
     public XdsClientProvider(IOptions<MeshClientOptions> options, TimeProvider time, ILoggerFactory loggers) =>
-        _client = new Lazy<XdsClient>(() => new XdsClient(XdsBootstrap.Load(options.Value.BootstrapJson), time, loggers));
+        _client = new Lazy<XdsClient>(() => new XdsClient(
+            XdsBootstrap.Load(options.Value.BootstrapJson),
+            time,
+            loggers,
+            options.Value.CacheDirectory is { Length: > 0 } directory ? directory : Environment.GetEnvironmentVariable(XdsResourceCache.EnvironmentVariable)));
 
     public XdsClient Client => _client.Value;
 

@@ -380,6 +380,10 @@ internal sealed partial class XdsClient
         _streamsFailed++;
         _consecutiveFailures++;
         _state = XdsConnectionState.TransientFailure;
+
+        // The server cannot be reached: what the persisted cache holds is better than nothing (before the errors
+        // below, so that watchers see a value first).
+        ServeAllFromCacheLocked();
         MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "transientfailure"));
         Log.StreamFailed(_logger, _server.ServerUri, streamId, error);
         var message = $"xDS stream to {_server.ServerUri} failed: {error}";
@@ -415,6 +419,7 @@ internal sealed partial class XdsClient
             }
 
             _consecutiveFailures = 0;
+            OnLiveResponseLocked();
             type = _types.TryGetValue(response.TypeUrl, out var known) ? known.Type : null;
         }
 
@@ -523,6 +528,7 @@ internal sealed partial class XdsClient
 
             typeState.PendingReplies++;
             stream.Enqueue(reply);
+            EnqueueCacheWriteLocked(typeState);
         }
     }
 
@@ -540,6 +546,7 @@ internal sealed partial class XdsClient
         resource.Version = version;
         resource.Status = ClientResourceStatus.Acked;
         resource.LastUpdated = now;
+        resource.CachedSavedAt = null;
         resource.ErrorDetail = null;
         resource.ErrorVersion = null;
         resource.ErrorAt = null;
@@ -569,6 +576,7 @@ internal sealed partial class XdsClient
     {
         resource.Raw = null;
         resource.Value = null;
+        resource.CachedSavedAt = null;
         resource.Version = version;
         resource.Status = ClientResourceStatus.DoesNotExist;
         resource.LastUpdated = now;

@@ -50,6 +50,13 @@ internal sealed partial class XdsClient : IAsyncDisposable
     private readonly Task _callbackLoop;
     private readonly CancellationTokenSource _disposeCts = new();
 
+    private readonly XdsResourceCache? _cache;
+    private readonly IReadOnlyDictionary<string, XdsCachedType> _cachedTypes = new Dictionary<string, XdsCachedType>();
+    private readonly Channel<CacheWrite> _cacheWrites =
+        Channel.CreateUnbounded<CacheWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _cacheWriter = Task.CompletedTask;
+    private DateTimeOffset? _servingCacheSince;
+
     private GrpcChannel? _channel;
     private Task? _connectionLoop;
     private AdsStream? _stream;
@@ -76,7 +83,10 @@ internal sealed partial class XdsClient : IAsyncDisposable
     /// <param name="bootstrap">The bootstrap; its first xDS server is used.</param>
     /// <param name="timeProvider">The clock for every timer and backoff delay.</param>
     /// <param name="loggerFactory">The logger factory.</param>
-    public XdsClient(XdsBootstrap bootstrap, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    /// <param name="cacheDirectory">
+    /// Where accepted resources are persisted and read back at start (see <see cref="XdsResourceCache"/>); null for none.
+    /// </param>
+    public XdsClient(XdsBootstrap bootstrap, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? cacheDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(bootstrap);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -96,6 +106,18 @@ internal sealed partial class XdsClient : IAsyncDisposable
         _node.UserAgentName = UserAgentName;
         _node.UserAgentVersion = GetUserAgentVersion();
         _node.ClientFeatures.AddRange(ClientFeatures);
+        if (!string.IsNullOrEmpty(cacheDirectory))
+        {
+            _cache = new XdsResourceCache(cacheDirectory, bootstrap, timeProvider, _logger);
+            _cachedTypes = _cache.Load();
+            if (_cachedTypes.Count == 0)
+            {
+                Log.CacheEmpty(_logger, _cache.Directory, _cache.Problems.Count == 0 ? "no cache files" : string.Join("; ", _cache.Problems));
+            }
+
+            _cacheWriter = Task.Run(RunCacheWriterAsync);
+        }
+
         _callbackLoop = Task.Run(RunCallbacksAsync);
     }
 
@@ -141,6 +163,11 @@ internal sealed partial class XdsClient : IAsyncDisposable
             {
                 resource = new ResourceState(type.TypeUrl, name);
                 typeState.Resources.Add(name, resource);
+                if (_state == XdsConnectionState.TransientFailure && ServeFromCacheLocked(typeState, resource, _time.GetUtcNow(), notify: false))
+                {
+                    MarkServingCacheLocked(1);
+                }
+
                 typeState.PendingWrite = true;
                 _stream?.Enqueue(WriteItem.Subscription(type.TypeUrl));
                 Log.Subscribing(_logger, type.TypeUrl, name);
@@ -190,13 +217,18 @@ internal sealed partial class XdsClient : IAsyncDisposable
                     var r = typeState.Resources[name];
                     resources.Add(new XdsResourceStatus(
                         r.TypeUrl, r.Name, r.Version, r.Status, r.Raw?.Clone(), r.ErrorDetail, r.ErrorVersion, r.ErrorAt,
-                        r.LastUpdated, r.Watchers.Count, r.WatchState));
+                        r.LastUpdated, r.Watchers.Count, r.WatchState) { CachedSavedAt = r.CachedSavedAt });
                 }
             }
 
             return new XdsClientStatus(
                 _server.ServerUri,
-                new XdsConnectionStatus(_state, _lastError, _lastErrorAt, _consecutiveFailures, _retryDelay, _nextAttemptAt),
+                new XdsConnectionStatus(_state, _lastError, _lastErrorAt, _consecutiveFailures, _retryDelay, _nextAttemptAt)
+                {
+                    CacheDirectory = _cache?.Directory,
+                    ServingCachedSince = _servingCacheSince,
+                    CacheProblems = _cache?.Problems ?? [],
+                },
                 types,
                 resources,
                 new XdsClientCounters(
@@ -255,6 +287,8 @@ internal sealed partial class XdsClient : IAsyncDisposable
         }
 
         _callbacks.Writer.TryComplete();
+        _cacheWrites.Writer.TryComplete();
+        await _cacheWriter.ConfigureAwait(false);
 
         // Disposing from inside a watcher callback must not wait for the loop that is running it.
         if (!t_inCallback)
@@ -353,6 +387,9 @@ internal sealed partial class XdsClient : IAsyncDisposable
         public DateTimeOffset? ErrorAt { get; set; }
 
         public DateTimeOffset? LastUpdated { get; set; }
+
+        /// <summary>When the value came from the persisted cache: when that file was saved; null for live values.</summary>
+        public DateTimeOffset? CachedSavedAt { get; set; }
 
         public XdsWatchState WatchState { get; set; } = XdsWatchState.NotSent;
 
