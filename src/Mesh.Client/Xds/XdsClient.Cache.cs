@@ -144,6 +144,12 @@ internal sealed partial class XdsClient
         [LoggerMessage(43, LogLevel.Warning, "The cached xDS resource {TypeUrl} '{Name}' is not used: {Error}")]
         public static partial void CachedResourceRejected(ILogger logger, string typeUrl, string name, string error);
 
+        [LoggerMessage(45, LogLevel.Warning, "xDS server switched from {From} to {To} ({Role}): {Reason}.")]
+        public static partial void ServerSwitched(ILogger logger, string from, string to, string role, string reason);
+
+        [LoggerMessage(46, LogLevel.Debug, "The primary xDS server {ServerUri} is still down: {Error}")]
+        public static partial void PrimaryStillDown(ILogger logger, string serverUri, string error);
+
         [LoggerMessage(44, LogLevel.Warning, "The xDS cache in {Directory} has nothing usable; starting empty: {Reason}")]
         public static partial void CacheEmpty(ILogger logger, string directory, string reason);
     }

@@ -41,8 +41,10 @@ internal sealed partial class XdsClient : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly XdsServerConfig _server;
-    private readonly Uri _address;
+    private readonly IReadOnlyList<XdsServerConfig> _servers;
+    private XdsServerConfig _server;
+    private int _serverIndex;
+    private int? _switchTo;
     private readonly Node _node;
     private readonly Dictionary<string, TypeState> _types = new(StringComparer.Ordinal);
     private readonly Channel<WatcherCallback> _callbacks =
@@ -100,8 +102,16 @@ internal sealed partial class XdsClient : IAsyncDisposable
         _time = timeProvider;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<XdsClient>();
-        _server = bootstrap.XdsServers[0];
-        _address = _server.GetAddress();
+        _servers = bootstrap.XdsServers;
+        _server = _servers[0];
+        foreach (var server in _servers)
+        {
+            // Every server's address and credentials must be usable up front, not at the first fallback.
+            _ = server.GetAddress();
+            using var check = new SocketsHttpHandler();
+            XdsChannelCredentials.Apply(server, check);
+        }
+
         _node = bootstrap.Node.ToProto();
         _node.UserAgentName = UserAgentName;
         _node.UserAgentVersion = GetUserAgentVersion();
@@ -129,6 +139,18 @@ internal sealed partial class XdsClient : IAsyncDisposable
 
     /// <summary>How long a requested resource may take to arrive before it is deemed not to exist (15 s).</summary>
     internal TimeSpan DoesNotExistTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long the xDS connection may be idle before an HTTP/2 PING checks it (30 s by default), so that a
+    /// half-open connection to a frozen or vanished server is noticed; <see cref="Timeout.InfiniteTimeSpan"/> for none.
+    /// </summary>
+    internal TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a keepalive PING may wait for its acknowledgement before the connection is closed (10 s).</summary>
+    internal TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>While on a fallback server (gRFC A71): how often the primary is tried again (5 s by default).</summary>
+    internal TimeSpan PrimaryRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The reconnect backoff (gRPC's connection backoff by default).</summary>
     internal XdsBackoffPolicy BackoffPolicy { get; set; } = XdsBackoffPolicy.Default;
@@ -190,7 +212,7 @@ internal sealed partial class XdsClient : IAsyncDisposable
 
             if (_connectionLoop is null)
             {
-                _channel = CreateChannel();
+                _channel = CreateChannel(_server);
                 _state = XdsConnectionState.Connecting;
                 _connectionLoop = Task.Run(() => RunConnectionLoopAsync(_disposeCts.Token));
             }
