@@ -63,14 +63,17 @@ public sealed class FakeAdsServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a server.</summary>
-    public static async Task<FakeAdsServer> StartAsync()
+    /// <summary>Starts a server on a free port.</summary>
+    public static Task<FakeAdsServer> StartAsync() => StartAsync(0);
+
+    /// <summary>Starts a server on <paramref name="port"/> (0 for a free one), e.g. to bring one back where it was.</summary>
+    public static async Task<FakeAdsServer> StartAsync(int port)
     {
         var server = new FakeAdsServer();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
-            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(server);
         var app = builder.Build();

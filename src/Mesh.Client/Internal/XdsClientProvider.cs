@@ -14,7 +14,15 @@ internal sealed class XdsClientProvider : IAsyncDisposable
     private readonly Lazy<XdsClient> _client;
 
     public XdsClientProvider(IOptions<MeshClientOptions> options, TimeProvider time, ILoggerFactory loggers) =>
-        _client = new Lazy<XdsClient>(() => new XdsClient(XdsBootstrap.Load(options.Value.BootstrapJson), time, loggers));
+        _client = new Lazy<XdsClient>(() => new XdsClient(
+            XdsBootstrap.Load(options.Value.BootstrapJson),
+            time,
+            loggers,
+            options.Value.CacheDirectory is { Length: > 0 } directory ? directory : Environment.GetEnvironmentVariable(XdsResourceCache.EnvironmentVariable))
+        {
+            KeepAliveInterval = options.Value.XdsKeepAliveInterval,
+            KeepAliveTimeout = options.Value.XdsKeepAliveTimeout,
+        });
 
     public XdsClient Client => _client.Value;
 
@@ -47,6 +55,16 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
         try
         {
             _ = XdsBootstrap.Load(options.BootstrapJson);
+            if (options.XdsKeepAliveInterval <= TimeSpan.Zero && options.XdsKeepAliveInterval != Timeout.InfiniteTimeSpan)
+            {
+                return ValidateOptionsResult.Fail("MeshClientOptions.XdsKeepAliveInterval must be positive (or infinite for no keepalive).");
+            }
+
+            if (options.XdsKeepAliveTimeout <= TimeSpan.Zero)
+            {
+                return ValidateOptionsResult.Fail("MeshClientOptions.XdsKeepAliveTimeout must be positive.");
+            }
+
             return ValidateOptionsResult.Success;
         }
         catch (XdsBootstrapException ex)

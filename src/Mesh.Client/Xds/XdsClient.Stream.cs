@@ -19,19 +19,23 @@ internal sealed partial class XdsClient
 
     private long _nextStreamId;
 
-    private GrpcChannel CreateChannel()
+    private GrpcChannel CreateChannel(Bootstrap.XdsServerConfig server)
     {
         // An HttpClient (rather than a handler) makes Grpc.Net.Client skip its subchannel layer and its own
         // reconnect backoff: every stream attempt dials, fails fast when the server is unreachable, and the
-        // backoff below is the only retry layer.
+        // backoff below is the only retry layer. HTTP/2 keepalive PINGs notice a half-open connection.
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(20),
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
             EnableMultipleHttp2Connections = true,
+            KeepAlivePingDelay = KeepAliveInterval,
+            KeepAlivePingTimeout = KeepAliveTimeout,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
         };
+        XdsChannelCredentials.Apply(server, handler);
         var httpClient = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        return GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+        return GrpcChannel.ForAddress(server.GetAddress(), new GrpcChannelOptions
         {
             HttpClient = httpClient,
             DisposeHttpClient = true,
@@ -42,14 +46,56 @@ internal sealed partial class XdsClient
 
     private async Task RunConnectionLoopAsync(CancellationToken cancellationToken)
     {
-        var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel!);
         var backoff = new XdsBackoff(BackoffPolicy, JitterSource);
         while (!cancellationToken.IsCancellationRequested)
         {
-            var receivedResponse = await RunStreamAsync(client, cancellationToken).ConfigureAwait(false);
+            GrpcChannel channel;
+            int index;
+            lock (_lock)
+            {
+                channel = _channel!;
+                index = _serverIndex;
+            }
+
+            var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel);
+            bool receivedResponse;
+            using (var abandon = new CancellationTokenSource())
+            {
+                // gRFC A71: on a fallback server, keep trying the primary; once it answers, go back to it.
+                var probe = index > 0 ? ProbePrimaryAsync(abandon, cancellationToken) : Task.CompletedTask;
+                receivedResponse = await RunStreamAsync(client, cancellationToken, abandon.Token).ConfigureAwait(false);
+                await abandon.CancelAsync().ConfigureAwait(false);
+                await probe.ConfigureAwait(false);
+            }
+
             if (cancellationToken.IsCancellationRequested)
             {
                 return;
+            }
+
+            lock (_lock)
+            {
+                if (_switchTo is { } target)
+                {
+                    _switchTo = null;
+                    SwitchServerLocked(target, "the primary answers again");
+                    backoff.Reset();
+                    continue;
+                }
+
+                // gRFC A71: the server failed before any response and a watched resource is missing: the next
+                // server in the bootstrap, at once. Resources already held stay in use meanwhile.
+                if (!receivedResponse && index + 1 < _servers.Count && AnyResourceMissingLocked())
+                {
+                    SwitchServerLocked(index + 1, "the server cannot be reached and resources are missing");
+                    continue;
+                }
+
+                if (!receivedResponse && index > 0 && index + 1 >= _servers.Count)
+                {
+                    // Every fallback failed too: start over at the primary after the backoff.
+                    SwitchServerLocked(0, "every fallback failed");
+                }
             }
 
             if (receivedResponse)
@@ -81,10 +127,95 @@ internal sealed partial class XdsClient
         }
     }
 
-    /// <summary>Runs one stream to its end; returns whether it received at least one response.</summary>
-    private async Task<bool> RunStreamAsync(AggregatedDiscoveryService.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken)
+    private bool AnyResourceMissingLocked()
     {
-        using var streamCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        foreach (var typeState in _types.Values)
+        {
+            foreach (var resource in typeState.Resources.Values)
+            {
+                if (resource.Value is null && resource.Status != ClientResourceStatus.DoesNotExist)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Moves to server <paramref name="index"/>: a new channel, and versions start over (they are per server).</summary>
+    private void SwitchServerLocked(int index, string reason)
+    {
+        var from = _server.ServerUri;
+        _serverIndex = index;
+        _server = _servers[index];
+        _channel?.Dispose();
+        _channel = CreateChannel(_server);
+        foreach (var typeState in _types.Values)
+        {
+            typeState.AckedVersion = string.Empty;
+        }
+
+        Log.ServerSwitched(_logger, from, _server.ServerUri, index == 0 ? "primary" : "fallback", reason);
+    }
+
+    /// <summary>
+    /// While the stream runs on a fallback: every <see cref="PrimaryRetryInterval"/>, opens a stream to the primary and
+    /// asks for what is watched; the first response means the primary is back, and the fallback stream is abandoned.
+    /// </summary>
+    private async Task ProbePrimaryAsync(CancellationTokenSource abandon, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(abandon.Token, cancellationToken);
+        var token = linked.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(PrimaryRetryInterval, _time, token).ConfigureAwait(false);
+                using var channel = CreateChannel(_servers[0]);
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(token);
+                attempt.CancelAfter(KeepAliveInterval + KeepAliveTimeout);
+                using var call = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel).StreamAggregatedResources(cancellationToken: attempt.Token);
+                DiscoveryRequest request;
+                lock (_lock)
+                {
+                    var typeState = _types.Values.FirstOrDefault(t => t.Resources.Count > 0);
+                    if (typeState is null)
+                    {
+                        continue;
+                    }
+
+                    request = new DiscoveryRequest { Node = _node, TypeUrl = typeState.Type.TypeUrl };
+                    request.ResourceNames.AddRange(typeState.Resources.Keys.Order(StringComparer.Ordinal));
+                }
+
+                await call.RequestStream.WriteAsync(request, attempt.Token).ConfigureAwait(false);
+                if (await call.ResponseStream.MoveNext(attempt.Token).ConfigureAwait(false))
+                {
+                    lock (_lock)
+                    {
+                        _switchTo = 0;
+                    }
+
+                    await abandon.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is RpcException or OperationCanceledException or IOException or HttpRequestException or InvalidOperationException)
+            {
+                Log.PrimaryStillDown(_logger, _servers[0].ServerUri, Describe(ex));
+            }
+        }
+    }
+
+    /// <summary>Runs one stream to its end; returns whether it received at least one response.</summary>
+    private async Task<bool> RunStreamAsync(AggregatedDiscoveryService.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken, CancellationToken abandon)
+    {
+        using var streamCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, abandon);
         var streamId = Interlocked.Increment(ref _nextStreamId);
         AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> call;
         try
@@ -380,6 +511,10 @@ internal sealed partial class XdsClient
         _streamsFailed++;
         _consecutiveFailures++;
         _state = XdsConnectionState.TransientFailure;
+
+        // The server cannot be reached: what the persisted cache holds is better than nothing (before the errors
+        // below, so that watchers see a value first).
+        ServeAllFromCacheLocked();
         MeshClientDiagnostics.ConnectionStateChanges.Add(1, new KeyValuePair<string, object?>(MeshClientDiagnostics.StateTag, "transientfailure"));
         Log.StreamFailed(_logger, _server.ServerUri, streamId, error);
         var message = $"xDS stream to {_server.ServerUri} failed: {error}";
@@ -415,6 +550,7 @@ internal sealed partial class XdsClient
             }
 
             _consecutiveFailures = 0;
+            OnLiveResponseLocked();
             type = _types.TryGetValue(response.TypeUrl, out var known) ? known.Type : null;
         }
 
@@ -523,6 +659,7 @@ internal sealed partial class XdsClient
 
             typeState.PendingReplies++;
             stream.Enqueue(reply);
+            EnqueueCacheWriteLocked(typeState);
         }
     }
 
@@ -540,6 +677,7 @@ internal sealed partial class XdsClient
         resource.Version = version;
         resource.Status = ClientResourceStatus.Acked;
         resource.LastUpdated = now;
+        resource.CachedSavedAt = null;
         resource.ErrorDetail = null;
         resource.ErrorVersion = null;
         resource.ErrorAt = null;
@@ -569,6 +707,7 @@ internal sealed partial class XdsClient
     {
         resource.Raw = null;
         resource.Value = null;
+        resource.CachedSavedAt = null;
         resource.Version = version;
         resource.Status = ClientResourceStatus.DoesNotExist;
         resource.LastUpdated = now;

@@ -41,14 +41,23 @@ internal sealed partial class XdsClient : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly XdsServerConfig _server;
-    private readonly Uri _address;
+    private readonly IReadOnlyList<XdsServerConfig> _servers;
+    private XdsServerConfig _server;
+    private int _serverIndex;
+    private int? _switchTo;
     private readonly Node _node;
     private readonly Dictionary<string, TypeState> _types = new(StringComparer.Ordinal);
     private readonly Channel<WatcherCallback> _callbacks =
         Channel.CreateUnbounded<WatcherCallback>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _callbackLoop;
     private readonly CancellationTokenSource _disposeCts = new();
+
+    private readonly XdsResourceCache? _cache;
+    private readonly IReadOnlyDictionary<string, XdsCachedType> _cachedTypes = new Dictionary<string, XdsCachedType>();
+    private readonly Channel<CacheWrite> _cacheWrites =
+        Channel.CreateUnbounded<CacheWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _cacheWriter = Task.CompletedTask;
+    private DateTimeOffset? _servingCacheSince;
 
     private GrpcChannel? _channel;
     private Task? _connectionLoop;
@@ -76,7 +85,10 @@ internal sealed partial class XdsClient : IAsyncDisposable
     /// <param name="bootstrap">The bootstrap; its first xDS server is used.</param>
     /// <param name="timeProvider">The clock for every timer and backoff delay.</param>
     /// <param name="loggerFactory">The logger factory.</param>
-    public XdsClient(XdsBootstrap bootstrap, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    /// <param name="cacheDirectory">
+    /// Where accepted resources are persisted and read back at start (see <see cref="XdsResourceCache"/>); null for none.
+    /// </param>
+    public XdsClient(XdsBootstrap bootstrap, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? cacheDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(bootstrap);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -90,12 +102,32 @@ internal sealed partial class XdsClient : IAsyncDisposable
         _time = timeProvider;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<XdsClient>();
-        _server = bootstrap.XdsServers[0];
-        _address = _server.GetAddress();
+        _servers = bootstrap.XdsServers;
+        _server = _servers[0];
+        foreach (var server in _servers)
+        {
+            // Every server's address and credentials must be usable up front, not at the first fallback.
+            _ = server.GetAddress();
+            using var check = new SocketsHttpHandler();
+            XdsChannelCredentials.Apply(server, check);
+        }
+
         _node = bootstrap.Node.ToProto();
         _node.UserAgentName = UserAgentName;
         _node.UserAgentVersion = GetUserAgentVersion();
         _node.ClientFeatures.AddRange(ClientFeatures);
+        if (!string.IsNullOrEmpty(cacheDirectory))
+        {
+            _cache = new XdsResourceCache(cacheDirectory, bootstrap, timeProvider, _logger);
+            _cachedTypes = _cache.Load();
+            if (_cachedTypes.Count == 0)
+            {
+                Log.CacheEmpty(_logger, _cache.Directory, _cache.Problems.Count == 0 ? "no cache files" : string.Join("; ", _cache.Problems));
+            }
+
+            _cacheWriter = Task.Run(RunCacheWriterAsync);
+        }
+
         _callbackLoop = Task.Run(RunCallbacksAsync);
     }
 
@@ -107,6 +139,18 @@ internal sealed partial class XdsClient : IAsyncDisposable
 
     /// <summary>How long a requested resource may take to arrive before it is deemed not to exist (15 s).</summary>
     internal TimeSpan DoesNotExistTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long the xDS connection may be idle before an HTTP/2 PING checks it (30 s by default), so that a
+    /// half-open connection to a frozen or vanished server is noticed; <see cref="Timeout.InfiniteTimeSpan"/> for none.
+    /// </summary>
+    internal TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a keepalive PING may wait for its acknowledgement before the connection is closed (10 s).</summary>
+    internal TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>While on a fallback server (gRFC A71): how often the primary is tried again (5 s by default).</summary>
+    internal TimeSpan PrimaryRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The reconnect backoff (gRPC's connection backoff by default).</summary>
     internal XdsBackoffPolicy BackoffPolicy { get; set; } = XdsBackoffPolicy.Default;
@@ -141,6 +185,11 @@ internal sealed partial class XdsClient : IAsyncDisposable
             {
                 resource = new ResourceState(type.TypeUrl, name);
                 typeState.Resources.Add(name, resource);
+                if (_state == XdsConnectionState.TransientFailure && ServeFromCacheLocked(typeState, resource, _time.GetUtcNow(), notify: false))
+                {
+                    MarkServingCacheLocked(1);
+                }
+
                 typeState.PendingWrite = true;
                 _stream?.Enqueue(WriteItem.Subscription(type.TypeUrl));
                 Log.Subscribing(_logger, type.TypeUrl, name);
@@ -163,7 +212,7 @@ internal sealed partial class XdsClient : IAsyncDisposable
 
             if (_connectionLoop is null)
             {
-                _channel = CreateChannel();
+                _channel = CreateChannel(_server);
                 _state = XdsConnectionState.Connecting;
                 _connectionLoop = Task.Run(() => RunConnectionLoopAsync(_disposeCts.Token));
             }
@@ -190,13 +239,18 @@ internal sealed partial class XdsClient : IAsyncDisposable
                     var r = typeState.Resources[name];
                     resources.Add(new XdsResourceStatus(
                         r.TypeUrl, r.Name, r.Version, r.Status, r.Raw?.Clone(), r.ErrorDetail, r.ErrorVersion, r.ErrorAt,
-                        r.LastUpdated, r.Watchers.Count, r.WatchState));
+                        r.LastUpdated, r.Watchers.Count, r.WatchState) { CachedSavedAt = r.CachedSavedAt });
                 }
             }
 
             return new XdsClientStatus(
                 _server.ServerUri,
-                new XdsConnectionStatus(_state, _lastError, _lastErrorAt, _consecutiveFailures, _retryDelay, _nextAttemptAt),
+                new XdsConnectionStatus(_state, _lastError, _lastErrorAt, _consecutiveFailures, _retryDelay, _nextAttemptAt)
+                {
+                    CacheDirectory = _cache?.Directory,
+                    ServingCachedSince = _servingCacheSince,
+                    CacheProblems = _cache?.Problems ?? [],
+                },
                 types,
                 resources,
                 new XdsClientCounters(
@@ -255,6 +309,8 @@ internal sealed partial class XdsClient : IAsyncDisposable
         }
 
         _callbacks.Writer.TryComplete();
+        _cacheWrites.Writer.TryComplete();
+        await _cacheWriter.ConfigureAwait(false);
 
         // Disposing from inside a watcher callback must not wait for the loop that is running it.
         if (!t_inCallback)
@@ -353,6 +409,9 @@ internal sealed partial class XdsClient : IAsyncDisposable
         public DateTimeOffset? ErrorAt { get; set; }
 
         public DateTimeOffset? LastUpdated { get; set; }
+
+        /// <summary>When the value came from the persisted cache: when that file was saved; null for live values.</summary>
+        public DateTimeOffset? CachedSavedAt { get; set; }
 
         public XdsWatchState WatchState { get; set; } = XdsWatchState.NotSent;
 

@@ -60,6 +60,17 @@ internal sealed record XdsClientStatus(
                 generic.LastUpdated = Timestamp.FromDateTimeOffset(updated);
             }
 
+            if (resource.CachedSavedAt is { } savedAt && resource.ErrorDetail is null)
+            {
+                // CSDS has no status for "from a local cache": say it in the error state, which tools show.
+                generic.ErrorState = new UpdateFailureState
+                {
+                    Details = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"served from the local xDS cache saved at {savedAt:O}: the xDS server cannot be reached"),
+                    VersionInfo = resource.Version,
+                    LastUpdateAttempt = Timestamp.FromDateTimeOffset(savedAt),
+                };
+            }
+
             if (resource.ErrorDetail is { } detail)
             {
                 generic.ErrorState = new UpdateFailureState
@@ -112,7 +123,17 @@ internal sealed record XdsConnectionStatus(
     DateTimeOffset? LastErrorAt,
     int ConsecutiveFailures,
     TimeSpan? RetryDelay,
-    DateTimeOffset? NextAttemptAt);
+    DateTimeOffset? NextAttemptAt)
+{
+    /// <summary>The persisted cache's directory, when one is configured.</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Since when the client serves cached configuration because the server cannot be reached; null when live.</summary>
+    public DateTimeOffset? ServingCachedSince { get; init; }
+
+    /// <summary>Why cache files were ignored at start (corrupt, another node's), one line each.</summary>
+    public IReadOnlyList<string> CacheProblems { get; init; } = [];
+}
 
 /// <summary>What the client has subscribed to and acknowledged for one type.</summary>
 /// <param name="TypeUrl">The type.</param>
@@ -154,7 +175,11 @@ internal sealed record XdsResourceStatus(
     DateTimeOffset? ErrorAt,
     DateTimeOffset? LastUpdated,
     int WatcherCount,
-    XdsWatchState WatchState);
+    XdsWatchState WatchState)
+{
+    /// <summary>When the value came from the persisted cache: when the cache file was saved; null for live values.</summary>
+    public DateTimeOffset? CachedSavedAt { get; init; }
+}
 
 /// <summary>Where a resource's does-not-exist timer stands.</summary>
 internal enum XdsWatchState
