@@ -46,6 +46,32 @@ public class MixedModeAdsTests
         Assert.Equal(proxylessUpdate.Resources, envoyUpdate.Resources);
     }
 
+    [Fact]
+    public async Task ConfigDump_EnvoyNode_InEnvoyAdminShape()
+    {
+        await using var cp = await TestControlPlane.StartAsync(TestYaml.Reviews(80, 20));
+        await using var envoy = new AdsTestClient(cp.XdsAddress, nodeId: EnvoyNodeId);
+        await envoy.SendAsync(XdsTypeUrls.Cluster, []);
+        var clusters = await envoy.ReceiveAsync(XdsTypeUrls.Cluster);
+        await envoy.AckAsync(clusters, []);
+        await envoy.SendAsync(XdsTypeUrls.Listener, []);
+        var listeners = await envoy.ReceiveAsync(XdsTypeUrls.Listener);
+        await envoy.AckAsync(listeners, []);
+
+        var dump = await cp.GetJsonAsync("/debug/config_dump?node=" + Uri.EscapeDataString(EnvoyNodeId));
+        var configs = dump["configs"]!.AsArray();
+        Assert.Equal(
+            ["ClustersConfigDump", "EndpointsConfigDump", "ListenersConfigDump", "RoutesConfigDump"],
+            configs.Select(c => c!["@type"]!.GetValue<string>().Split('.')[^1]));
+        var listenerNames = configs[2]!["dynamic_listeners"]!.AsArray().Select(l => l!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains("virtualOutbound", listenerNames);
+        Assert.Contains("virtualInbound", listenerNames);
+        var firstListener = configs[2]!["dynamic_listeners"]![0]!["active_state"]!;
+        Assert.Equal(listeners.VersionInfo, firstListener["version_info"]!.GetValue<string>());
+        Assert.Equal("type.googleapis.com/envoy.config.listener.v3.Listener", firstListener["listener"]!["@type"]!.GetValue<string>());
+        Assert.Contains(configs[0]!["dynamic_active_clusters"]!.AsArray(), c => c!["cluster"]!["name"]!.GetValue<string>() == "BlackHoleCluster");
+    }
+
     private static async Task<DiscoveryResponse> ReceiveWithAddressAsync(AdsTestClient client, string address)
     {
         for (var i = 0; i < 20; i++)
