@@ -53,7 +53,13 @@ internal static class DebugEndpoints
             }
 
             var connection = cache.Connections.FirstOrDefault(c => c.Node?.Id == node);
-            return connection is null ? Results.NotFound($"no connected client has node id '{node}'") : Json(ConfigDump(cache, connection));
+            if (connection is null)
+            {
+                return Results.NotFound($"no connected client has node id '{node}'");
+            }
+
+            // An Envoy sidecar's view comes in Envoy's own admin ConfigDump shape, so Envoy tooling can read it.
+            return Json(Translation.Sidecar.SidecarNode.From(connection.Node) is null ? ConfigDump(cache, connection) : EnvoyConfigDump(cache, connection));
         });
 
         endpoints.MapGet("/debug/configz", (MeshSnapshotProvider provider) => Json(Configz(provider, kubernetes)));
@@ -104,7 +110,7 @@ internal static class DebugEndpoints
 
     private static JsonObject ConfigDump(XdsResourceCache cache, XdsConnection connection)
     {
-        var set = cache.Current;
+        var set = cache.Current.ForClient(connection.Node, connection.Workload);
         var types = new JsonObject();
         foreach (var status in connection.Status.OrderBy(s => s.TypeUrl, StringComparer.Ordinal))
         {
@@ -183,6 +189,43 @@ internal static class DebugEndpoints
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// What a sidecar holds, as Envoy's admin /config_dump shows it: one <c>envoy.admin.v3.*ConfigDump</c> per type
+    /// with the dynamic (xDS-delivered) resources and the version each was sent at.
+    /// </summary>
+    private static JsonObject EnvoyConfigDump(XdsResourceCache cache, XdsConnection connection)
+    {
+        var set = cache.Current.ForClient(connection.Node, connection.Workload);
+        var configs = new JsonArray();
+        foreach (var (typeUrl, dumpType, listKey, itemKey) in new[]
+        {
+            (XdsTypeUrls.Cluster, "ClustersConfigDump", "dynamic_active_clusters", "cluster"),
+            (XdsTypeUrls.ClusterLoadAssignment, "EndpointsConfigDump", "dynamic_endpoint_configs", "endpoint_config"),
+            (XdsTypeUrls.Listener, "ListenersConfigDump", "dynamic_listeners", "active_state"),
+            (XdsTypeUrls.RouteConfiguration, "RoutesConfigDump", "dynamic_route_configs", "route_config"),
+        })
+        {
+            var status = connection.Status.FirstOrDefault(s => s.TypeUrl == typeUrl);
+            var items = new JsonArray();
+            foreach (var (name, _) in (status?.Resources ?? new Dictionary<string, string>()).OrderBy(r => r.Key, StringComparer.Ordinal))
+            {
+                if (set.Find(typeUrl, name, connection.Workload) is not { } resource)
+                {
+                    continue;
+                }
+
+                var body = JsonNode.Parse(Formatter.Format(resource.Packed))!;
+                items.Add(typeUrl == XdsTypeUrls.Listener
+                    ? new JsonObject { ["name"] = name, ["active_state"] = new JsonObject { ["version_info"] = status!.SentVersion, ["listener"] = body } }
+                    : new JsonObject { ["version_info"] = status!.SentVersion, [itemKey] = body });
+            }
+
+            configs.Add(new JsonObject { ["@type"] = "type.googleapis.com/envoy.admin.v3." + dumpType, [listKey] = items });
+        }
+
+        return new JsonObject { ["configs"] = configs };
     }
 
     private static JsonObject Configz(MeshSnapshotProvider provider, KubernetesConfigSource? kubernetes)

@@ -586,7 +586,18 @@ public sealed class EnvoyProtoValidator
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var include in new[] { Path.Combine(deps, "envoy-api"), Path.Combine(deps, "xds"), Path.Combine(deps, "googleapis"), Path.Combine(deps, "protoc-gen-validate"), Path.Combine(tools, "build", "native", "include") })
+        // The validate.proto published beside the Envoy protos predates StringRules.ignore_empty (field 26), which
+        // 17 Envoy fields use; protoc rejects them without it. Compile against a copy with that one field added.
+        var validateDir = Path.Combine(Path.GetTempPath(), $"mesh-pgv-{Environment.ProcessId}");
+        Directory.CreateDirectory(Path.Combine(validateDir, "validate"));
+        var validateProto = File.ReadAllText(Path.Combine(deps, "protoc-gen-validate", "validate", "validate.proto"));
+        if (!validateProto.Contains("ignore_empty", StringComparison.Ordinal))
+        {
+            validateProto = validateProto.Replace("message StringRules {", "message StringRules {\n    optional bool ignore_empty = 26;", StringComparison.Ordinal);
+        }
+
+        File.WriteAllText(Path.Combine(validateDir, "validate", "validate.proto"), validateProto);
+        foreach (var include in new[] { Path.Combine(deps, "envoy-api"), Path.Combine(deps, "xds"), Path.Combine(deps, "googleapis"), validateDir, Path.Combine(tools, "build", "native", "include") })
         {
             start.ArgumentList.Add("-I" + include);
         }
@@ -618,6 +629,7 @@ public sealed class EnvoyProtoValidator
         finally
         {
             File.Delete(output);
+            Directory.Delete(validateDir, recursive: true);
         }
     }
 
