@@ -61,6 +61,7 @@ public abstract partial class XdsConnection
     private int _disconnected;
     private string? _endReason;
     private bool _identityRefusalLogged;
+    private string? _claimedNodeId;
 
     /// <summary>Creates a connection.</summary>
     protected XdsConnection(XdsResourceCache cache, TimeProvider time, ILogger logger, string peer)
@@ -180,7 +181,7 @@ public abstract partial class XdsConnection
         {
             await stopPump.CancelAsync().ConfigureAwait(false);
             Cache.Unregister(this);
-            Log.Disconnected(Logger, LogName(Node?.Id), Peer, Protocol, (Time.GetUtcNow() - ConnectedAt).TotalSeconds, _endReason ?? "the stream ended");
+            Log.Disconnected(Logger, LogName(Node?.Id ?? _claimedNodeId), Peer, Protocol, (Time.GetUtcNow() - ConnectedAt).TotalSeconds, _endReason ?? "the stream ended");
         }
     }
 
@@ -191,6 +192,13 @@ public abstract partial class XdsConnection
         {
             await foreach (var request in requests.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
+                // The loop learns the node when it handles the first request; a log line before that still names it.
+                _claimedNodeId ??= request switch
+                {
+                    Envoy.Service.Discovery.V3.DiscoveryRequest { Node: { } node } => node.Id,
+                    Envoy.Service.Discovery.V3.DeltaDiscoveryRequest { Node: { } node } => node.Id,
+                    _ => null,
+                };
                 var pending = Interlocked.Increment(ref _pendingRequests);
                 var bytes = Interlocked.Add(ref _pendingBytes, request.CalculateSize());
                 if (pending > Limits.MaxPendingRequests || bytes > Limits.MaxPendingRequestBytes)
@@ -253,7 +261,7 @@ public abstract partial class XdsConnection
         }
 
         _endReason = "disconnected: " + reason;
-        Log.DisconnectedAbuser(Logger, LogName(Node?.Id), Peer, reason);
+        Log.DisconnectedAbuser(Logger, LogName(Node?.Id ?? _claimedNodeId), Peer, reason);
         _events.Writer.TryComplete();
         Abort?.Invoke();
     }

@@ -8,10 +8,11 @@ namespace Mesh.ControlPlane.Xds;
 public sealed class XdsStreamLimits
 {
     /// <summary>
-    /// The most requests read from a stream and waiting to be handled: 100. A client that keeps sending while it does
-    /// not read responses (the stream's responses are blocked by flow control) reaches this and is disconnected.
+    /// The most requests read from a stream and waiting to be handled: 1,000. A client that keeps sending while it does
+    /// not read responses (the stream's responses are blocked by flow control) reaches this (or
+    /// <see cref="MaxPendingRequestBytes"/>) and is disconnected.
     /// </summary>
-    public int MaxPendingRequests { get; set; } = 100;
+    public int MaxPendingRequests { get; set; } = 1000;
 
     /// <summary>The most bytes of requests waiting to be handled on one stream: 8 MiB.</summary>
     public int MaxPendingRequestBytes { get; set; } = 8 * 1024 * 1024;
