@@ -958,6 +958,20 @@ public sealed partial class MeshModelBuilder
         ImmutableDictionary<string, DestinationPolicy> policies)
     {
         var tables = ImmutableDictionary.CreateBuilder<string, RouteTable>(StringComparer.Ordinal);
+        var byName = new Dictionary<(string Namespace, string Name), Parsed<VirtualServiceSpec>>();
+        var delegates = new HashSet<(string Namespace, string Name)>();
+        foreach (var vs in set.VirtualServices)
+        {
+            byName[(vs.Resource.Namespace, vs.Resource.Name)] = vs;
+            foreach (var route in vs.Spec.Http ?? [])
+            {
+                if (route.Delegate is { Name: { } delegateName } target)
+                {
+                    delegates.Add((target.Namespace ?? vs.Resource.Namespace, delegateName));
+                }
+            }
+        }
+
         foreach (var vs in set.VirtualServices)
         {
             var resource = vs.Resource;
@@ -970,7 +984,11 @@ public sealed partial class MeshModelBuilder
 
             if (spec.Hosts is not { Count: > 0 })
             {
-                Error(resource, "spec.hosts", "at least one host is required");
+                if (!delegates.Contains((resource.Namespace, resource.Name)))
+                {
+                    Error(resource, "spec.hosts", "at least one host is required (a VirtualService without hosts is only read as another's delegate, and none names this one)");
+                }
+
                 continue;
             }
 
@@ -983,7 +1001,11 @@ public sealed partial class MeshModelBuilder
             var http = spec.Http ?? [];
             for (var i = 0; i < http.Count; i++)
             {
-                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
+                if (http[i].Delegate is not null)
+                {
+                    rules.AddRange(BuildDelegated(vs, $"spec.http[{i}]", http[i], services, policies, byName));
+                }
+                else if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
                 {
                     rules.Add(rule);
                 }
@@ -1025,18 +1047,6 @@ public sealed partial class MeshModelBuilder
         ImmutableDictionary<string, DestinationPolicy> policies,
         List<string>? vsGateways)
     {
-        if (route.Redirect is not null || route.DirectResponse is not null || route.Delegate is not null)
-        {
-            Warn(resource, field, "redirect, directResponse and delegate are not supported yet; this rule is ignored");
-            return null;
-        }
-
-        if (route.Rewrite is not null || route.Mirror is not null || route.Mirrors is not null || route.MirrorPercentage is not null
-            || route.CorsPolicy is not null || route.Headers is not null)
-        {
-            Warn(resource, field, "rewrite, mirror, corsPolicy and headers are not supported yet and are ignored");
-        }
-
         var errorsBefore = _errors.Count;
         var matches = ImmutableArray.CreateBuilder<RequestMatch>();
         var matchList = route.Match ?? [];
@@ -1045,9 +1055,40 @@ public sealed partial class MeshModelBuilder
             matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i], vsGateways));
         }
 
+        var actions = (route.Route is { Count: > 0 } ? 1 : 0) + (route.Redirect is null ? 0 : 1) + (route.DirectResponse is null ? 0 : 1);
+        if (actions > 1)
+        {
+            Error(resource, field, "set only one of route, redirect and directResponse" + SchemaError);
+            return null;
+        }
+
+        var headers = route.Headers is null ? null : BuildHeaders(resource, field + ".headers", route.Headers);
+        var cors = route.CorsPolicy is null ? null : BuildCors(resource, field + ".corsPolicy", route.CorsPolicy);
+        if (route.Redirect is not null || route.DirectResponse is not null)
+        {
+            if (route.Rewrite is not null || route.Mirror is not null || route.Mirrors is not null || route.Retries is not null)
+            {
+                Error(resource, field, "rewrite, mirror and retries cannot be set with redirect or directResponse: nothing is forwarded" + SchemaError);
+            }
+
+            var answered = new HttpRouteRule
+            {
+                Name = route.Name,
+                Matches = matches.ToImmutable(),
+                Destinations = [],
+                Redirect = route.Redirect is null ? null : BuildRedirect(resource, field + ".redirect", route.Redirect),
+                DirectResponse = route.DirectResponse is null ? null : BuildDirectResponse(resource, field + ".directResponse", route.DirectResponse),
+                Headers = headers,
+                Cors = cors,
+                Timeout = route.Timeout is null ? null : Duration(resource, field + ".timeout", route.Timeout),
+                Fault = route.Fault is null ? null : BuildFault(resource, field + ".fault", route.Fault),
+            };
+            return _errors.Count == errorsBefore ? answered : null;
+        }
+
         if (route.Route is not { Count: > 0 } destinations)
         {
-            Error(resource, field + ".route", "at least one destination is required");
+            Error(resource, field + ".route", "at least one destination (or a redirect, directResponse or delegate) is required");
             return null;
         }
 
@@ -1105,7 +1146,10 @@ public sealed partial class MeshModelBuilder
                 port = (int)number;
             }
 
-            weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight));
+            weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight)
+            {
+                Headers = d.Headers is null ? null : BuildHeaders(resource, dField + ".headers", d.Headers),
+            });
         }
 
         // Weights are relative, as in Istio since 1.15: any positive total splits in proportion. A total of 0 sends
@@ -1127,6 +1171,10 @@ public sealed partial class MeshModelBuilder
             Timeout = route.Timeout is null ? null : Duration(resource, field + ".timeout", route.Timeout),
             Retries = route.Retries is null ? null : BuildRetries(resource, field + ".retries", route.Retries),
             Fault = route.Fault is null ? null : BuildFault(resource, field + ".fault", route.Fault),
+            Rewrite = route.Rewrite is null ? null : BuildRewrite(resource, field + ".rewrite", route.Rewrite),
+            Headers = headers,
+            Mirrors = BuildMirrors(resource, field, route, services, policies),
+            Cors = cors,
         };
         return _errors.Count == errorsBefore ? rule : null;
     }

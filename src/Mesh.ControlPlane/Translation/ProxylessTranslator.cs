@@ -225,11 +225,10 @@ public static class ProxylessTranslator
             for (var i = 0; i < table.Rules.Length; i++)
             {
                 var rule = table.Rules[i];
-                var action = BuildAction(snapshot, rule.Destinations, port.Number, rule);
-                var fault = rule.Fault is null ? null : BuildFault(rule.Fault);
+                var template = BuildRuleTemplate(snapshot, rule, port.Number, rule.Name ?? $"route-{i}");
                 if (rule.Matches.IsEmpty)
                 {
-                    host.Routes.Add(BuildRoute(rule.Name ?? $"route-{i}", new RouteMatch { Prefix = "/" }, action, fault));
+                    host.Routes.Add(WithMatch(template, rule, new RouteMatch { Prefix = "/" }, uri: null));
                     continue;
                 }
 
@@ -242,7 +241,7 @@ public static class ProxylessTranslator
                         continue;
                     }
 
-                    host.Routes.Add(BuildRoute(rule.Name ?? $"route-{i}", BuildMatch(match), action, fault));
+                    host.Routes.Add(WithMatch(template, rule, BuildMatch(match), match.Uri));
                 }
             }
         }
@@ -250,12 +249,53 @@ public static class ProxylessTranslator
         return new RouteConfiguration { Name = name, VirtualHosts = { host } };
     }
 
-    private static Route BuildRoute(string name, RouteMatch match, RouteAction action, HTTPFault? fault)
+    /// <summary>A rule's route without its match: its action (forward, redirect or direct response), fault and header changes.</summary>
+    private static Route BuildRuleTemplate(MeshSnapshot snapshot, HttpRouteRule rule, int listenerPort, string name)
     {
-        var route = new Route { Name = name, Match = match, Route_ = action.Clone() };
-        if (fault is not null)
+        var route = new Route { Name = name };
+        if (rule.Redirect is { } redirect)
         {
-            route.TypedPerFilterConfig.Add(FaultFilterName, Any.Pack(fault));
+            route.Redirect = RouteRuleActions.Redirect(redirect);
+        }
+        else if (rule.DirectResponse is { } direct)
+        {
+            route.DirectResponse = RouteRuleActions.DirectResponse(direct);
+        }
+        else
+        {
+            route.Route_ = BuildAction(snapshot, rule.Destinations, listenerPort, rule);
+            foreach (var mirror in rule.Mirrors)
+            {
+                route.Route_.RequestMirrorPolicies.Add(new RouteAction.Types.RequestMirrorPolicy
+                {
+                    Cluster = ClusterFor(snapshot, mirror.Destination, listenerPort),
+                    RuntimeFraction = new RuntimeFractionalPercent { DefaultValue = ToFraction(mirror.Percent) },
+                });
+            }
+        }
+
+        if (rule.Fault is not null)
+        {
+            route.TypedPerFilterConfig.Add(FaultFilterName, Any.Pack(BuildFault(rule.Fault)));
+        }
+
+        RouteRuleActions.Headers(route, rule.Headers);
+        if (rule.Destinations.Length == 1)
+        {
+            // One destination: its header changes are the route's, as Istio merges them.
+            RouteRuleActions.Headers(route, rule.Destinations[0].Headers);
+        }
+
+        return route;
+    }
+
+    private static Route WithMatch(Route template, HttpRouteRule rule, RouteMatch match, StringCondition? uri)
+    {
+        var route = template.Clone();
+        route.Match = match;
+        if (rule.Rewrite is { } rewrite && route.Route_ is { } action)
+        {
+            RouteRuleActions.Rewrite(action, rewrite, uri);
         }
 
         return route;
@@ -338,11 +378,13 @@ public static class ProxylessTranslator
             {
                 if (destination.Weight > 0)
                 {
-                    weighted.Clusters.Add(new WeightedCluster.Types.ClusterWeight
+                    var clusterWeight = new WeightedCluster.Types.ClusterWeight
                     {
                         Name = ClusterFor(snapshot, destination, listenerPort),
                         Weight = (uint)destination.Weight,
-                    });
+                    };
+                    RouteRuleActions.Headers(clusterWeight, destination.Headers);
+                    weighted.Clusters.Add(clusterWeight);
                 }
             }
 
