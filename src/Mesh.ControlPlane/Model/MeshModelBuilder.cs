@@ -710,7 +710,7 @@ public sealed partial class MeshModelBuilder
             }
             else if (lb.Simple is { } simple)
             {
-                policy = policy with { HashHeader = null, MinimumRingSize = null };
+                policy = policy with { HashHeader = null, MinimumRingSize = null, HashCookie = null, HashSourceIp = false, HashQueryParameter = null };
                 switch (simple)
                 {
                     case "ROUND_ROBIN" or "UNSPECIFIED":
@@ -733,24 +733,56 @@ public sealed partial class MeshModelBuilder
             }
             else if (lb.ConsistentHash is { } hash)
             {
-                if (hash.HttpHeaderName is { Length: > 0 } header)
+                var hashField = field + ".loadBalancer.consistentHash";
+                var keys = (hash.HttpHeaderName is null ? 0 : 1) + (hash.HttpCookie is null ? 0 : 1) + (hash.UseSourceIp is null ? 0 : 1) + (hash.HttpQueryParameterName is null ? 0 : 1);
+                if (keys != 1)
                 {
-                    policy = policy with
-                    {
-                        LoadBalancer = LoadBalancerKind.RingHash,
-                        HashHeader = header.ToLowerInvariant(),
-                        MinimumRingSize = hash.RingHash?.MinimumRingSize ?? hash.MinimumRingSize,
-                    };
+                    Error(resource, hashField, "set exactly one of httpHeaderName, httpCookie, useSourceIp and httpQueryParameterName" + SchemaError);
+                }
+                else if (hash.UseSourceIp == false)
+                {
+                    Error(resource, hashField + ".useSourceIp", "is false, which names no hash key; set it to true or choose another key" + SchemaError);
+                }
+                else if (hash.HttpCookie is { Name: not { Length: > 0 } })
+                {
+                    Error(resource, hashField + ".httpCookie.name", "is required" + SchemaError);
                 }
                 else
                 {
-                    Error(resource, field + ".loadBalancer.consistentHash", "only httpHeaderName is supported as a hash key");
+                    if (hash.Maglev is not null)
+                    {
+                        Warn(resource, hashField + ".maglev", "proxyless clients use a ring hash (gRFC A42); maglev is served as RING_HASH");
+                    }
+
+                    var cookie = hash.HttpCookie is { Name: { } cookieName } c
+                        ? new HashCookie(cookieName, c.Path, c.Ttl is null ? null : NonNegativeDuration(resource, hashField + ".httpCookie.ttl", c.Ttl))
+                        : null;
+                    policy = policy with
+                    {
+                        LoadBalancer = LoadBalancerKind.RingHash,
+                        HashHeader = hash.HttpHeaderName?.ToLowerInvariant(),
+                        HashCookie = cookie,
+                        HashSourceIp = hash.UseSourceIp == true,
+                        HashQueryParameter = hash.HttpQueryParameterName,
+                        MinimumRingSize = hash.RingHash?.MinimumRingSize ?? hash.MinimumRingSize,
+                    };
                 }
             }
 
-            if (lb.LocalityLbSetting is not null || lb.WarmupDurationSecs is not null || lb.Warmup is not null)
+            if (lb.LocalityLbSetting is { } locality)
             {
-                Warn(resource, field + ".loadBalancer", "localityLbSetting and warmup are not supported yet and are ignored");
+                policy = policy with { Locality = BuildLocality(resource, field + ".loadBalancer.localityLbSetting", locality) };
+            }
+
+            if (lb.WarmupDurationSecs is { } warmup && Duration(resource, field + ".loadBalancer.warmupDurationSecs", warmup) is { } window)
+            {
+                policy = policy with { Warmup = window };
+                Warn(resource, field + ".loadBalancer.warmupDurationSecs", "slow start is served to proxies only: gRPC clients have no slow-start balancer, so new endpoints get their full share at once");
+            }
+
+            if (lb.Warmup is not null)
+            {
+                Warn(resource, field + ".loadBalancer.warmup", "is served to proxies only; proxyless clients ramp no new endpoint up");
             }
         }
 
@@ -814,12 +846,106 @@ public sealed partial class MeshModelBuilder
             }
         }
 
-        if (spec.PortLevelSettings is not null || spec.Tunnel is not null || spec.ProxyProtocol is not null)
+        if (spec.Tunnel is not null || spec.ProxyProtocol is not null)
         {
-            Warn(resource, field, "portLevelSettings, tunnel and proxyProtocol are not supported yet and are ignored");
+            Warn(resource, field, "tunnel and proxyProtocol apply to proxies only and are ignored for proxyless clients");
+        }
+
+        if (spec.PortLevelSettings is { } portLevel)
+        {
+            var ports = ImmutableDictionary.CreateBuilder<int, TrafficPolicy>();
+            for (var i = 0; i < portLevel.Count; i++)
+            {
+                var portField = $"{field}.portLevelSettings[{i}]";
+                if (portLevel[i].Port?.Number is not { } number || number is 0 or > 65535)
+                {
+                    Error(resource, portField + ".port.number", "must be between 1 and 65535" + SchemaError);
+                    continue;
+                }
+
+                if (ports.ContainsKey((int)number))
+                {
+                    Error(resource, portField + ".port.number", $"port {number} has settings twice" + SchemaError);
+                    continue;
+                }
+
+                // A port's settings lay over the whole service's: what the port sets wins, the rest is inherited.
+                var own = new Configuration.TrafficPolicy
+                {
+                    LoadBalancer = portLevel[i].LoadBalancer,
+                    ConnectionPool = portLevel[i].ConnectionPool,
+                    OutlierDetection = portLevel[i].OutlierDetection,
+                    Tls = portLevel[i].Tls,
+                };
+                ports[(int)number] = BuildTrafficPolicy(resource, portField, own, policy with { PortLevel = ImmutableDictionary<int, TrafficPolicy>.Empty });
+            }
+
+            policy = policy with { PortLevel = ports.ToImmutable() };
         }
 
         return policy;
+    }
+
+    private LocalityLoadBalancing? BuildLocality(ConfigResource resource, string field, LocalityLbSettingSpec spec)
+    {
+        var failover = spec.Failover ?? [];
+        var distribute = spec.Distribute ?? [];
+        if (failover.Count > 0 && distribute.Count > 0)
+        {
+            Error(resource, field, "set failover or distribute, not both (Istio rejects both)" + SchemaError);
+            return null;
+        }
+
+        var ok = true;
+        for (var i = 0; i < failover.Count; i++)
+        {
+            if (string.IsNullOrEmpty(failover[i].From) || string.IsNullOrEmpty(failover[i].To) || failover[i].From == failover[i].To)
+            {
+                Error(resource, $"{field}.failover[{i}]", "from and to are required regions, and must differ" + SchemaError);
+                ok = false;
+            }
+        }
+
+        var spread = ImmutableArray.CreateBuilder<KeyValuePair<string, ImmutableArray<KeyValuePair<string, uint>>>>();
+        for (var i = 0; i < distribute.Count; i++)
+        {
+            var item = distribute[i];
+            long total = 0;
+            foreach (var (_, weight) in item.To ?? [])
+            {
+                total += weight;
+            }
+
+            if (string.IsNullOrEmpty(item.From) || item.To is not { Count: > 0 } || total != 100)
+            {
+                Error(resource, $"{field}.distribute[{i}]", $"from is required and the weights of to must sum to 100, not {total}" + SchemaError);
+                ok = false;
+                continue;
+            }
+
+            spread.Add(KeyValuePair.Create(item.From, item.To.OrderBy(p => p.Key, StringComparer.Ordinal).ToImmutableArray()));
+        }
+
+        return ok
+            ? new LocalityLoadBalancing
+            {
+                Enabled = spec.Enabled ?? true,
+                Failover = [.. failover.Select(f => KeyValuePair.Create(f.From!, f.To!))],
+                FailoverPriority = [.. spec.FailoverPriority ?? []],
+                Distribute = spread.ToImmutable(),
+            }
+            : null;
+    }
+
+    private TimeSpan? NonNegativeDuration(ConfigResource resource, string field, string text)
+    {
+        if (IstioDuration.TryParse(text, out var value) && value >= TimeSpan.Zero)
+        {
+            return value;
+        }
+
+        Error(resource, field, $"'{text}' is not a duration (write it like 1.5s or 100ms)");
+        return null;
     }
 
     private TrafficPolicy BuildConnectionPool(ConfigResource resource, string field, ConnectionPoolSettings pool, TrafficPolicy policy)

@@ -36,6 +36,9 @@ public static class ProxylessTranslator
     /// <summary>The HTTP filter name of the router filter.</summary>
     public const string RouterFilterName = "envoy.filters.http.router";
 
+    /// <summary>The filter state key gRPC clients hash on for per-channel affinity (gRFC A42).</summary>
+    public const string ChannelIdFilterStateKey = "io.grpc.channel_id";
+
     private static readonly ConfigSource Ads = new() { Ads = new AggregatedConfigSource(), ResourceApiVersion = ApiVersion.V3 };
 
     /// <summary>Translates <paramref name="snapshot"/>.</summary>
@@ -69,10 +72,10 @@ public static class ProxylessTranslator
                     clientSpecific.Add((XdsTypeUrls.RouteConfiguration, routeName));
                 }
 
-                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, policy?.Traffic ?? TrafficPolicy.Default);
+                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, (policy?.Traffic ?? TrafficPolicy.Default).ForPort(port.Number));
                 foreach (var subset in policy?.Subsets ?? [])
                 {
-                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic);
+                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic.ForPort(port.Number));
                 }
             }
         }
@@ -398,11 +401,50 @@ public static class ProxylessTranslator
 
         // Consistent hashing is a property of the destination in Istio and of the route in xDS.
         var first = destinations[0];
-        if (TrafficFor(snapshot, first).HashHeader is { } hashHeader)
+        var firstTraffic = TrafficFor(snapshot, first).ForPort(first.Port ?? listenerPort);
+        if (firstTraffic.HashHeader is { } hashHeader)
         {
             action.HashPolicy.Add(new RouteAction.Types.HashPolicy
             {
                 Header = new RouteAction.Types.HashPolicy.Types.Header { HeaderName = hashHeader },
+            });
+        }
+
+        if (firstTraffic.HashCookie is { } cookie)
+        {
+            var hashCookie = new RouteAction.Types.HashPolicy.Types.Cookie { Name = cookie.Name };
+            if (cookie.Path is { } path)
+            {
+                hashCookie.Path = path;
+            }
+
+            if (cookie.Ttl is { } ttl)
+            {
+                hashCookie.Ttl = Duration.FromTimeSpan(ttl);
+            }
+
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy { Cookie = hashCookie });
+        }
+
+        if (firstTraffic.HashSourceIp)
+        {
+            // The caller's address for proxies; gRPC clients (gRFC A42) hash on their channel instead, which is the
+            // same caller-affinity for a proxyless client.
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                ConnectionProperties = new RouteAction.Types.HashPolicy.Types.ConnectionProperties { SourceIp = true },
+            });
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                FilterState = new RouteAction.Types.HashPolicy.Types.FilterState { Key = ChannelIdFilterStateKey },
+            });
+        }
+
+        if (firstTraffic.HashQueryParameter is { } parameter)
+        {
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                QueryParameter = new RouteAction.Types.HashPolicy.Types.QueryParameter { Name = parameter },
             });
         }
 
