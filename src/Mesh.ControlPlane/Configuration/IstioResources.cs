@@ -359,3 +359,20 @@ internal sealed class WorkloadEntrySpec
     public uint? Weight { get; set; }
     public string? ServiceAccount { get; set; }
 }
+
+internal sealed class SidecarSpec
+{
+    public WorkloadSelector? WorkloadSelector { get; set; }
+    public List<EgressListenerSpec>? Egress { get; set; }
+    public JsonElement? Ingress { get; set; }
+    public JsonElement? OutboundTrafficPolicy { get; set; }
+    public JsonElement? InboundConnectionPool { get; set; }
+}
+
+internal sealed class EgressListenerSpec
+{
+    public JsonElement? Port { get; set; }
+    public string? Bind { get; set; }
+    public string? CaptureMode { get; set; }
+    public List<string>? Hosts { get; set; }
+}

@@ -79,6 +79,7 @@ public sealed partial class MeshModelBuilder
             AuthorizationPolicies = authorizationPolicies,
             ClusterDomain = _clusterDomain,
             NotApplied = [.. _notices],
+            Sidecars = BuildSidecars(parsed.Sidecars),
         };
     }
 
@@ -100,6 +101,7 @@ public sealed partial class MeshModelBuilder
         public List<Parsed<PeerAuthenticationSpec>> PeerAuthentications { get; } = [];
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
         public List<ConfigResource> AuthorizationPolicies { get; } = [];
+        public List<Parsed<SidecarSpec>> Sidecars { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -170,6 +172,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "AuthorizationPolicy":
                     set.AuthorizationPolicies.Add(resource);
+                    break;
+                case "Sidecar":
+                    AddSpec(resource, "spec", set.Sidecars);
                     break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();
@@ -884,6 +889,78 @@ public sealed partial class MeshModelBuilder
         }
 
         return policy;
+    }
+
+    private ImmutableArray<SidecarScope> BuildSidecars(List<Parsed<SidecarSpec>> sidecars)
+    {
+        var result = ImmutableArray.CreateBuilder<SidecarScope>();
+        var defaults = new Dictionary<string, ConfigResource>(StringComparer.Ordinal);
+        foreach (var (resource, spec) in sidecars)
+        {
+            var errorsBefore = _errors.Count;
+            var selector = spec.WorkloadSelector?.Labels is { Count: > 0 } labels ? labels.ToImmutableDictionary(StringComparer.Ordinal) : null;
+            if (selector is null && !defaults.TryAdd(resource.Namespace, resource))
+            {
+                Error(resource, "spec.workloadSelector", $"namespace {resource.Namespace} already has a Sidecar without a selector: {defaults[resource.Namespace].DisplayName}" + SchemaError);
+                continue;
+            }
+
+            if (spec.Ingress is not null || spec.OutboundTrafficPolicy is not null || spec.InboundConnectionPool is not null)
+            {
+                Warn(resource, "spec", "ingress, outboundTrafficPolicy and inboundConnectionPool configure the proxy, which proxyless workloads do not run; only egress hosts scope what they are sent");
+            }
+
+            var hosts = ImmutableArray.CreateBuilder<KeyValuePair<string, string>>();
+            var egress = spec.Egress ?? [];
+            if (egress.Count == 0)
+            {
+                Error(resource, "spec.egress", "at least one egress listener is required" + SchemaError);
+            }
+
+            for (var i = 0; i < egress.Count; i++)
+            {
+                var list = egress[i].Hosts ?? [];
+                if (list.Count == 0)
+                {
+                    Error(resource, $"spec.egress[{i}].hosts", "at least one host is required" + SchemaError);
+                }
+
+                for (var j = 0; j < list.Count; j++)
+                {
+                    var field = $"spec.egress[{i}].hosts[{j}]";
+                    var entry = list[j] ?? string.Empty;
+                    var slash = entry.IndexOf('/', StringComparison.Ordinal);
+                    if (slash <= 0 || slash == entry.Length - 1)
+                    {
+                        Error(resource, field, $"'{entry}' is not namespace/dnsName (for example ./* or istio-system/*)" + SchemaError);
+                        continue;
+                    }
+
+                    var ns = entry[..slash];
+                    var dnsName = entry[(slash + 1)..];
+                    if (ns is not ("*" or "." or "~") && IstioNames.CheckNamespace(ns) is { } badNamespace)
+                    {
+                        Error(resource, field, badNamespace + SchemaError);
+                        continue;
+                    }
+
+                    if (IstioNames.CheckHost(dnsName, allowWildcard: true) is { } badHost)
+                    {
+                        Error(resource, field, badHost + SchemaError);
+                        continue;
+                    }
+
+                    hosts.Add(KeyValuePair.Create(ns, dnsName));
+                }
+            }
+
+            if (_errors.Count == errorsBefore)
+            {
+                result.Add(new SidecarScope { Namespace = resource.Namespace, Selector = selector, EgressHosts = hosts.ToImmutable(), DeclaredBy = $"{resource.DisplayName} ({resource.Origin})" });
+            }
+        }
+
+        return result.ToImmutable();
     }
 
     private LocalityLoadBalancing? BuildLocality(ConfigResource resource, string field, LocalityLbSettingSpec spec)

@@ -40,6 +40,9 @@ public sealed record MeshSnapshot
     /// </summary>
     public ImmutableArray<Configuration.ConfigError> NotApplied { get; init; } = [];
 
+    /// <summary>The Sidecars' egress scopes: which services each workload is sent (every one when none applies).</summary>
+    public ImmutableArray<SidecarScope> Sidecars { get; init; } = [];
+
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
 

@@ -93,7 +93,52 @@ public static class ProxylessTranslator
             (alias, ns) => ResolveListenerName(snapshot, alias, ns),
             (name, workload) => BuildInboundListener(snapshot, name, workload),
             clientSpecific.ToImmutable(),
-            (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null);
+            (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null,
+            snapshot.Sidecars.IsEmpty ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="client"/> may be sent the resource <paramref name="name"/>: always, unless a Sidecar
+    /// scopes the client and the resource belongs to a service outside its egress hosts.
+    /// </summary>
+    public static bool IsVisible(MeshSnapshot snapshot, string typeUrl, string name, ClientWorkload client)
+    {
+        if (SidecarScope.For(snapshot.Sidecars, client.Namespace, client.Labels) is not { } scope)
+        {
+            return true;
+        }
+
+        string? host = null;
+        if (typeUrl == XdsTypeUrls.Listener)
+        {
+            if (ResolveListenerName(snapshot, name, client.Namespace) is not { } canonical)
+            {
+                return true; // not a service listener (an inbound listener of the client's own server).
+            }
+
+            host = canonical;
+        }
+        else if (typeUrl == XdsTypeUrls.RouteConfiguration)
+        {
+            host = name;
+        }
+        else if (typeUrl is XdsTypeUrls.Cluster or XdsTypeUrls.ClusterLoadAssignment)
+        {
+            host = name[(name.LastIndexOf('|') + 1)..];
+        }
+
+        if (host is null)
+        {
+            return true;
+        }
+
+        var colon = host.LastIndexOf(':');
+        if (colon > 0)
+        {
+            host = host[..colon];
+        }
+
+        return !snapshot.Services.TryGetValue(host, out var service) || scope.Allows(service);
     }
 
     /// <summary>
