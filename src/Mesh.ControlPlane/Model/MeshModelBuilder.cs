@@ -284,6 +284,14 @@ public sealed partial class MeshModelBuilder
                 continue;
             }
 
+            if (spec.Location is not (null or "MESH_INTERNAL" or "MESH_EXTERNAL"))
+            {
+                Error(resource, "spec.location", $"'{spec.Location}' is not one of MESH_INTERNAL, MESH_EXTERNAL" + SchemaError);
+                continue;
+            }
+
+            var exportTo = BuildExportTo(resource, spec.ExportTo);
+
             var endpoints = ImmutableArray.CreateBuilder<ServiceEndpoint>();
             if (spec.Endpoints is { } inline)
             {
@@ -360,6 +368,7 @@ public sealed partial class MeshModelBuilder
                     Ports = ports,
                     Endpoints = endpoints.ToImmutable(),
                     DeclaredBy = $"{resource.DisplayName} ({resource.Origin})",
+                    ExportTo = exportTo,
                 }, resource, $"spec.hosts[{i}]");
             }
         }
@@ -889,6 +898,39 @@ public sealed partial class MeshModelBuilder
         }
 
         return policy;
+    }
+
+    private ImmutableArray<string> BuildExportTo(ConfigResource resource, List<string>? exportTo)
+    {
+        if (exportTo is not { Count: > 0 })
+        {
+            return ["*"];
+        }
+
+        var result = ImmutableArray.CreateBuilder<string>();
+        for (var i = 0; i < exportTo.Count; i++)
+        {
+            var item = exportTo[i];
+            if (item is "*" or "." or "~")
+            {
+                result.Add(item);
+            }
+            else if (IstioNames.CheckNamespace(item) is { } bad)
+            {
+                Error(resource, $"spec.exportTo[{i}]", bad + SchemaError);
+            }
+            else
+            {
+                result.Add(item);
+            }
+        }
+
+        if (result.Contains("*") && result.Count > 1)
+        {
+            Error(resource, "spec.exportTo", "'*' cannot be combined with other namespaces" + SchemaError);
+        }
+
+        return result.ToImmutable();
     }
 
     private ImmutableArray<SidecarScope> BuildSidecars(List<Parsed<SidecarSpec>> sidecars)

@@ -94,20 +94,17 @@ public static class ProxylessTranslator
             (name, workload) => BuildInboundListener(snapshot, name, workload),
             clientSpecific.ToImmutable(),
             (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null,
-            snapshot.Sidecars.IsEmpty ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload));
+            snapshot.Sidecars.IsEmpty && snapshot.Services.Values.All(static s => s.ExportTo is ["*"]) ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload));
     }
 
     /// <summary>
-    /// Whether <paramref name="client"/> may be sent the resource <paramref name="name"/>: always, unless a Sidecar
-    /// scopes the client and the resource belongs to a service outside its egress hosts.
+    /// Whether <paramref name="client"/> may be sent the resource <paramref name="name"/>: always, unless it belongs to
+    /// a service not exported to the client's namespace (ServiceEntry <c>exportTo</c>), or a Sidecar scopes the
+    /// client and the service is outside its egress hosts.
     /// </summary>
     public static bool IsVisible(MeshSnapshot snapshot, string typeUrl, string name, ClientWorkload client)
     {
-        if (SidecarScope.For(snapshot.Sidecars, client.Namespace, client.Labels) is not { } scope)
-        {
-            return true;
-        }
-
+        var scope = SidecarScope.For(snapshot.Sidecars, client.Namespace, client.Labels);
         string? host = null;
         if (typeUrl == XdsTypeUrls.Listener)
         {
@@ -138,7 +135,8 @@ public static class ProxylessTranslator
             host = host[..colon];
         }
 
-        return !snapshot.Services.TryGetValue(host, out var service) || scope.Allows(service);
+        return !snapshot.Services.TryGetValue(host, out var service)
+            || (service.IsExportedTo(client.Namespace) && (scope is null || scope.Allows(service)));
     }
 
     /// <summary>

@@ -110,4 +110,26 @@ public class SidecarScopeTests
         Assert.Equal("spec.egress[0].hosts[0]", error.Field);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Find_ServiceEntryExportedToItsOwnNamespace_OtherNamespacesDoNotReceiveIt()
+    {
+        var services = Services.Replace("  hosts: [reviews.shop.svc.cluster.local]", "  hosts: [reviews.shop.svc.cluster.local]\n  exportTo: [.]", StringComparison.Ordinal);
+        var read = YamlResourceReader.Read(services, "in.yaml", "default");
+        var set = ProxylessTranslator.Translate(MeshModelBuilder.Build(read.Resources, version: 1).Snapshot!);
+
+        Assert.True(Sees(set, ClientWorkload.InNamespace("shop"), "reviews.shop.svc.cluster.local"));
+        Assert.False(Sees(set, ClientWorkload.InNamespace("other"), "reviews.shop.svc.cluster.local"));
+        Assert.True(Sees(set, ClientWorkload.InNamespace("other"), "ratings.other.svc.cluster.local"));
+    }
+
+    [Fact]
+    public void Build_ServiceEntryWithBadLocation_ErrorNamesLocation()
+    {
+        var read = YamlResourceReader.Read(Services.Replace("  resolution: STATIC\n  ports: [{number: 9080, name: grpc, protocol: GRPC}]\n  endpoints: [{address: 10.0.0.1}]", "  resolution: STATIC\n  location: OUTSIDE\n  ports: [{number: 9080, name: grpc, protocol: GRPC}]\n  endpoints: [{address: 10.0.0.1}]", StringComparison.Ordinal), "in.yaml", "default");
+
+        var error = Assert.Single(MeshModelBuilder.Build(read.Resources, version: 1).Errors);
+
+        Assert.Equal("spec.location", error.Field);
+    }
 }
