@@ -25,15 +25,88 @@ internal sealed class HttpRoute
     public string? Timeout { get; set; }
     public HttpRetry? Retries { get; set; }
     public HttpFaultInjection? Fault { get; set; }
-    public JsonElement? Redirect { get; set; }
-    public JsonElement? DirectResponse { get; set; }
-    public JsonElement? Delegate { get; set; }
-    public JsonElement? Rewrite { get; set; }
-    public JsonElement? Mirror { get; set; }
-    public JsonElement? Mirrors { get; set; }
-    public JsonElement? MirrorPercentage { get; set; }
-    public JsonElement? CorsPolicy { get; set; }
-    public JsonElement? Headers { get; set; }
+    public HttpRedirect? Redirect { get; set; }
+    public HttpDirectResponse? DirectResponse { get; set; }
+    public DelegateSpec? Delegate { get; set; }
+    public HttpRewrite? Rewrite { get; set; }
+    public Destination? Mirror { get; set; }
+    public List<HttpMirrorPolicy>? Mirrors { get; set; }
+    public Percent? MirrorPercentage { get; set; }
+    public double? MirrorPercent { get; set; }
+    public CorsPolicySpec? CorsPolicy { get; set; }
+    public HeadersSpec? Headers { get; set; }
+}
+
+internal sealed class DelegateSpec
+{
+    public string? Name { get; set; }
+    public string? Namespace { get; set; }
+}
+
+internal sealed class HttpRedirect
+{
+    public string? Uri { get; set; }
+    public string? Authority { get; set; }
+    public uint? Port { get; set; }
+    public string? DerivePort { get; set; }
+    public string? Scheme { get; set; }
+    public uint? RedirectCode { get; set; }
+}
+
+internal sealed class HttpDirectResponse
+{
+    public uint? Status { get; set; }
+    public HttpBody? Body { get; set; }
+}
+
+internal sealed class HttpBody
+{
+    public string? String { get; set; }
+    public string? Bytes { get; set; }
+}
+
+internal sealed class HttpRewrite
+{
+    public string? Uri { get; set; }
+    public string? Authority { get; set; }
+    public RegexRewriteSpec? UriRegexRewrite { get; set; }
+}
+
+internal sealed class RegexRewriteSpec
+{
+    public string? Match { get; set; }
+    public string? Rewrite { get; set; }
+}
+
+internal sealed class HttpMirrorPolicy
+{
+    public Destination? Destination { get; set; }
+    public Percent? Percentage { get; set; }
+}
+
+internal sealed class CorsPolicySpec
+{
+    public List<StringMatch>? AllowOrigins { get; set; }
+    public List<string>? AllowOrigin { get; set; }
+    public List<string>? AllowMethods { get; set; }
+    public List<string>? AllowHeaders { get; set; }
+    public List<string>? ExposeHeaders { get; set; }
+    public string? MaxAge { get; set; }
+    public bool? AllowCredentials { get; set; }
+    public string? UnmatchedPreflights { get; set; }
+}
+
+internal sealed class HeadersSpec
+{
+    public HeaderOperationsSpec? Request { get; set; }
+    public HeaderOperationsSpec? Response { get; set; }
+}
+
+internal sealed class HeaderOperationsSpec
+{
+    public Dictionary<string, string>? Set { get; set; }
+    public Dictionary<string, string>? Add { get; set; }
+    public List<string>? Remove { get; set; }
 }
 
 internal sealed class HttpMatchRequest
@@ -65,7 +138,7 @@ internal sealed class HttpRouteDestination
 {
     public Destination? Destination { get; set; }
     public int? Weight { get; set; }
-    public JsonElement? Headers { get; set; }
+    public HeadersSpec? Headers { get; set; }
 }
 
 internal sealed class Destination
@@ -139,7 +212,7 @@ internal sealed class TrafficPolicy
     public ConnectionPoolSettings? ConnectionPool { get; set; }
     public OutlierDetection? OutlierDetection { get; set; }
     public ClientTlsSettings? Tls { get; set; }
-    public List<JsonElement>? PortLevelSettings { get; set; }
+    public List<PortTrafficPolicy>? PortLevelSettings { get; set; }
     public JsonElement? Tunnel { get; set; }
     public JsonElement? ProxyProtocol { get; set; }
 }
@@ -148,7 +221,7 @@ internal sealed class LoadBalancerSettings
 {
     public string? Simple { get; set; }
     public ConsistentHashLb? ConsistentHash { get; set; }
-    public JsonElement? LocalityLbSetting { get; set; }
+    public LocalityLbSettingSpec? LocalityLbSetting { get; set; }
     public string? WarmupDurationSecs { get; set; }
     public JsonElement? Warmup { get; set; }
 }
@@ -156,12 +229,49 @@ internal sealed class LoadBalancerSettings
 internal sealed class ConsistentHashLb
 {
     public string? HttpHeaderName { get; set; }
-    public JsonElement? HttpCookie { get; set; }
+    public HttpCookieSpec? HttpCookie { get; set; }
     public bool? UseSourceIp { get; set; }
     public string? HttpQueryParameterName { get; set; }
     public RingHashSettings? RingHash { get; set; }
     public JsonElement? Maglev { get; set; }
     public ulong? MinimumRingSize { get; set; }
+}
+
+internal sealed class HttpCookieSpec
+{
+    public string? Name { get; set; }
+    public string? Path { get; set; }
+    public string? Ttl { get; set; }
+    public JsonElement? Attributes { get; set; }
+}
+
+internal sealed class LocalityLbSettingSpec
+{
+    public List<LocalityDistribute>? Distribute { get; set; }
+    public List<LocalityFailover>? Failover { get; set; }
+    public List<string>? FailoverPriority { get; set; }
+    public bool? Enabled { get; set; }
+}
+
+internal sealed class LocalityDistribute
+{
+    public string? From { get; set; }
+    public Dictionary<string, uint>? To { get; set; }
+}
+
+internal sealed class LocalityFailover
+{
+    public string? From { get; set; }
+    public string? To { get; set; }
+}
+
+internal sealed class PortTrafficPolicy
+{
+    public PortSelector? Port { get; set; }
+    public LoadBalancerSettings? LoadBalancer { get; set; }
+    public ConnectionPoolSettings? ConnectionPool { get; set; }
+    public OutlierDetection? OutlierDetection { get; set; }
+    public ClientTlsSettings? Tls { get; set; }
 }
 
 internal sealed class RingHashSettings
@@ -248,4 +358,21 @@ internal sealed class WorkloadEntrySpec
     public string? Locality { get; set; }
     public uint? Weight { get; set; }
     public string? ServiceAccount { get; set; }
+}
+
+internal sealed class SidecarSpec
+{
+    public WorkloadSelector? WorkloadSelector { get; set; }
+    public List<EgressListenerSpec>? Egress { get; set; }
+    public JsonElement? Ingress { get; set; }
+    public JsonElement? OutboundTrafficPolicy { get; set; }
+    public JsonElement? InboundConnectionPool { get; set; }
+}
+
+internal sealed class EgressListenerSpec
+{
+    public JsonElement? Port { get; set; }
+    public string? Bind { get; set; }
+    public string? CaptureMode { get; set; }
+    public List<string>? Hosts { get; set; }
 }

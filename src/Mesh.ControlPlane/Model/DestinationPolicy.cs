@@ -75,6 +75,27 @@ public sealed record TrafficPolicy
 
     /// <summary>The whole TLS setting (files, credential, SNI, SANs) when the DestinationRule sets one.</summary>
     public UpstreamTlsSettings? Tls { get; init; }
+
+    /// <summary>For <see cref="LoadBalancerKind.RingHash"/>: the cookie hashed, if the key is a cookie.</summary>
+    public HashCookie? HashCookie { get; init; }
+
+    /// <summary>For <see cref="LoadBalancerKind.RingHash"/>: whether the key is the caller (its source IP; for a proxyless client, its channel).</summary>
+    public bool HashSourceIp { get; init; }
+
+    /// <summary>For <see cref="LoadBalancerKind.RingHash"/>: the query parameter hashed, if the key is one.</summary>
+    public string? HashQueryParameter { get; init; }
+
+    /// <summary>How long a new endpoint's share ramps up (<c>warmupDurationSecs</c>, slow start), if set.</summary>
+    public TimeSpan? Warmup { get; init; }
+
+    /// <summary>The locality-aware load-balancing setting, if any.</summary>
+    public LocalityLoadBalancing? Locality { get; init; }
+
+    /// <summary>The policies of single ports (<c>portLevelSettings</c>), each the policy above with the port's fields laid over it.</summary>
+    public ImmutableDictionary<int, TrafficPolicy> PortLevel { get; init; } = ImmutableDictionary<int, TrafficPolicy>.Empty;
+
+    /// <summary>The policy for traffic to <paramref name="port"/>: its port-level policy, else this one.</summary>
+    public TrafficPolicy ForPort(int port) => PortLevel.TryGetValue(port, out var own) ? own : this;
 }
 
 /// <summary>When to eject an endpoint from the load-balancing pool. Unset Istio fields take Envoy's defaults.</summary>

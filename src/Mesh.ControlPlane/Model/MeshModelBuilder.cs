@@ -79,6 +79,7 @@ public sealed partial class MeshModelBuilder
             AuthorizationPolicies = authorizationPolicies,
             ClusterDomain = _clusterDomain,
             NotApplied = [.. _notices],
+            Sidecars = BuildSidecars(parsed.Sidecars),
         };
     }
 
@@ -100,6 +101,7 @@ public sealed partial class MeshModelBuilder
         public List<Parsed<PeerAuthenticationSpec>> PeerAuthentications { get; } = [];
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
         public List<ConfigResource> AuthorizationPolicies { get; } = [];
+        public List<Parsed<SidecarSpec>> Sidecars { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -170,6 +172,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "AuthorizationPolicy":
                     set.AuthorizationPolicies.Add(resource);
+                    break;
+                case "Sidecar":
+                    AddSpec(resource, "spec", set.Sidecars);
                     break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();
@@ -279,6 +284,14 @@ public sealed partial class MeshModelBuilder
                 continue;
             }
 
+            if (spec.Location is not (null or "MESH_INTERNAL" or "MESH_EXTERNAL"))
+            {
+                Error(resource, "spec.location", $"'{spec.Location}' is not one of MESH_INTERNAL, MESH_EXTERNAL" + SchemaError);
+                continue;
+            }
+
+            var exportTo = BuildExportTo(resource, spec.ExportTo);
+
             var endpoints = ImmutableArray.CreateBuilder<ServiceEndpoint>();
             if (spec.Endpoints is { } inline)
             {
@@ -355,6 +368,7 @@ public sealed partial class MeshModelBuilder
                     Ports = ports,
                     Endpoints = endpoints.ToImmutable(),
                     DeclaredBy = $"{resource.DisplayName} ({resource.Origin})",
+                    ExportTo = exportTo,
                 }, resource, $"spec.hosts[{i}]");
             }
         }
@@ -710,7 +724,7 @@ public sealed partial class MeshModelBuilder
             }
             else if (lb.Simple is { } simple)
             {
-                policy = policy with { HashHeader = null, MinimumRingSize = null };
+                policy = policy with { HashHeader = null, MinimumRingSize = null, HashCookie = null, HashSourceIp = false, HashQueryParameter = null };
                 switch (simple)
                 {
                     case "ROUND_ROBIN" or "UNSPECIFIED":
@@ -733,24 +747,56 @@ public sealed partial class MeshModelBuilder
             }
             else if (lb.ConsistentHash is { } hash)
             {
-                if (hash.HttpHeaderName is { Length: > 0 } header)
+                var hashField = field + ".loadBalancer.consistentHash";
+                var keys = (hash.HttpHeaderName is null ? 0 : 1) + (hash.HttpCookie is null ? 0 : 1) + (hash.UseSourceIp is null ? 0 : 1) + (hash.HttpQueryParameterName is null ? 0 : 1);
+                if (keys != 1)
                 {
-                    policy = policy with
-                    {
-                        LoadBalancer = LoadBalancerKind.RingHash,
-                        HashHeader = header.ToLowerInvariant(),
-                        MinimumRingSize = hash.RingHash?.MinimumRingSize ?? hash.MinimumRingSize,
-                    };
+                    Error(resource, hashField, "set exactly one of httpHeaderName, httpCookie, useSourceIp and httpQueryParameterName" + SchemaError);
+                }
+                else if (hash.UseSourceIp == false)
+                {
+                    Error(resource, hashField + ".useSourceIp", "is false, which names no hash key; set it to true or choose another key" + SchemaError);
+                }
+                else if (hash.HttpCookie is { Name: not { Length: > 0 } })
+                {
+                    Error(resource, hashField + ".httpCookie.name", "is required" + SchemaError);
                 }
                 else
                 {
-                    Error(resource, field + ".loadBalancer.consistentHash", "only httpHeaderName is supported as a hash key");
+                    if (hash.Maglev is not null)
+                    {
+                        Warn(resource, hashField + ".maglev", "proxyless clients use a ring hash (gRFC A42); maglev is served as RING_HASH");
+                    }
+
+                    var cookie = hash.HttpCookie is { Name: { } cookieName } c
+                        ? new HashCookie(cookieName, c.Path, c.Ttl is null ? null : NonNegativeDuration(resource, hashField + ".httpCookie.ttl", c.Ttl))
+                        : null;
+                    policy = policy with
+                    {
+                        LoadBalancer = LoadBalancerKind.RingHash,
+                        HashHeader = hash.HttpHeaderName?.ToLowerInvariant(),
+                        HashCookie = cookie,
+                        HashSourceIp = hash.UseSourceIp == true,
+                        HashQueryParameter = hash.HttpQueryParameterName,
+                        MinimumRingSize = hash.RingHash?.MinimumRingSize ?? hash.MinimumRingSize,
+                    };
                 }
             }
 
-            if (lb.LocalityLbSetting is not null || lb.WarmupDurationSecs is not null || lb.Warmup is not null)
+            if (lb.LocalityLbSetting is { } locality)
             {
-                Warn(resource, field + ".loadBalancer", "localityLbSetting and warmup are not supported yet and are ignored");
+                policy = policy with { Locality = BuildLocality(resource, field + ".loadBalancer.localityLbSetting", locality) };
+            }
+
+            if (lb.WarmupDurationSecs is { } warmup && Duration(resource, field + ".loadBalancer.warmupDurationSecs", warmup) is { } window)
+            {
+                policy = policy with { Warmup = window };
+                Warn(resource, field + ".loadBalancer.warmupDurationSecs", "slow start is served to proxies only: gRPC clients have no slow-start balancer, so new endpoints get their full share at once");
+            }
+
+            if (lb.Warmup is not null)
+            {
+                Warn(resource, field + ".loadBalancer.warmup", "is served to proxies only; proxyless clients ramp no new endpoint up");
             }
         }
 
@@ -814,12 +860,211 @@ public sealed partial class MeshModelBuilder
             }
         }
 
-        if (spec.PortLevelSettings is not null || spec.Tunnel is not null || spec.ProxyProtocol is not null)
+        if (spec.Tunnel is not null || spec.ProxyProtocol is not null)
         {
-            Warn(resource, field, "portLevelSettings, tunnel and proxyProtocol are not supported yet and are ignored");
+            Warn(resource, field, "tunnel and proxyProtocol apply to proxies only and are ignored for proxyless clients");
+        }
+
+        if (spec.PortLevelSettings is { } portLevel)
+        {
+            var ports = ImmutableDictionary.CreateBuilder<int, TrafficPolicy>();
+            for (var i = 0; i < portLevel.Count; i++)
+            {
+                var portField = $"{field}.portLevelSettings[{i}]";
+                if (portLevel[i].Port?.Number is not { } number || number is 0 or > 65535)
+                {
+                    Error(resource, portField + ".port.number", "must be between 1 and 65535" + SchemaError);
+                    continue;
+                }
+
+                if (ports.ContainsKey((int)number))
+                {
+                    Error(resource, portField + ".port.number", $"port {number} has settings twice" + SchemaError);
+                    continue;
+                }
+
+                // A port's settings lay over the whole service's: what the port sets wins, the rest is inherited.
+                var own = new Configuration.TrafficPolicy
+                {
+                    LoadBalancer = portLevel[i].LoadBalancer,
+                    ConnectionPool = portLevel[i].ConnectionPool,
+                    OutlierDetection = portLevel[i].OutlierDetection,
+                    Tls = portLevel[i].Tls,
+                };
+                ports[(int)number] = BuildTrafficPolicy(resource, portField, own, policy with { PortLevel = ImmutableDictionary<int, TrafficPolicy>.Empty });
+            }
+
+            policy = policy with { PortLevel = ports.ToImmutable() };
         }
 
         return policy;
+    }
+
+    private ImmutableArray<string> BuildExportTo(ConfigResource resource, List<string>? exportTo)
+    {
+        if (exportTo is not { Count: > 0 })
+        {
+            return ["*"];
+        }
+
+        var result = ImmutableArray.CreateBuilder<string>();
+        for (var i = 0; i < exportTo.Count; i++)
+        {
+            var item = exportTo[i];
+            if (item is "*" or "." or "~")
+            {
+                result.Add(item);
+            }
+            else if (IstioNames.CheckNamespace(item) is { } bad)
+            {
+                Error(resource, $"spec.exportTo[{i}]", bad + SchemaError);
+            }
+            else
+            {
+                result.Add(item);
+            }
+        }
+
+        if (result.Contains("*") && result.Count > 1)
+        {
+            Error(resource, "spec.exportTo", "'*' cannot be combined with other namespaces" + SchemaError);
+        }
+
+        return result.ToImmutable();
+    }
+
+    private ImmutableArray<SidecarScope> BuildSidecars(List<Parsed<SidecarSpec>> sidecars)
+    {
+        var result = ImmutableArray.CreateBuilder<SidecarScope>();
+        var defaults = new Dictionary<string, ConfigResource>(StringComparer.Ordinal);
+        foreach (var (resource, spec) in sidecars)
+        {
+            var errorsBefore = _errors.Count;
+            var selector = spec.WorkloadSelector?.Labels is { Count: > 0 } labels ? labels.ToImmutableDictionary(StringComparer.Ordinal) : null;
+            if (selector is null && !defaults.TryAdd(resource.Namespace, resource))
+            {
+                Error(resource, "spec.workloadSelector", $"namespace {resource.Namespace} already has a Sidecar without a selector: {defaults[resource.Namespace].DisplayName}" + SchemaError);
+                continue;
+            }
+
+            if (spec.Ingress is not null || spec.OutboundTrafficPolicy is not null || spec.InboundConnectionPool is not null)
+            {
+                Warn(resource, "spec", "ingress, outboundTrafficPolicy and inboundConnectionPool configure the proxy, which proxyless workloads do not run; only egress hosts scope what they are sent");
+            }
+
+            var hosts = ImmutableArray.CreateBuilder<KeyValuePair<string, string>>();
+            var egress = spec.Egress ?? [];
+            if (egress.Count == 0)
+            {
+                Error(resource, "spec.egress", "at least one egress listener is required" + SchemaError);
+            }
+
+            for (var i = 0; i < egress.Count; i++)
+            {
+                var list = egress[i].Hosts ?? [];
+                if (list.Count == 0)
+                {
+                    Error(resource, $"spec.egress[{i}].hosts", "at least one host is required" + SchemaError);
+                }
+
+                for (var j = 0; j < list.Count; j++)
+                {
+                    var field = $"spec.egress[{i}].hosts[{j}]";
+                    var entry = list[j] ?? string.Empty;
+                    var slash = entry.IndexOf('/', StringComparison.Ordinal);
+                    if (slash <= 0 || slash == entry.Length - 1)
+                    {
+                        Error(resource, field, $"'{entry}' is not namespace/dnsName (for example ./* or istio-system/*)" + SchemaError);
+                        continue;
+                    }
+
+                    var ns = entry[..slash];
+                    var dnsName = entry[(slash + 1)..];
+                    if (ns is not ("*" or "." or "~") && IstioNames.CheckNamespace(ns) is { } badNamespace)
+                    {
+                        Error(resource, field, badNamespace + SchemaError);
+                        continue;
+                    }
+
+                    if (IstioNames.CheckHost(dnsName, allowWildcard: true) is { } badHost)
+                    {
+                        Error(resource, field, badHost + SchemaError);
+                        continue;
+                    }
+
+                    hosts.Add(KeyValuePair.Create(ns, dnsName));
+                }
+            }
+
+            if (_errors.Count == errorsBefore)
+            {
+                result.Add(new SidecarScope { Namespace = resource.Namespace, Selector = selector, EgressHosts = hosts.ToImmutable(), DeclaredBy = $"{resource.DisplayName} ({resource.Origin})" });
+            }
+        }
+
+        return result.ToImmutable();
+    }
+
+    private LocalityLoadBalancing? BuildLocality(ConfigResource resource, string field, LocalityLbSettingSpec spec)
+    {
+        var failover = spec.Failover ?? [];
+        var distribute = spec.Distribute ?? [];
+        if (failover.Count > 0 && distribute.Count > 0)
+        {
+            Error(resource, field, "set failover or distribute, not both (Istio rejects both)" + SchemaError);
+            return null;
+        }
+
+        var ok = true;
+        for (var i = 0; i < failover.Count; i++)
+        {
+            if (string.IsNullOrEmpty(failover[i].From) || string.IsNullOrEmpty(failover[i].To) || failover[i].From == failover[i].To)
+            {
+                Error(resource, $"{field}.failover[{i}]", "from and to are required regions, and must differ" + SchemaError);
+                ok = false;
+            }
+        }
+
+        var spread = ImmutableArray.CreateBuilder<KeyValuePair<string, ImmutableArray<KeyValuePair<string, uint>>>>();
+        for (var i = 0; i < distribute.Count; i++)
+        {
+            var item = distribute[i];
+            long total = 0;
+            foreach (var (_, weight) in item.To ?? [])
+            {
+                total += weight;
+            }
+
+            if (string.IsNullOrEmpty(item.From) || item.To is not { Count: > 0 } || total != 100)
+            {
+                Error(resource, $"{field}.distribute[{i}]", $"from is required and the weights of to must sum to 100, not {total}" + SchemaError);
+                ok = false;
+                continue;
+            }
+
+            spread.Add(KeyValuePair.Create(item.From, item.To.OrderBy(p => p.Key, StringComparer.Ordinal).ToImmutableArray()));
+        }
+
+        return ok
+            ? new LocalityLoadBalancing
+            {
+                Enabled = spec.Enabled ?? true,
+                Failover = [.. failover.Select(f => KeyValuePair.Create(f.From!, f.To!))],
+                FailoverPriority = [.. spec.FailoverPriority ?? []],
+                Distribute = spread.ToImmutable(),
+            }
+            : null;
+    }
+
+    private TimeSpan? NonNegativeDuration(ConfigResource resource, string field, string text)
+    {
+        if (IstioDuration.TryParse(text, out var value) && value >= TimeSpan.Zero)
+        {
+            return value;
+        }
+
+        Error(resource, field, $"'{text}' is not a duration (write it like 1.5s or 100ms)");
+        return null;
     }
 
     private TrafficPolicy BuildConnectionPool(ConfigResource resource, string field, ConnectionPoolSettings pool, TrafficPolicy policy)
@@ -958,6 +1203,20 @@ public sealed partial class MeshModelBuilder
         ImmutableDictionary<string, DestinationPolicy> policies)
     {
         var tables = ImmutableDictionary.CreateBuilder<string, RouteTable>(StringComparer.Ordinal);
+        var byName = new Dictionary<(string Namespace, string Name), Parsed<VirtualServiceSpec>>();
+        var delegates = new HashSet<(string Namespace, string Name)>();
+        foreach (var vs in set.VirtualServices)
+        {
+            byName[(vs.Resource.Namespace, vs.Resource.Name)] = vs;
+            foreach (var route in vs.Spec.Http ?? [])
+            {
+                if (route.Delegate is { Name: { } delegateName } target)
+                {
+                    delegates.Add((target.Namespace ?? vs.Resource.Namespace, delegateName));
+                }
+            }
+        }
+
         foreach (var vs in set.VirtualServices)
         {
             var resource = vs.Resource;
@@ -970,7 +1229,11 @@ public sealed partial class MeshModelBuilder
 
             if (spec.Hosts is not { Count: > 0 })
             {
-                Error(resource, "spec.hosts", "at least one host is required");
+                if (!delegates.Contains((resource.Namespace, resource.Name)))
+                {
+                    Error(resource, "spec.hosts", "at least one host is required (a VirtualService without hosts is only read as another's delegate, and none names this one)");
+                }
+
                 continue;
             }
 
@@ -983,7 +1246,11 @@ public sealed partial class MeshModelBuilder
             var http = spec.Http ?? [];
             for (var i = 0; i < http.Count; i++)
             {
-                if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
+                if (http[i].Delegate is not null)
+                {
+                    rules.AddRange(BuildDelegated(vs, $"spec.http[{i}]", http[i], services, policies, byName));
+                }
+                else if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
                 {
                     rules.Add(rule);
                 }
@@ -1025,18 +1292,6 @@ public sealed partial class MeshModelBuilder
         ImmutableDictionary<string, DestinationPolicy> policies,
         List<string>? vsGateways)
     {
-        if (route.Redirect is not null || route.DirectResponse is not null || route.Delegate is not null)
-        {
-            Warn(resource, field, "redirect, directResponse and delegate are not supported yet; this rule is ignored");
-            return null;
-        }
-
-        if (route.Rewrite is not null || route.Mirror is not null || route.Mirrors is not null || route.MirrorPercentage is not null
-            || route.CorsPolicy is not null || route.Headers is not null)
-        {
-            Warn(resource, field, "rewrite, mirror, corsPolicy and headers are not supported yet and are ignored");
-        }
-
         var errorsBefore = _errors.Count;
         var matches = ImmutableArray.CreateBuilder<RequestMatch>();
         var matchList = route.Match ?? [];
@@ -1045,9 +1300,40 @@ public sealed partial class MeshModelBuilder
             matches.Add(BuildMatch(resource, $"{field}.match[{i}]", matchList[i], vsGateways));
         }
 
+        var actions = (route.Route is { Count: > 0 } ? 1 : 0) + (route.Redirect is null ? 0 : 1) + (route.DirectResponse is null ? 0 : 1);
+        if (actions > 1)
+        {
+            Error(resource, field, "set only one of route, redirect and directResponse" + SchemaError);
+            return null;
+        }
+
+        var headers = route.Headers is null ? null : BuildHeaders(resource, field + ".headers", route.Headers);
+        var cors = route.CorsPolicy is null ? null : BuildCors(resource, field + ".corsPolicy", route.CorsPolicy);
+        if (route.Redirect is not null || route.DirectResponse is not null)
+        {
+            if (route.Rewrite is not null || route.Mirror is not null || route.Mirrors is not null || route.Retries is not null)
+            {
+                Error(resource, field, "rewrite, mirror and retries cannot be set with redirect or directResponse: nothing is forwarded" + SchemaError);
+            }
+
+            var answered = new HttpRouteRule
+            {
+                Name = route.Name,
+                Matches = matches.ToImmutable(),
+                Destinations = [],
+                Redirect = route.Redirect is null ? null : BuildRedirect(resource, field + ".redirect", route.Redirect),
+                DirectResponse = route.DirectResponse is null ? null : BuildDirectResponse(resource, field + ".directResponse", route.DirectResponse),
+                Headers = headers,
+                Cors = cors,
+                Timeout = route.Timeout is null ? null : Duration(resource, field + ".timeout", route.Timeout),
+                Fault = route.Fault is null ? null : BuildFault(resource, field + ".fault", route.Fault),
+            };
+            return _errors.Count == errorsBefore ? answered : null;
+        }
+
         if (route.Route is not { Count: > 0 } destinations)
         {
-            Error(resource, field + ".route", "at least one destination is required");
+            Error(resource, field + ".route", "at least one destination (or a redirect, directResponse or delegate) is required");
             return null;
         }
 
@@ -1105,7 +1391,10 @@ public sealed partial class MeshModelBuilder
                 port = (int)number;
             }
 
-            weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight));
+            weighted.Add(new WeightedDestination(host, d.Destination.Subset, port, weight)
+            {
+                Headers = d.Headers is null ? null : BuildHeaders(resource, dField + ".headers", d.Headers),
+            });
         }
 
         // Weights are relative, as in Istio since 1.15: any positive total splits in proportion. A total of 0 sends
@@ -1127,6 +1416,10 @@ public sealed partial class MeshModelBuilder
             Timeout = route.Timeout is null ? null : Duration(resource, field + ".timeout", route.Timeout),
             Retries = route.Retries is null ? null : BuildRetries(resource, field + ".retries", route.Retries),
             Fault = route.Fault is null ? null : BuildFault(resource, field + ".fault", route.Fault),
+            Rewrite = route.Rewrite is null ? null : BuildRewrite(resource, field + ".rewrite", route.Rewrite),
+            Headers = headers,
+            Mirrors = BuildMirrors(resource, field, route, services, policies),
+            Cors = cors,
         };
         return _errors.Count == errorsBefore ? rule : null;
     }

@@ -40,6 +40,9 @@ public sealed record MeshSnapshot
     /// </summary>
     public ImmutableArray<Configuration.ConfigError> NotApplied { get; init; } = [];
 
+    /// <summary>The Sidecars' egress scopes: which services each workload is sent (every one when none applies).</summary>
+    public ImmutableArray<SidecarScope> Sidecars { get; init; } = [];
+
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
 
@@ -65,6 +68,23 @@ public sealed record MeshService
 
     /// <summary>The resource that declared the service, for messages.</summary>
     public required string DeclaredBy { get; init; }
+
+    /// <summary>The namespaces the service is visible to (<c>exportTo</c>): <c>*</c> for all, <c>.</c> for its own, <c>~</c> for none, or names.</summary>
+    public ImmutableArray<string> ExportTo { get; init; } = ["*"];
+
+    /// <summary>Whether a workload in <paramref name="ns"/> may see the service.</summary>
+    public bool IsExportedTo(string ns)
+    {
+        foreach (var item in ExportTo)
+        {
+            if (item == "*" || item == ns || (item == "." && ns == Namespace))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The port with this number, or <see langword="null"/>.</summary>
     public ServicePort? FindPort(int number)

@@ -28,6 +28,24 @@ public sealed record HttpRouteRule
 
     /// <summary>The fault to inject, if any.</summary>
     public FaultPolicy? Fault { get; init; }
+
+    /// <summary>A redirect answered instead of forwarding, if any (then <see cref="Destinations"/> is empty).</summary>
+    public RedirectPolicy? Redirect { get; init; }
+
+    /// <summary>A fixed response answered instead of forwarding, if any (then <see cref="Destinations"/> is empty).</summary>
+    public DirectResponsePolicy? DirectResponse { get; init; }
+
+    /// <summary>How forwarded requests are rewritten, if at all.</summary>
+    public RewritePolicy? Rewrite { get; init; }
+
+    /// <summary>The header changes of the rule (every destination's come on top), if any.</summary>
+    public HeaderManipulation? Headers { get; init; }
+
+    /// <summary>Where copies of matching requests go.</summary>
+    public ImmutableArray<MirrorPolicy> Mirrors { get; init; } = [];
+
+    /// <summary>The CORS policy, if any.</summary>
+    public CorsPolicyModel? Cors { get; init; }
 }
 
 /// <summary>How a string is compared.</summary>
@@ -120,7 +138,11 @@ public sealed record RequestMatch
 /// <param name="Subset">The subset, or <see langword="null"/> for the whole service.</param>
 /// <param name="Port">The destination port, or <see langword="null"/> to use the port the request came in on.</param>
 /// <param name="Weight">The relative share: the destination gets Weight / (sum of the rule's weights) of the traffic.</param>
-public sealed record WeightedDestination(string Host, string? Subset, int? Port, int Weight);
+public sealed record WeightedDestination(string Host, string? Subset, int? Port, int Weight)
+{
+    /// <summary>The header changes for requests sent to this destination, if any.</summary>
+    public HeaderManipulation? Headers { get; init; }
+}
 
 /// <summary>How a failed request is retried (Istio's <c>HTTPRetry</c>).</summary>
 public sealed record RetryPolicy

@@ -36,6 +36,9 @@ public static class ProxylessTranslator
     /// <summary>The HTTP filter name of the router filter.</summary>
     public const string RouterFilterName = "envoy.filters.http.router";
 
+    /// <summary>The filter state key gRPC clients hash on for per-channel affinity (gRFC A42).</summary>
+    public const string ChannelIdFilterStateKey = "io.grpc.channel_id";
+
     private static readonly ConfigSource Ads = new() { Ads = new AggregatedConfigSource(), ResourceApiVersion = ApiVersion.V3 };
 
     /// <summary>Translates <paramref name="snapshot"/>.</summary>
@@ -69,10 +72,10 @@ public static class ProxylessTranslator
                     clientSpecific.Add((XdsTypeUrls.RouteConfiguration, routeName));
                 }
 
-                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, policy?.Traffic ?? TrafficPolicy.Default);
+                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, (policy?.Traffic ?? TrafficPolicy.Default).ForPort(port.Number));
                 foreach (var subset in policy?.Subsets ?? [])
                 {
-                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic);
+                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic.ForPort(port.Number));
                 }
             }
         }
@@ -90,7 +93,50 @@ public static class ProxylessTranslator
             (alias, ns) => ResolveListenerName(snapshot, alias, ns),
             (name, workload) => BuildInboundListener(snapshot, name, workload),
             clientSpecific.ToImmutable(),
-            (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null);
+            (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null,
+            snapshot.Sidecars.IsEmpty && snapshot.Services.Values.All(static s => s.ExportTo is ["*"]) ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="client"/> may be sent the resource <paramref name="name"/>: always, unless it belongs to
+    /// a service not exported to the client's namespace (ServiceEntry <c>exportTo</c>), or a Sidecar scopes the
+    /// client and the service is outside its egress hosts.
+    /// </summary>
+    public static bool IsVisible(MeshSnapshot snapshot, string typeUrl, string name, ClientWorkload client)
+    {
+        var scope = SidecarScope.For(snapshot.Sidecars, client.Namespace, client.Labels);
+        string? host = null;
+        if (typeUrl == XdsTypeUrls.Listener)
+        {
+            if (ResolveListenerName(snapshot, name, client.Namespace) is not { } canonical)
+            {
+                return true; // not a service listener (an inbound listener of the client's own server).
+            }
+
+            host = canonical;
+        }
+        else if (typeUrl == XdsTypeUrls.RouteConfiguration)
+        {
+            host = name;
+        }
+        else if (typeUrl is XdsTypeUrls.Cluster or XdsTypeUrls.ClusterLoadAssignment)
+        {
+            host = name[(name.LastIndexOf('|') + 1)..];
+        }
+
+        if (host is null)
+        {
+            return true;
+        }
+
+        var colon = host.LastIndexOf(':');
+        if (colon > 0)
+        {
+            host = host[..colon];
+        }
+
+        return !snapshot.Services.TryGetValue(host, out var service)
+            || (service.IsExportedTo(client.Namespace) && (scope is null || scope.Allows(service)));
     }
 
     /// <summary>
@@ -225,11 +271,10 @@ public static class ProxylessTranslator
             for (var i = 0; i < table.Rules.Length; i++)
             {
                 var rule = table.Rules[i];
-                var action = BuildAction(snapshot, rule.Destinations, port.Number, rule);
-                var fault = rule.Fault is null ? null : BuildFault(rule.Fault);
+                var template = BuildRuleTemplate(snapshot, rule, port.Number, rule.Name ?? $"route-{i}");
                 if (rule.Matches.IsEmpty)
                 {
-                    host.Routes.Add(BuildRoute(rule.Name ?? $"route-{i}", new RouteMatch { Prefix = "/" }, action, fault));
+                    host.Routes.Add(WithMatch(template, rule, new RouteMatch { Prefix = "/" }, uri: null));
                     continue;
                 }
 
@@ -242,7 +287,7 @@ public static class ProxylessTranslator
                         continue;
                     }
 
-                    host.Routes.Add(BuildRoute(rule.Name ?? $"route-{i}", BuildMatch(match), action, fault));
+                    host.Routes.Add(WithMatch(template, rule, BuildMatch(match), match.Uri));
                 }
             }
         }
@@ -250,12 +295,53 @@ public static class ProxylessTranslator
         return new RouteConfiguration { Name = name, VirtualHosts = { host } };
     }
 
-    private static Route BuildRoute(string name, RouteMatch match, RouteAction action, HTTPFault? fault)
+    /// <summary>A rule's route without its match: its action (forward, redirect or direct response), fault and header changes.</summary>
+    private static Route BuildRuleTemplate(MeshSnapshot snapshot, HttpRouteRule rule, int listenerPort, string name)
     {
-        var route = new Route { Name = name, Match = match, Route_ = action.Clone() };
-        if (fault is not null)
+        var route = new Route { Name = name };
+        if (rule.Redirect is { } redirect)
         {
-            route.TypedPerFilterConfig.Add(FaultFilterName, Any.Pack(fault));
+            route.Redirect = RouteRuleActions.Redirect(redirect);
+        }
+        else if (rule.DirectResponse is { } direct)
+        {
+            route.DirectResponse = RouteRuleActions.DirectResponse(direct);
+        }
+        else
+        {
+            route.Route_ = BuildAction(snapshot, rule.Destinations, listenerPort, rule);
+            foreach (var mirror in rule.Mirrors)
+            {
+                route.Route_.RequestMirrorPolicies.Add(new RouteAction.Types.RequestMirrorPolicy
+                {
+                    Cluster = ClusterFor(snapshot, mirror.Destination, listenerPort),
+                    RuntimeFraction = new RuntimeFractionalPercent { DefaultValue = ToFraction(mirror.Percent) },
+                });
+            }
+        }
+
+        if (rule.Fault is not null)
+        {
+            route.TypedPerFilterConfig.Add(FaultFilterName, Any.Pack(BuildFault(rule.Fault)));
+        }
+
+        RouteRuleActions.Headers(route, rule.Headers);
+        if (rule.Destinations.Length == 1)
+        {
+            // One destination: its header changes are the route's, as Istio merges them.
+            RouteRuleActions.Headers(route, rule.Destinations[0].Headers);
+        }
+
+        return route;
+    }
+
+    private static Route WithMatch(Route template, HttpRouteRule rule, RouteMatch match, StringCondition? uri)
+    {
+        var route = template.Clone();
+        route.Match = match;
+        if (rule.Rewrite is { } rewrite && route.Route_ is { } action)
+        {
+            RouteRuleActions.Rewrite(action, rewrite, uri);
         }
 
         return route;
@@ -338,11 +424,13 @@ public static class ProxylessTranslator
             {
                 if (destination.Weight > 0)
                 {
-                    weighted.Clusters.Add(new WeightedCluster.Types.ClusterWeight
+                    var clusterWeight = new WeightedCluster.Types.ClusterWeight
                     {
                         Name = ClusterFor(snapshot, destination, listenerPort),
                         Weight = (uint)destination.Weight,
-                    });
+                    };
+                    RouteRuleActions.Headers(clusterWeight, destination.Headers);
+                    weighted.Clusters.Add(clusterWeight);
                 }
             }
 
@@ -356,11 +444,50 @@ public static class ProxylessTranslator
 
         // Consistent hashing is a property of the destination in Istio and of the route in xDS.
         var first = destinations[0];
-        if (TrafficFor(snapshot, first).HashHeader is { } hashHeader)
+        var firstTraffic = TrafficFor(snapshot, first).ForPort(first.Port ?? listenerPort);
+        if (firstTraffic.HashHeader is { } hashHeader)
         {
             action.HashPolicy.Add(new RouteAction.Types.HashPolicy
             {
                 Header = new RouteAction.Types.HashPolicy.Types.Header { HeaderName = hashHeader },
+            });
+        }
+
+        if (firstTraffic.HashCookie is { } cookie)
+        {
+            var hashCookie = new RouteAction.Types.HashPolicy.Types.Cookie { Name = cookie.Name };
+            if (cookie.Path is { } path)
+            {
+                hashCookie.Path = path;
+            }
+
+            if (cookie.Ttl is { } ttl)
+            {
+                hashCookie.Ttl = Duration.FromTimeSpan(ttl);
+            }
+
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy { Cookie = hashCookie });
+        }
+
+        if (firstTraffic.HashSourceIp)
+        {
+            // The caller's address for proxies; gRPC clients (gRFC A42) hash on their channel instead, which is the
+            // same caller-affinity for a proxyless client.
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                ConnectionProperties = new RouteAction.Types.HashPolicy.Types.ConnectionProperties { SourceIp = true },
+            });
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                FilterState = new RouteAction.Types.HashPolicy.Types.FilterState { Key = ChannelIdFilterStateKey },
+            });
+        }
+
+        if (firstTraffic.HashQueryParameter is { } parameter)
+        {
+            action.HashPolicy.Add(new RouteAction.Types.HashPolicy
+            {
+                QueryParameter = new RouteAction.Types.HashPolicy.Types.QueryParameter { Name = parameter },
             });
         }
 

@@ -46,6 +46,7 @@ public sealed class XdsResourceSet
     private readonly ImmutableHashSet<(string TypeUrl, string Name)> _clientSpecificNames;
     private readonly Func<string, string, ClientWorkload, IMessage?> _clientSpecificFactory;
     private readonly ConcurrentDictionary<(string TypeUrl, string Name, string Workload), XdsResource> _clientSpecific = new();
+    private readonly Func<string, string, ClientWorkload, bool> _visible;
 
     /// <summary>The most per-workload server listeners (and misses) one set caches.</summary>
     private const int MaxCachedServerListeners = 4096;
@@ -65,14 +66,20 @@ public sealed class XdsResourceSet
     /// unknown client, which leaves out every source-dependent match.
     /// </param>
     /// <param name="clientSpecificFactory">Makes one of <paramref name="clientSpecificNames"/> for a client: (type URL, name, client).</param>
+    /// <param name="visibleTo">
+    /// Whether a client may be sent a resource it names: (type URL, name, client). A Sidecar's egress scope leaves
+    /// the other services out; <see cref="Of"/> (wildcard subscriptions) is not scoped.
+    /// </param>
     public XdsResourceSet(
         long version,
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
         Func<string, string, string?> listenerResolver,
         Func<string, ClientWorkload, IMessage?>? inboundListenerFactory = null,
         ImmutableHashSet<(string TypeUrl, string Name)>? clientSpecificNames = null,
-        Func<string, string, ClientWorkload, IMessage?>? clientSpecificFactory = null)
+        Func<string, string, ClientWorkload, IMessage?>? clientSpecificFactory = null,
+        Func<string, string, ClientWorkload, bool>? visibleTo = null)
     {
+        _visible = visibleTo ?? ((_, _, _) => true);
         _clientSpecificNames = clientSpecificFactory is null ? [] : clientSpecificNames ?? [];
         _clientSpecificFactory = clientSpecificFactory ?? ((_, _, _) => null);
         Version = version;
@@ -134,7 +141,10 @@ public sealed class XdsResourceSet
         Find(typeUrl, name, ClientWorkload.InNamespace(clientNamespace));
 
     /// <summary>The resource of <paramref name="typeUrl"/> that <paramref name="client"/> means by <paramref name="name"/>, or null.</summary>
-    public XdsResource? Find(string typeUrl, string name, ClientWorkload client)
+    public XdsResource? Find(string typeUrl, string name, ClientWorkload client) =>
+        FindAny(typeUrl, name, client) is { } resource && _visible(typeUrl, name, client) ? resource : null;
+
+    private XdsResource? FindAny(string typeUrl, string name, ClientWorkload client)
     {
         if (_clientSpecificNames.Contains((typeUrl, name)))
         {

@@ -64,6 +64,39 @@ public class BookinfoIstioFilesTests
         Assert.Contains(result.Errors, e => e.Message.Contains("duplicate resource", StringComparison.Ordinal));
     }
 
+    public static TheoryData<string> SampleScenarios()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in System.IO.Directory.GetFiles(Path.Combine(RepositoryRoot(), "samples", "bookinfo", "scenarios"), "*.yaml").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(file));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SampleScenarios))]
+    public void Build_SampleBookinfoConfigAndScenario_StillLoadsUnderIstioValidation(string scenario)
+    {
+        var resources = new List<ConfigResource>();
+        foreach (var path in new[]
+        {
+            Path.Combine(AssetDirectory(), "services.yaml"),
+            Path.Combine(RepositoryRoot(), "samples", "bookinfo", "config", "destination-rules.yaml"),
+            Path.Combine(RepositoryRoot(), "samples", "bookinfo", "scenarios", scenario),
+        })
+        {
+            var set = YamlResourceReader.Read(File.ReadAllText(path), Path.GetFileName(path), "default");
+            Assert.Empty(set.Errors);
+            resources.AddRange(set.Resources);
+        }
+
+        var result = MeshModelBuilder.Build(resources, version: 1);
+
+        Assert.Empty(result.Errors);
+    }
+
     private static MeshBuildResult Load(params string[] files)
     {
         var resources = new List<ConfigResource>();
@@ -76,6 +109,9 @@ public class BookinfoIstioFilesTests
 
         return MeshModelBuilder.Build(resources, version: 1);
     }
+
+    private static string RepositoryRoot([CallerFilePath] string path = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", ".."));
 
     private static string AssetDirectory([CallerFilePath] string path = "") => Path.Combine(Path.GetDirectoryName(path)!, "testassets", "bookinfo");
 }

@@ -9,6 +9,20 @@ namespace Mesh.ControlPlane.Tests.Model;
 /// </summary>
 public class HardeningTests
 {
+    /// <summary>A source whose content the test sets; rebuilds are called directly.</summary>
+    private sealed class SettableSource : IConfigSource
+    {
+        public string Name => "settable";
+
+        public ConfigSet Current { get; private set; } = ConfigSet.Empty;
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Microsoft.Extensions.Primitives.IChangeToken GetChangeToken() => new Microsoft.Extensions.Primitives.CancellationChangeToken(CancellationToken.None);
+
+        public void Set(string yaml) => Current = YamlResourceReader.Read(yaml, "in.yaml", "default");
+    }
+
     private static MeshBuildResult Build(params string[] documents)
     {
         var read = YamlResourceReader.Read(string.Join("\n---\n", documents), "in.yaml", "default");
@@ -163,5 +177,38 @@ public class HardeningTests
         var error = SingleError(TestYaml.ReviewsServiceEntry, TestYaml.ReviewsDestinationRule, vs);
 
         Assert.Contains("IST0101 ReferencedResourceNotFound", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_DnsServiceEntryWithoutPorts_ErrorNamesPorts()
+    {
+        var error = SingleError("""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: external}
+            spec:
+              hosts: [api.example.com]
+              resolution: DNS
+              location: MESH_EXTERNAL
+            """);
+
+        Assert.Equal("ServiceEntry default/external", error.Resource);
+        Assert.Equal("spec.ports", error.Field);
+    }
+
+    [Fact]
+    public void Rebuild_HardenedValueAfterGoodConfig_LastGoodSnapshotKept()
+    {
+        var source = new SettableSource();
+        source.Set(TestYaml.ReviewsServiceEntry);
+        using var provider = new MeshSnapshotProvider([source], Microsoft.Extensions.Options.Options.Create(new ControlPlaneOptions()), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<MeshSnapshotProvider>.Instance);
+        Assert.True(provider.Rebuild());
+        var good = provider.Current;
+
+        source.Set(ServiceEntryWith("{number: 9080, name: grpc}", "{address: 10.0.0.1, ports: {grpc: 70000}}"));
+
+        Assert.False(provider.Rebuild());
+        Assert.Same(good, provider.Current);
+        Assert.Contains(provider.LastErrors, e => e.Field == "spec.endpoints[0].ports.grpc");
     }
 }

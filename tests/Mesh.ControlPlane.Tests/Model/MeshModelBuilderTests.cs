@@ -215,6 +215,6 @@ public class MeshModelBuilderTests
 
         Assert.NotNull(result.Snapshot);
         var warning = Assert.Single(result.Warnings);
-        Assert.Equal("spec.http[0]", warning.Field);
+        Assert.Equal("spec.http[0].corsPolicy", warning.Field);
     }
 }
