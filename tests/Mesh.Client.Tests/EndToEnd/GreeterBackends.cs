@@ -26,6 +26,9 @@ public sealed class GreeterBackends : IAsyncDisposable
     /// <summary>Attempts seen per call id (the part of the request name after '#').</summary>
     public ConcurrentDictionary<string, int> Attempts { get; } = new();
 
+    /// <summary>The grpc-previous-rpc-attempts values (A6) seen per call id, in arrival order.</summary>
+    public ConcurrentDictionary<string, ConcurrentQueue<string>> PreviousAttempts { get; } = new();
+
     public Dictionary<string, int> Ports { get; } = [];
 
     public static async Task<GreeterBackends> StartAsync(params string[] names)
@@ -80,6 +83,8 @@ public sealed class GreeterBackends : IAsyncDisposable
             if (hash >= 0)
             {
                 identity.Owner.Attempts.AddOrUpdate(request.Name[(hash + 1)..], 1, (_, n) => n + 1);
+                identity.Owner.PreviousAttempts.GetOrAdd(request.Name[(hash + 1)..], _ => new())
+                    .Enqueue(context.RequestHeaders.GetValue("grpc-previous-rpc-attempts") ?? "-");
             }
 
             if (identity.Owner.Failing.ContainsKey(identity.Name))
@@ -115,6 +120,38 @@ public sealed class GreeterBackends : IAsyncDisposable
             await responseStream.WriteAsync(first);
             await responseStream.WriteAsync(first);
             await responseStream.WriteAsync(first);
+        }
+
+        // Reads every request, then answers as SayHello does for the first one, naming how many requests arrived.
+        public override async Task<HelloReply> SayHelloToAll(IAsyncStreamReader<HelloRequest> requestStream, ServerCallContext context)
+        {
+            var names = new List<string>();
+            await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                names.Add(request.Name);
+            }
+
+            var reply = await SayHello(new HelloRequest { Name = names.FirstOrDefault() ?? string.Empty }, context);
+            reply.Message = string.Join(",", names);
+            return reply;
+        }
+
+        // The first request is scripted as SayHello; then every request is answered with its own name.
+        public override async Task Chat(IAsyncStreamReader<HelloRequest> requestStream, IServerStreamWriter<HelloReply> responseStream, ServerCallContext context)
+        {
+            var first = true;
+            await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                if (first)
+                {
+                    first = false;
+                    var reply = await SayHello(request, context);
+                    await responseStream.WriteAsync(reply);
+                    continue;
+                }
+
+                await responseStream.WriteAsync(new HelloReply { Message = request.Name, Backend = identity.Name });
+            }
         }
 
         public override async Task<HelloReply> SayHelloSlowly(HelloRequest request, ServerCallContext context)
