@@ -39,6 +39,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, XdsResolverFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
         services.TryAddSingleton<MeshTargetRegistry>();
+        services.TryAddSingleton<ClusterRegistry>();
         services.TryAddSingleton(Mesh.Client.Security.CertificateProviderStore.Create);
         services.AddServiceDiscoveryCore();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.ServiceDiscovery.IServiceEndpointProviderFactory, MeshServiceEndpointProviderFactory>());

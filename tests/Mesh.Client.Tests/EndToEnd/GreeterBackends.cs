@@ -20,6 +20,23 @@ public sealed class GreeterBackends : IAsyncDisposable
 
     public ConcurrentDictionary<string, int> InFlight { get; } = new();
 
+    private int _inFlightTotal;
+    private int _peakInFlight;
+
+    /// <summary>The most slow calls (gRPC SayHelloSlowly or HTTP GET /slow/{ms}) in progress at once, over all backends.</summary>
+    public int PeakInFlight => Volatile.Read(ref _peakInFlight);
+
+    private void Enter()
+    {
+        var now = Interlocked.Increment(ref _inFlightTotal);
+        int peak;
+        while (now > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, now, peak) != peak)
+        {
+        }
+    }
+
+    private void Exit() => Interlocked.Decrement(ref _inFlightTotal);
+
     /// <summary>Backends that fail every call with UNAVAILABLE while listed here.</summary>
     public ConcurrentDictionary<string, bool> Failing { get; } = new();
 
@@ -51,6 +68,21 @@ public sealed class GreeterBackends : IAsyncDisposable
         builder.Services.AddSingleton(new BackendIdentity(name, this));
         var app = builder.Build();
         app.MapGrpcService<GreeterService>();
+        app.MapGet("/slow/{ms:int}", async (int ms) =>
+        {
+            Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
+            Enter();
+            try
+            {
+                await Task.Delay(ms);
+            }
+            finally
+            {
+                Exit();
+            }
+
+            return name;
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Ports[name] = new Uri(address).Port;
@@ -158,12 +190,14 @@ public sealed class GreeterBackends : IAsyncDisposable
         {
             identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
             identity.Owner.InFlight.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
+            identity.Owner.Enter();
             try
             {
                 await Task.Delay(request.DelayMs, context.CancellationToken);
             }
             finally
             {
+                identity.Owner.Exit();
                 identity.Owner.InFlight.AddOrUpdate(identity.Name, 0, (_, n) => n - 1);
             }
 
