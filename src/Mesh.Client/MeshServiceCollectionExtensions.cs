@@ -25,6 +25,19 @@ public static class MeshServiceCollectionExtensions
     /// </summary>
     public static IMeshClientBuilder AddMesh(this IServiceCollection services, Action<MeshClientOptions>? configure = null)
     {
+        // Registered once however often AddMesh() is called (and whoever called it first, e.g. AddMeshServer()); a later
+        // call only adds its configuration.
+        if (services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
+        {
+            if (configure is not null)
+            {
+                services.Configure(configure);
+            }
+
+            return new MeshClientBuilder(services);
+        }
+
+        services.AddSingleton<MeshClientMarker>();
         var options = services.AddOptions<MeshClientOptions>().ValidateOnStart();
         if (configure is not null)
         {
@@ -39,17 +52,10 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, XdsResolverFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
         services.TryAddSingleton<MeshTargetRegistry>();
+        services.TryAddSingleton<ClusterRegistry>();
         services.TryAddSingleton(Mesh.Client.Security.CertificateProviderStore.Create);
         services.AddServiceDiscoveryCore();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.ServiceDiscovery.IServiceEndpointProviderFactory, MeshServiceEndpointProviderFactory>());
-
-        // Registered once however often AddMesh() is called (and whoever called it first, e.g. AddMeshServer()).
-        if (services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
-        {
-            return new MeshClientBuilder(services);
-        }
-
-        services.AddSingleton<MeshClientMarker>();
 
         // gRPC clients from the client factory that target xds:/// get plaintext credentials unless they set their own,
         // and the mesh connector on their handler (mTLS per cluster). Route policies need nothing here: the xds resolver

@@ -9,8 +9,14 @@ namespace Mesh.Client.LoadBalancing;
 internal sealed class ClusterCounter(uint maxRequests)
 {
     private int _inFlight;
+    private uint _maxRequests = maxRequests;
 
-    public uint MaxRequests { get; } = maxRequests;
+    /// <summary>The limit; configuration updates change it in place, so calls in flight stay counted.</summary>
+    public uint MaxRequests
+    {
+        get => Volatile.Read(ref _maxRequests);
+        set => Volatile.Write(ref _maxRequests, value);
+    }
 
     public int InFlight => Volatile.Read(ref _inFlight);
 

@@ -16,15 +16,17 @@ internal sealed class MeshLoadBalancerFactory : LoadBalancerFactory
 
     private readonly TimeProvider _time;
     private readonly Security.CertificateProviderStore? _certificates;
+    private readonly ClusterRegistry _clusters;
 
-    public MeshLoadBalancerFactory(TimeProvider time, Security.CertificateProviderStore? certificates = null)
+    public MeshLoadBalancerFactory(TimeProvider time, Security.CertificateProviderStore? certificates = null, ClusterRegistry? clusters = null)
     {
         _time = time;
         _certificates = certificates;
+        _clusters = clusters ?? new ClusterRegistry();
     }
 
     public override LoadBalancer Create(LoadBalancerOptions options) =>
-        new MeshLoadBalancer(options.Controller, _time, options.LoggerFactory.CreateLogger<MeshLoadBalancer>(), _certificates);
+        new MeshLoadBalancer(options.Controller, _time, options.LoggerFactory.CreateLogger<MeshLoadBalancer>(), _certificates, _clusters);
 }
 
 /// <summary>
@@ -49,8 +51,11 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private readonly TimeProvider _time;
     private readonly Security.CertificateProviderStore? _certificates;
 
-    public MeshLoadBalancer(IChannelControlHelper controller, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null)
+    private readonly ClusterRegistry _registry;
+
+    public MeshLoadBalancer(IChannelControlHelper controller, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, ClusterRegistry? registry = null)
     {
+        _registry = registry ?? new ClusterRegistry();
         _controller = controller;
         _time = time;
         _logger = logger;
@@ -136,11 +141,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private void UpdateClusterLocked(ClusterEntry entry, ClusterConfig cluster)
     {
         var previous = entry.Localities;
-        var maxRequests = cluster.Cluster?.MaxRequests ?? 1024;
-        if (entry.Counter.MaxRequests != maxRequests)
-        {
-            entry.Counter = new ClusterCounter(maxRequests);
-        }
+        entry.Counter = _registry.Counter(cluster.Name, cluster.Cluster?.MaxRequests ?? 1024); // shared by the whole process (A32)
 
         if (cluster.Cluster?.Outlier is { } outlier)
         {

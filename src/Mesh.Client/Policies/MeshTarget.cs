@@ -37,8 +37,11 @@ internal sealed class MeshTarget : IDisposable
 
     private readonly TimeSpan _firstUpdateWait;
 
-    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, TimeSpan? firstUpdateWait = null)
+    private readonly ClusterRegistry _clusters;
+
+    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, TimeSpan? firstUpdateWait = null, ClusterRegistry? clusters = null)
     {
+        _clusters = clusters ?? new ClusterRegistry();
         Name = name;
         _firstUpdateWait = firstUpdateWait ?? TimeSpan.FromSeconds(15);
         _time = time;
@@ -124,11 +127,7 @@ internal sealed class MeshTarget : IDisposable
         var tlsByCluster = new Dictionary<string, Transport.ClusterTls>(StringComparer.Ordinal);
         foreach (var (name, cluster) in config.Clusters)
         {
-            var max = cluster.Cluster?.MaxRequests ?? 1024;
-            if (!_counters.TryGetValue(name, out var counter) || counter.MaxRequests != max)
-            {
-                counter = new ClusterCounter(max);
-            }
+            var counter = _clusters.Counter(name, cluster.Cluster?.MaxRequests ?? 1024); // shared with every channel (A32)
 
             counters[name] = counter;
             var detector = DetectorFor(name, cluster.Cluster?.Outlier, detectors);

@@ -5,13 +5,13 @@ using Microsoft.Extensions.Logging;
 namespace Mesh.Client.Policies;
 
 /// <summary>The targets of the application, one per name, shared by every interceptor, HttpClient and the discovery provider.</summary>
-internal sealed class MeshTargetRegistry(XdsClientProvider clients, TimeProvider time, ILoggerFactory loggers, Security.CertificateProviderStore? certificates = null, Microsoft.Extensions.Options.IOptions<MeshClientOptions>? options = null) : IDisposable
+internal sealed class MeshTargetRegistry(XdsClientProvider clients, TimeProvider time, ILoggerFactory loggers, Security.CertificateProviderStore? certificates = null, Microsoft.Extensions.Options.IOptions<MeshClientOptions>? options = null, LoadBalancing.ClusterRegistry? clusters = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<MeshTarget>> _targets = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILogger _logger = loggers.CreateLogger<MeshTarget>();
 
     public MeshTarget Get(string name) =>
-        _targets.GetOrAdd(name, n => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, n, time, _logger, certificates, options?.Value.FirstConfigurationWait))).Value;
+        _targets.GetOrAdd(name, n => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, n, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters))).Value;
 
     public void Dispose()
     {

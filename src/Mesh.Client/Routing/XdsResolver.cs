@@ -110,8 +110,10 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             Log.ResourceMissing(_logger, kind, name, _listenerName);
             if (kind == "listener")
             {
+                // The route configuration's watch stays (the listener may come back naming it, as after a SotW delete and
+                // identical re-add), and so does its last value: RDS is not state-of-the-world, so the server need not
+                // send it again when the listener returns.
                 _listener = null;
-                _routeConfig = null;
             }
             else
             {

@@ -20,11 +20,31 @@ public sealed class GreeterBackends : IAsyncDisposable
 
     public ConcurrentDictionary<string, int> InFlight { get; } = new();
 
+    private int _inFlightTotal;
+    private int _peakInFlight;
+
+    /// <summary>The most slow calls (gRPC SayHelloSlowly or HTTP GET /slow/{ms}) in progress at once, over all backends.</summary>
+    public int PeakInFlight => Volatile.Read(ref _peakInFlight);
+
+    private void Enter()
+    {
+        var now = Interlocked.Increment(ref _inFlightTotal);
+        int peak;
+        while (now > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, now, peak) != peak)
+        {
+        }
+    }
+
+    private void Exit() => Interlocked.Decrement(ref _inFlightTotal);
+
     /// <summary>Backends that fail every call with UNAVAILABLE while listed here.</summary>
     public ConcurrentDictionary<string, bool> Failing { get; } = new();
 
     /// <summary>Attempts seen per call id (the part of the request name after '#').</summary>
     public ConcurrentDictionary<string, int> Attempts { get; } = new();
+
+    /// <summary>The grpc-previous-rpc-attempts values (A6) seen per call id, in arrival order.</summary>
+    public ConcurrentDictionary<string, ConcurrentQueue<string>> PreviousAttempts { get; } = new();
 
     public Dictionary<string, int> Ports { get; } = [];
 
@@ -48,6 +68,21 @@ public sealed class GreeterBackends : IAsyncDisposable
         builder.Services.AddSingleton(new BackendIdentity(name, this));
         var app = builder.Build();
         app.MapGrpcService<GreeterService>();
+        app.MapGet("/slow/{ms:int}", async (int ms) =>
+        {
+            Calls.AddOrUpdate(name, 1, (_, n) => n + 1);
+            Enter();
+            try
+            {
+                await Task.Delay(ms);
+            }
+            finally
+            {
+                Exit();
+            }
+
+            return name;
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Ports[name] = new Uri(address).Port;
@@ -80,6 +115,8 @@ public sealed class GreeterBackends : IAsyncDisposable
             if (hash >= 0)
             {
                 identity.Owner.Attempts.AddOrUpdate(request.Name[(hash + 1)..], 1, (_, n) => n + 1);
+                identity.Owner.PreviousAttempts.GetOrAdd(request.Name[(hash + 1)..], _ => new())
+                    .Enqueue(context.RequestHeaders.GetValue("grpc-previous-rpc-attempts") ?? "-");
             }
 
             if (identity.Owner.Failing.ContainsKey(identity.Name))
@@ -117,16 +154,50 @@ public sealed class GreeterBackends : IAsyncDisposable
             await responseStream.WriteAsync(first);
         }
 
+        // Reads every request, then answers as SayHello does for the first one, naming how many requests arrived.
+        public override async Task<HelloReply> SayHelloToAll(IAsyncStreamReader<HelloRequest> requestStream, ServerCallContext context)
+        {
+            var names = new List<string>();
+            await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                names.Add(request.Name);
+            }
+
+            var reply = await SayHello(new HelloRequest { Name = names.FirstOrDefault() ?? string.Empty }, context);
+            reply.Message = string.Join(",", names);
+            return reply;
+        }
+
+        // The first request is scripted as SayHello; then every request is answered with its own name.
+        public override async Task Chat(IAsyncStreamReader<HelloRequest> requestStream, IServerStreamWriter<HelloReply> responseStream, ServerCallContext context)
+        {
+            var first = true;
+            await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                if (first)
+                {
+                    first = false;
+                    var reply = await SayHello(request, context);
+                    await responseStream.WriteAsync(reply);
+                    continue;
+                }
+
+                await responseStream.WriteAsync(new HelloReply { Message = request.Name, Backend = identity.Name });
+            }
+        }
+
         public override async Task<HelloReply> SayHelloSlowly(HelloRequest request, ServerCallContext context)
         {
             identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
             identity.Owner.InFlight.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
+            identity.Owner.Enter();
             try
             {
                 await Task.Delay(request.DelayMs, context.CancellationToken);
             }
             finally
             {
+                identity.Owner.Exit();
                 identity.Owner.InFlight.AddOrUpdate(identity.Name, 0, (_, n) => n - 1);
             }
 

@@ -108,7 +108,50 @@ public sealed class IndependentXdsServerTests
         throw new TimeoutException("the condition never held");
     }
 
-    private static Listener Listener()
+    [Fact]
+    public async Task GrpcTimeoutHeaderMax_WinsOverMaxStreamDuration_OnABareChannel()
+    {
+        await using var backends = await GreeterBackends.StartAsync("east", "west");
+        var action = new RouteAction
+        {
+            Cluster = "greeter-cluster",
+            MaxStreamDuration = new RouteAction.Types.MaxStreamDuration
+            {
+                MaxStreamDuration_ = Duration.FromTimeSpan(TimeSpan.FromSeconds(2)),
+                GrpcTimeoutHeaderMax = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)),
+            },
+        };
+        var resources = new Dictionary<string, Dictionary<string, IMessage>>
+        {
+            ["type.googleapis.com/envoy.config.listener.v3.Listener"] = new() { [ListenerName] = Listener(action) },
+            ["type.googleapis.com/envoy.config.cluster.v3.Cluster"] = new() { ["greeter-cluster"] = Cluster() },
+            ["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"] = new() { ["greeter-eds"] = Endpoints(backends) },
+        };
+        await using var server = await StaticXdsServer.StartAsync(resources);
+        var services = new ServiceCollection().AddLogging();
+        services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(server.Address, "independent-timeout-test"));
+        await using var provider = services.BuildServiceProvider();
+        using var channel = GrpcChannel.ForAddress("xds:///" + ListenerName, new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure });
+        var client = new Greeter.GreeterClient(channel);
+        for (var i = 0; i < 20; i++) // warm-up: configuration and a connection, each attempt within the 200 ms route timeout
+        {
+            try
+            {
+                await client.SayHelloAsync(new HelloRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+                break;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded)
+            {
+            }
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloSlowlyAsync(new HelloRequest { DelayMs = 1000 }, deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.InRange(watch.ElapsedMilliseconds, 180, 600); // 200 ms (grpc_timeout_header_max), not 2 s
+    }
+
+    private static Listener Listener(RouteAction? action = null)
     {
         var routes = new RouteConfiguration
         {
@@ -119,7 +162,7 @@ public sealed class IndependentXdsServerTests
                 {
                     Name = "greeter",
                     Domains = { "greeter.example", "greeter.example:*", ListenerName },
-                    Routes = { new Route { Match = new RouteMatch { Prefix = "" }, Route_ = new RouteAction { Cluster = "greeter-cluster" } } },
+                    Routes = { new Route { Match = new RouteMatch { Prefix = "" }, Route_ = action ?? new RouteAction { Cluster = "greeter-cluster" } } },
                 },
             },
         };
