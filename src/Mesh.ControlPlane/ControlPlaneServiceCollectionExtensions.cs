@@ -39,8 +39,8 @@ public static class ControlPlaneServiceCollectionExtensions
                 value.ResolveCaDir(), value.TrustDomain, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CertificateAuthority>>());
         });
         services.TryAddSingleton<ServingCertificate>();
-        services.AddMeshKubernetesSource();
         services.AddHostedService<ControlPlaneStartup>();
+        services.AddMeshKubernetesSource();
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = 16 * 1024 * 1024;
