@@ -76,7 +76,8 @@ public sealed class KubernetesStatusAndLeaderTests
         Assert.Equal(Leader(leader).Identity, lease["spec"]!["holderIdentity"]!.GetValue<string>());
 
         // Both serve xDS: a client of each routes.
-        await using var viaLeader = KubernetesEndToEndTests.Client(leader.XdsAddress, follower.XdsAddress);
+        await using var service = new LoopbackServiceAddress(leader.XdsAddress, follower.XdsAddress);
+        await using var viaLeader = KubernetesEndToEndTests.Client(service.Address);
         await using var viaFollower = KubernetesEndToEndTests.Client(follower.XdsAddress);
         var leaderClient = viaLeader.GetRequiredService<IHttpClientFactory>().CreateClient("reviews");
         var followerClient = viaFollower.GetRequiredService<IHttpClientFactory>().CreateClient("reviews");
@@ -90,8 +91,9 @@ public sealed class KubernetesStatusAndLeaderTests
         await Task.Delay(600);
         Assert.Equal(0, Leader(follower).StatusWrites);
 
-        // The leader stops (without releasing the Lease): the follower takes it once it expires, and the client whose
-        // first server was the stopped replica keeps routing from its cache with no failed call.
+        // The leader stops (without releasing the Lease): the follower takes it once it expires. The client that reached
+        // the stopped replica through the Service address keeps routing from its cache with no failed call, reconnects
+        // through the same address to the other replica, and follows the configuration from there.
         var failures = 0;
         using var calling = new CancellationTokenSource();
         var load = Task.Run(async () =>
@@ -121,7 +123,12 @@ public sealed class KubernetesStatusAndLeaderTests
         Assert.True(bad2.Exit == 0, bad2.Error);
         await Eventually.TrueAsync(() => Leader(follower).StatusWrites > writes, "the new leader's status write");
         Assert.StartsWith("v", await followerClient.GetStringAsync("/hello"), StringComparison.Ordinal);
-        await Task.Delay(300);
+        var rules = await kubectl.RunAsync(File.ReadAllText(Path.Combine(Kubectl.RepositoryRoot, "samples", "bookinfo", "config", "destination-rules.yaml")), "apply", "--validate=false", "-f", "-");
+        Assert.True(rules.Exit == 0, rules.Error);
+        var toV2 = await kubectl.RunAsync(KubernetesEndToEndTests.VirtualService("v2", 100), "apply", "--validate=false", "-f", "-");
+        Assert.True(toV2.Exit == 0, toV2.Error);
+        await Eventually.TrueAsync(async () => await leaderClient.GetStringAsync("/hello") == "v2" && await leaderClient.GetStringAsync("/hello") == "v2",
+            "the client of the stopped replica to follow a change served by the other", TimeSpan.FromSeconds(20));
         await calling.CancelAsync();
         await load;
         Assert.Equal(0, failures);
