@@ -40,8 +40,8 @@ public static class ControlPlaneServiceCollectionExtensions
         });
         services.TryAddSingleton<ServingCertificate>();
         services.TryAddSingleton<IssuanceRateLimiter>();
-        services.AddMeshKubernetesSource();
         services.AddHostedService<ControlPlaneStartup>();
+        services.AddMeshKubernetesSource();
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = 4 * 1024 * 1024; // gRPC's default; an xDS request is far smaller.

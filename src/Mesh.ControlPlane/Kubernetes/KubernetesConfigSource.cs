@@ -53,6 +53,9 @@ public sealed partial class KubernetesConfigSource : IConfigSource, IAsyncDispos
     /// <inheritdoc />
     public string Name => "kubernetes:" + Server;
 
+    /// <summary>The replica's leader election, once created, for /debug.</summary>
+    internal KubernetesLeader? Leader { get; set; }
+
     /// <summary>The client the source reads with, for the status writer and leader election.</summary>
     internal KubernetesApi Api => _api;
 

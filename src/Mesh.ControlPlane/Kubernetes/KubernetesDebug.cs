@@ -45,6 +45,9 @@ internal static class KubernetesDebug
             ["server"] = source.Server,
             ["inSync"] = source.InSync,
             ["lastSynced"] = source.LastSynced?.ToString("O"),
+            ["leader"] = source.Leader is { } leader
+                ? new JsonObject { ["identity"] = leader.Identity, ["leading"] = leader.IsLeader, ["statusWrites"] = leader.StatusWrites }
+                : null,
             ["missingKinds"] = missing,
             ["forbiddenKinds"] = forbidden,
             ["kinds"] = kinds,

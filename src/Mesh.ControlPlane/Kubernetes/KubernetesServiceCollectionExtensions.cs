@@ -30,6 +30,12 @@ public static class KubernetesServiceCollectionExtensions
             sp.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => new KubernetesLeader(
+            sp.GetRequiredService<KubernetesConfigSource>(),
+            sp.GetRequiredService<Mesh.ControlPlane.Model.MeshSnapshotProvider>(),
+            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService<KubernetesLifetime>();
         return services;
     }

@@ -28,6 +28,28 @@ public sealed class KubernetesSourceOptions
     /// </summary>
     public string? DiscoverySelector { get; set; }
 
+    /// <summary>The namespace of the leader-election Lease. Default: the pod's namespace (<c>POD_NAMESPACE</c>), else <c>mesh-system</c>.</summary>
+    public string LeaseNamespace { get; set; } = Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } ns ? ns : "mesh-system";
+
+    /// <summary>The name of the leader-election Lease. Default <c>mesh-controlplane</c>.</summary>
+    public string LeaseName { get; set; } = "mesh-controlplane";
+
+    /// <summary>This replica's identity in the Lease. Default: the pod name (<c>POD_NAME</c>), else the host name, plus a random suffix.</summary>
+    public string Identity { get; set; } =
+        (Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : Environment.MachineName) + "-" + Guid.NewGuid().ToString("N")[..6];
+
+    /// <summary>How long a Lease holds without renewal before another replica may take it. Default 15 s.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the leader keeps trying to renew before it gives up leading. Default 10 s.</summary>
+    public TimeSpan RenewDeadline { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the Lease is tried or renewed. Default 2 s.</summary>
+    public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the leader compares the validation results with the resources' status. Default 1 s.</summary>
+    public TimeSpan StatusInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The kinds to watch. Default <see cref="KubernetesKind.All"/>.</summary>
     public IReadOnlyList<KubernetesKind> Kinds { get; set; } = KubernetesKind.All;
 }

@@ -25,6 +25,7 @@ internal sealed partial class ResourceInformer
     private readonly TaskCompletionSource _firstResult = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dictionary<string, JsonObject> _items = new(StringComparer.Ordinal);
     private InformerStatus _status;
+    private int _eventsInWatch;
 
     public ResourceInformer(KubernetesKind kind, KubernetesApi api, KubernetesSourceOptions options, TimeProvider time, ILogger logger, Action changed)
     {
@@ -136,6 +137,13 @@ internal sealed partial class ResourceInformer
             {
                 // The server is unreachable or failed: keep the cache (the last state seen) and retry. The watch resumes
                 // from the version reached; if the history has moved past it by then, the server says 410 and we relist.
+                // A watch that was delivering events and then broke (a connection reset) is not a failing server: the
+                // backoff starts over.
+                if (Interlocked.Exchange(ref _eventsInWatch, 0) > 0)
+                {
+                    backoff = _options.BackoffInitial;
+                }
+
                 SetState(InformerState.Disconnected, ex.Message, clear: false);
                 Log.Failed(_logger, Kind.Resource, backoff, ex.Message);
                 if (!await DelayAsync(backoff, cancellationToken).ConfigureAwait(false))
@@ -233,6 +241,7 @@ internal sealed partial class ResourceInformer
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream);
         var events = 0;
+        _eventsInWatch = 0;
         SetWatching();
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
@@ -245,6 +254,7 @@ internal sealed partial class ResourceInformer
             var type = watchEvent["type"]?.GetValue<string>();
             var item = watchEvent["object"] as JsonObject ?? throw new JsonException("a watch event has no object");
             events++;
+            _eventsInWatch = events;
             if (type == "ERROR")
             {
                 var code = item["code"]?.GetValue<int>();

@@ -126,9 +126,13 @@ public sealed class KubernetesConfigSourceTests
             }
         });
 
+        int SliceWatches() => server.Requests.Count(r => r.StartsWith("GET /apis/discovery.k8s.io/v1/endpointslices?watch=true", StringComparison.Ordinal));
         for (var drop = 0; drop < 20; drop++)
         {
-            await Task.Delay(60);
+            // Each time, the watch has come back and carried events for a while before it is dropped again.
+            var opened = SliceWatches();
+            await Eventually.TrueAsync(() => SliceWatches() > opened || server.Store.OpenWatches >= cp.Source.Status.Count, "the watch to come back");
+            await Task.Delay(40);
             server.Store.DropWatches(abort: drop % 2 == 0); // half end cleanly, half are reset mid-stream
             if (drop == 10)
             {
@@ -138,8 +142,7 @@ public sealed class KubernetesConfigSourceTests
 
         await stop.CancelAsync();
         await writer;
-        var sliceWatches = server.Requests.Count(r => r.StartsWith("GET /apis/discovery.k8s.io/v1/endpointslices?watch=true", StringComparison.Ordinal));
-        Assert.True(sliceWatches >= 21, $"only {sliceWatches} EndpointSlice watches were opened");
+        await Eventually.TrueAsync(() => SliceWatches() >= 21, "the first watch and one after each of the 20 drops");
         await Eventually.TrueAsync(() => Endpoints(cp).SequenceEqual(StoreEndpoints(server)), "the served endpoints to equal the store", TimeSpan.FromSeconds(15));
         var cached = cp.Source.Objects(cp.Source.Status.Single(s => s.Kind.Kind == "EndpointSlice").Kind)
             .Select(o => o["metadata"]!["name"] + "@" + o["metadata"]!["resourceVersion"]).Order(StringComparer.Ordinal);
