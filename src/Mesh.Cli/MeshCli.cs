@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using Mesh.Cli.Analyze;
 using Mesh.Cli.Completion;
 using Mesh.Cli.ProxyConfig;
 using Mesh.Cli.ProxyStatus;
@@ -20,6 +21,7 @@ internal static class MeshCli
         {
             ProxyStatusCommand.Create(global),
             ProxyConfigCommand.Create(global),
+            AnalyzeCommand.Create(global),
             CompletionCommand.Create(global),
         })
         {

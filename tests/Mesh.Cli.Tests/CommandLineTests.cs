@@ -16,6 +16,7 @@ public sealed class CommandLineTests
         "proxy-config endpoints",
         "proxy-config secrets",
         "completion",
+        "analyze",
     };
 
     [Theory]
