@@ -17,6 +17,16 @@ public sealed class CommandLineTests
         "proxy-config secrets",
         "completion",
         "analyze",
+        "describe",
+        "describe service",
+        "describe workload",
+        "bootstrap",
+        "bootstrap proxyless",
+        "bootstrap envoy",
+        "token",
+        "token create",
+        "dashboard",
+        "version",
     };
 
     [Theory]
