@@ -5,6 +5,7 @@ using Mesh.Cli.Bootstrap;
 using Mesh.Cli.Completion;
 using Mesh.Cli.Dashboard;
 using Mesh.Cli.Describe;
+using Mesh.Cli.Install;
 using Mesh.Cli.ProxyConfig;
 using Mesh.Cli.ProxyStatus;
 using Mesh.Cli.Token;
@@ -32,6 +33,8 @@ internal static class MeshCli
             TokenCommand.Create(global),
             DashboardCommand.Create(global),
             VersionCommand.Create(global),
+            InstallCommand.Create(global),
+            InstallCommand.CreateUninstall(global),
             CompletionCommand.Create(global),
         })
         {

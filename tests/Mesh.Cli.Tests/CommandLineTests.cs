@@ -27,6 +27,8 @@ public sealed class CommandLineTests
         "token create",
         "dashboard",
         "version",
+        "install",
+        "uninstall",
     };
 
     [Theory]
