@@ -1,8 +1,15 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using Mesh.Cli.Analyze;
+using Mesh.Cli.Bootstrap;
 using Mesh.Cli.Completion;
+using Mesh.Cli.Dashboard;
+using Mesh.Cli.Describe;
+using Mesh.Cli.Install;
 using Mesh.Cli.ProxyConfig;
 using Mesh.Cli.ProxyStatus;
+using Mesh.Cli.Token;
+using Mesh.Cli.Version;
 
 namespace Mesh.Cli;
 
@@ -20,6 +27,14 @@ internal static class MeshCli
         {
             ProxyStatusCommand.Create(global),
             ProxyConfigCommand.Create(global),
+            AnalyzeCommand.Create(global),
+            DescribeCommand.Create(global),
+            BootstrapCommand.Create(global),
+            TokenCommand.Create(global),
+            DashboardCommand.Create(global),
+            VersionCommand.Create(global),
+            InstallCommand.Create(global),
+            InstallCommand.CreateUninstall(global),
             CompletionCommand.Create(global),
         })
         {

@@ -16,6 +16,19 @@ public sealed class CommandLineTests
         "proxy-config endpoints",
         "proxy-config secrets",
         "completion",
+        "analyze",
+        "describe",
+        "describe service",
+        "describe workload",
+        "bootstrap",
+        "bootstrap proxyless",
+        "bootstrap envoy",
+        "token",
+        "token create",
+        "dashboard",
+        "version",
+        "install",
+        "uninstall",
     };
 
     [Theory]

@@ -22,7 +22,7 @@ internal sealed class FakeHttpServer : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<FakeHttpServer> StartAsync(IReadOnlyDictionary<string, (int Status, string Body)> routes)
+    public static async Task<FakeHttpServer> StartAsync(IReadOnlyDictionary<string, (int Status, string Body)> routes, (int Status, string Body)? fallback = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -33,10 +33,11 @@ internal sealed class FakeHttpServer : IAsyncDisposable
             var key = context.Request.Path.Value + context.Request.QueryString.Value;
             if (!routes.TryGetValue(key, out var answer) && !routes.TryGetValue(context.Request.Path.Value!, out answer))
             {
-                answer = (404, "not found: " + key);
+                answer = fallback ?? (404, "not found: " + key);
             }
 
             context.Response.StatusCode = answer.Status;
+            context.Response.ContentType = answer.Body.StartsWith('{') ? "application/json" : "text/plain";
             await context.Response.WriteAsync(answer.Body);
         });
         await app.StartAsync();

@@ -35,14 +35,19 @@ internal sealed class MeshWorkload : IAsyncDisposable
     /// <summary>The CSDS endpoint, <c>127.0.0.1:PORT</c>.</summary>
     public string CsdsAddress { get; }
 
-    public static async Task<MeshWorkload> StartAsync(Uri xds, string nodeId, params string[] targets)
-    {
-        var bootstrap = $$$"""
+    public static Task<MeshWorkload> StartAsync(Uri xds, string nodeId, params string[] targets) =>
+        StartWithBootstrapAsync(xds, nodeId, Bootstrap(xds, nodeId), targets);
+
+    private static string Bootstrap(Uri xds, string nodeId) => $$$"""
             {
               "xds_servers": [{"server_uri": "{{{xds.Authority}}}", "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
               "node": {"id": "{{{nodeId}}}", "cluster": "bookinfo", "metadata": {"NAMESPACE": "default"}}
             }
             """;
+
+    /// <summary>Starts a workload with the given bootstrap JSON.</summary>
+    public static async Task<MeshWorkload> StartWithBootstrapAsync(Uri xds, string nodeId, string bootstrap, params string[] targets)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));

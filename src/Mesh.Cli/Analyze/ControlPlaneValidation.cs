@@ -1,0 +1,30 @@
+using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.Model;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Mesh.Cli.Analyze;
+
+/// <summary>
+/// The one place the tool uses the control plane's own code: read a directory exactly as the control plane's YAML source
+/// does, and validate it with the control plane's model builder, so <c>mesh analyze</c> rejects what the control plane
+/// would reject, with the same file/resource/field messages. Everything else in the tool reads the control plane's HTTP
+/// JSON instead.
+/// </summary>
+internal static class ControlPlaneValidation
+{
+    /// <summary>Reads and validates <paramref name="directory"/>: its resources, and the validator's errors and warnings as diagnostics.</summary>
+    public static (IReadOnlyList<AnalyzedResource> Resources, IReadOnlyList<Diagnostic> Diagnostics) Validate(string directory, string defaultNamespace)
+    {
+        using var source = new YamlDirectorySource(directory, defaultNamespace, NullLogger<YamlDirectorySource>.Instance);
+        var set = source.Current;
+        var build = MeshModelBuilder.Build(set.Resources, version: 1);
+        var resources = set.Resources.Select(r => new AnalyzedResource(r.ApiVersion, r.Kind, r.Namespace, r.Name, r.Origin, r.Body)).ToList();
+        var diagnostics = set.Errors.Concat(build.Errors).Select(e => ToDiagnostic(e, DiagnosticLevel.Error, MessageCodes.SchemaValidationError))
+            .Concat(build.Warnings.Select(e => ToDiagnostic(e, DiagnosticLevel.Warning, MessageCodes.SchemaWarning)))
+            .ToList();
+        return (resources, diagnostics);
+    }
+
+    private static Diagnostic ToDiagnostic(ConfigError error, DiagnosticLevel level, (string Code, string Name) message) =>
+        new(level, message.Code, message.Name, error.Resource, error.Origin, error.Field, error.Message);
+}
