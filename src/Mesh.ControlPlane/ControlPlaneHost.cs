@@ -34,6 +34,8 @@ public static class ControlPlaneHost
           --ca-dir DIR            the CA's certificate and keys: a root is generated there on first start unless
                                   DIR holds ca-cert.pem and ca-key.pem (default .mesh-ca in the working directory)
           --trust-domain DOMAIN   trust domain of workload identities (default cluster.local)
+          --load-reporting BOOL   ask clients for load reports (LRS) on every EDS cluster; see /debug/loadz
+                                  (default false)
 
         token create prints a join token that proves spiffe://<trust-domain>/ns/NS/sa/SA to the CA in --ca-dir,
         valid for --ttl (default 24h, e.g. 30m, 720h). Give it to the workload's mesh_ca certificate provider.
@@ -100,6 +102,14 @@ public static class ControlPlaneHost
                     break;
                 case "--cluster-domain":
                     options.ClusterDomain = value;
+                    break;
+                case "--load-reporting":
+                    if (!bool.TryParse(value, out var loadReporting))
+                    {
+                        return $"'--load-reporting {value}': use true or false.";
+                    }
+
+                    options.LoadReporting = loadReporting;
                     break;
                 case "--ca-dir":
                     options.CaDir = value;
@@ -234,6 +244,8 @@ public static class ControlPlaneHost
             o.ClusterDomain = options.ClusterDomain;
             o.DebounceQuiet = options.DebounceQuiet;
             o.DebounceMax = options.DebounceMax;
+            o.LoadReporting = options.LoadReporting;
+            o.LoadReportingInterval = options.LoadReportingInterval;
         });
         configure?.Invoke(builder);
         var app = builder.Build();

@@ -54,6 +54,15 @@ public sealed class ControlPlaneOptions
     /// <summary>The longest a change waits while more changes keep coming. Default 1 s.</summary>
     public TimeSpan DebounceMax { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Whether EDS clusters name the control plane as their load reporting server (<c>lrs_server: { self: {} }</c>), so
+    /// clients send load reports (LRS) that <c>/debug/loadz</c> shows. Default off. On the command line: <c>--load-reporting</c>.
+    /// </summary>
+    public bool LoadReporting { get; set; }
+
+    /// <summary>How often the control plane asks clients for load reports. Default 10 s.</summary>
+    public TimeSpan LoadReportingInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The CA directory in effect: <see cref="CaDir"/>, or <c>.mesh-ca</c> in the working directory.</summary>
     internal string ResolveCaDir() => Path.GetFullPath(CaDir is { Length: > 0 } dir ? dir : DefaultCaDir);
 

@@ -1,5 +1,6 @@
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.LoadReporting;
 using Mesh.ControlPlane.Model;
 using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Xds;
@@ -31,6 +32,7 @@ public static class ControlPlaneServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigSource, DefaultConfigSource>());
         services.TryAddSingleton<MeshSnapshotProvider>();
         services.TryAddSingleton<XdsResourceCache>();
+        services.TryAddSingleton<LoadReportStore>();
         services.TryAddSingleton(sp =>
         {
             var value = sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value;

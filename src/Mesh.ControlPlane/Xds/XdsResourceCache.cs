@@ -12,15 +12,24 @@ public sealed partial class XdsResourceCache : IDisposable
 {
     private readonly MeshSnapshotProvider _provider;
     private readonly ILogger _logger;
+    private readonly bool _loadReporting;
     private readonly Lock _lock = new();
     private readonly Dictionary<long, XdsConnection> _connections = [];
 
     /// <summary>Creates the cache and follows <paramref name="provider"/>.</summary>
     public XdsResourceCache(MeshSnapshotProvider provider, ILogger<XdsResourceCache> logger)
+        : this(provider, Microsoft.Extensions.Options.Options.Create(new ControlPlaneOptions()), logger)
     {
+    }
+
+    /// <summary>Creates the cache and follows <paramref name="provider"/>, with <paramref name="options"/>' load reporting setting.</summary>
+    public XdsResourceCache(MeshSnapshotProvider provider, Microsoft.Extensions.Options.IOptions<ControlPlaneOptions> options, ILogger<XdsResourceCache> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         _provider = provider;
         _logger = logger;
-        Current = ProxylessTranslator.Translate(provider.Current);
+        _loadReporting = options.Value.LoadReporting;
+        Current = ProxylessTranslator.Translate(provider.Current, _loadReporting);
         provider.SnapshotChanged += OnSnapshotChanged;
     }
 
@@ -58,7 +67,7 @@ public sealed partial class XdsResourceCache : IDisposable
     private void OnSnapshotChanged(MeshSnapshot snapshot)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var set = ProxylessTranslator.Translate(snapshot);
+        var set = ProxylessTranslator.Translate(snapshot, _loadReporting);
         XdsConnection[] connections;
         lock (_lock)
         {
