@@ -70,7 +70,8 @@ public sealed class TestControlPlane : IAsyncDisposable
     /// to use (and keep) a given CA; by default a fresh CA is generated in a temporary directory deleted on dispose.
     /// </summary>
     public static async Task<TestControlPlane> StartAsync(
-        IReadOnlyDictionary<string, string> files, string? directory = null, int xdsPort = 0, string? caDirectory = null, TimeProvider? time = null)
+        IReadOnlyDictionary<string, string> files, string? directory = null, int xdsPort = 0, string? caDirectory = null, TimeProvider? time = null,
+        Action<ControlPlaneOptions>? configure = null)
     {
         var ownsCaDirectory = caDirectory is null;
         caDirectory ??= Path.Combine(Path.GetTempPath(), "mesh-test-ca-" + Guid.NewGuid().ToString("N"));
@@ -92,6 +93,7 @@ public sealed class TestControlPlane : IAsyncDisposable
             DebounceQuiet = TimeSpan.FromMilliseconds(50),
             DebounceMax = TimeSpan.FromMilliseconds(500),
         };
+        configure?.Invoke(options);
         var app = ControlPlaneHost.Build(options, builder =>
         {
             builder.Logging.ClearProviders();
