@@ -29,6 +29,7 @@ public class GrpcJsXdsLoadReportingTests(ITestOutputHelper output)
         var run = await GrpcJsXdsClient.RunAsync(
             cp.XdsAddress, Target, calls: Succeeding, extraArguments: ["--fail-calls", "5", "--linger-ms", "3500"]);
         output.WriteLine(run.Summary);
+        Assert.True(run.Nacks.Count == 0, "grpc-js-xds NACKed: " + string.Join("; ", run.Nacks));
         Assert.True(run.Errors == Failing && run.Succeeded == Succeeding, run.Describe());
 
         var loadz = await cp.GetJsonAsync("/debug/loadz");
