@@ -1,4 +1,5 @@
 using Mesh.ControlPlane.Debugging;
+using Mesh.ControlPlane.LoadReporting;
 using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Xds;
 using Microsoft.AspNetCore.Routing;
@@ -13,7 +14,9 @@ public static class ControlPlaneEndpointRouteBuilderExtensions
     {
         endpoints.MapGrpcService<AggregatedDiscoveryServiceImpl>();
         endpoints.MapGrpcService<CertificateSigningService>();
+        endpoints.MapGrpcService<LoadReportingServiceImpl>();
         DebugEndpoints.Map(endpoints);
+        LoadzEndpoints.Map(endpoints);
         return endpoints;
     }
 }

@@ -47,6 +47,8 @@ public static class ControlPlaneHost
                                   development only: serve a server's inbound listeners (mTLS mode, RBAC rules) to
                                   whichever workload a client's node metadata claims, also on the plaintext port;
                                   by default they go only to a client that proved that identity on the TLS port
+          --load-reporting BOOL   ask clients for load reports (LRS) on every EDS cluster; see /debug/loadz
+                                  (default false)
 
         token create prints a join token that proves spiffe://<trust-domain>/ns/NS/sa/SA to the CA in --ca-dir,
         valid for --ttl (default 24h, e.g. 30m, 720h). Give it to the workload's mesh_ca certificate provider.
@@ -154,6 +156,14 @@ public static class ControlPlaneHost
                     break;
                 case "--cluster-domain":
                     options.ClusterDomain = value;
+                    break;
+                case "--load-reporting":
+                    if (!bool.TryParse(value, out var loadReporting))
+                    {
+                        return $"'--load-reporting {value}': use true or false.";
+                    }
+
+                    options.LoadReporting = loadReporting;
                     break;
                 case "--ca-dir":
                     options.CaDir = value;
@@ -300,6 +310,8 @@ public static class ControlPlaneHost
             o.ClusterDomain = options.ClusterDomain;
             o.DebounceQuiet = options.DebounceQuiet;
             o.DebounceMax = options.DebounceMax;
+            o.LoadReporting = options.LoadReporting;
+            o.LoadReportingInterval = options.LoadReportingInterval;
         });
         configure?.Invoke(builder);
         var app = builder.Build();

@@ -90,6 +90,13 @@ public sealed class ControlPlaneOptions
 
     /// <summary>The bounds of every ADS stream (queues, names, node size, send timeout, NACK logging).</summary>
     public Xds.XdsStreamLimits XdsLimits { get; set; } = new();
+    /// Whether EDS clusters name the control plane as their load reporting server (<c>lrs_server: { self: {} }</c>), so
+    /// clients send load reports (LRS) that <c>/debug/loadz</c> shows. Default off. On the command line: <c>--load-reporting</c>.
+    /// </summary>
+    public bool LoadReporting { get; set; }
+
+    /// <summary>How often the control plane asks clients for load reports. Default 10 s.</summary>
+    public TimeSpan LoadReportingInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The CA directory in effect: <see cref="CaDir"/>, or <c>.mesh-ca</c> in the working directory.</summary>
     internal string ResolveCaDir() => Path.GetFullPath(CaDir is { Length: > 0 } dir ? dir : DefaultCaDir);

@@ -1,6 +1,7 @@
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Configuration;
 using Mesh.ControlPlane.Kubernetes;
+using Mesh.ControlPlane.LoadReporting;
 using Mesh.ControlPlane.Model;
 using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Xds;
@@ -32,6 +33,7 @@ public static class ControlPlaneServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigSource, DefaultConfigSource>());
         services.TryAddSingleton<MeshSnapshotProvider>();
         services.TryAddSingleton<XdsResourceCache>();
+        services.TryAddSingleton<LoadReportStore>();
         services.TryAddSingleton(sp =>
         {
             var value = sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value;

@@ -117,6 +117,12 @@ internal sealed class EchoServer : IAsyncDisposable
         public override Task<SayReply> Say(SayRequest request, ServerCallContext context)
         {
             backend.Count();
+            if (request.Message.StartsWith("fail", StringComparison.Ordinal))
+            {
+                // The JS client's --fail-calls: a call the server fails, so load reports count an error.
+                throw new RpcException(new Status(StatusCode.Internal, "failed on request"));
+            }
+
             return Task.FromResult(new SayReply { Backend = backend.Name, Message = request.Message });
         }
     }

@@ -48,7 +48,8 @@ internal static class GrpcJsXdsClient
     /// the script cannot run, exits non-zero or does not finish within <paramref name="timeout"/> (default 90 s);
     /// the failure message carries its stderr, which includes grpc-js's xDS trace (and so any NACK it sent).
     /// </summary>
-    public static async Task<GrpcJsXdsRun> RunAsync(Uri xdsAddress, string target, int calls, string @namespace = "default", TimeSpan? timeout = null)
+    public static async Task<GrpcJsXdsRun> RunAsync(
+        Uri xdsAddress, string target, int calls, string @namespace = "default", TimeSpan? timeout = null, IReadOnlyList<string>? extraArguments = null)
     {
         var nodeModules = Path.Combine(InteropDirectory, "node_modules", "@grpc", "grpc-js-xds");
         Assert.True(
@@ -89,6 +90,11 @@ internal static class GrpcJsXdsClient
         // The script's own limit ends it a little before ours, so a slow run still reports why.
         start.ArgumentList.Add("--timeout-ms");
         start.ArgumentList.Add(((int)(hardLimit.TotalMilliseconds * 0.9)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var argument in extraArguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.Environment["GRPC_XDS_BOOTSTRAP_CONFIG"] = bootstrap.ToJsonString();
         start.Environment.Remove("GRPC_XDS_BOOTSTRAP");
         start.Environment["GRPC_TRACE"] = "xds_client,xds_resolver";

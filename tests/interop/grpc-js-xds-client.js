@@ -10,6 +10,8 @@
 //   --deadline-ms     the deadline of each call (default 5000)
 //   --ready-timeout-ms how long the channel may take to become ready: xDS resolution and a connection (default 20000)
 //   --timeout-ms      a hard limit on the whole run (default 60000)
+//   --fail-calls N    after the calls, N more calls whose message asks the echo server to fail them (default 0)
+//   --linger-ms N     keep the channel open N ms after the last call, so a load report (LRS) can carry them (default 0)
 //
 // The xDS bootstrap comes from GRPC_XDS_BOOTSTRAP_CONFIG (inline JSON) or GRPC_XDS_BOOTSTRAP (a file), e.g.
 //   {"xds_servers":[{"server_uri":"127.0.0.1:PORT","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],
@@ -33,8 +35,11 @@ function fail(code, message) {
 
 function parseArgs(argv) {
   const positional = [];
-  const options = { deadlineMs: 5000, readyTimeoutMs: 20000, timeoutMs: 60000 };
-  const names = { '--deadline-ms': 'deadlineMs', '--ready-timeout-ms': 'readyTimeoutMs', '--timeout-ms': 'timeoutMs' };
+  const options = { deadlineMs: 5000, readyTimeoutMs: 20000, timeoutMs: 60000, failCalls: 0, lingerMs: 0 };
+  const names = {
+    '--deadline-ms': 'deadlineMs', '--ready-timeout-ms': 'readyTimeoutMs', '--timeout-ms': 'timeoutMs',
+    '--fail-calls': 'failCalls', '--linger-ms': 'lingerMs',
+  };
   for (let i = 0; i < argv.length; i++) {
     const name = names[argv[i]];
     if (name === undefined) {
@@ -114,6 +119,18 @@ async function main() {
     } else {
       counts[reply.backend] = (counts[reply.backend] ?? 0) + 1;
     }
+  }
+
+  for (let i = 0; i < args.failCalls; i++) {
+    const { error } = await say(client, args.deadlineMs, `fail ${i}`);
+    if (error) {
+      errors++;
+      firstError ??= describe(error);
+    }
+  }
+
+  if (args.lingerMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, args.lingerMs));
   }
 
   clearTimeout(hardLimit);

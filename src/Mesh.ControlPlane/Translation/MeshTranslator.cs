@@ -22,9 +22,12 @@ namespace Mesh.ControlPlane.Translation;
 public static class MeshTranslator
 {
     /// <summary>Translates <paramref name="snapshot"/> for every flavour of client.</summary>
-    public static XdsResourceSet Translate(MeshSnapshot snapshot, OutboundTrafficMode outboundTrafficMode = OutboundTrafficMode.AllowAny)
+    /// <param name="snapshot">The validated model.</param>
+    /// <param name="loadReporting">Whether EDS clusters name the control plane as their LRS server.</param>
+    /// <param name="outboundTrafficMode">What a sidecar does with traffic to hosts the mesh does not know.</param>
+    public static XdsResourceSet Translate(MeshSnapshot snapshot, bool loadReporting = false, OutboundTrafficMode outboundTrafficMode = OutboundTrafficMode.AllowAny)
     {
-        var proxyless = ProxylessTranslator.Translate(snapshot);
+        var proxyless = ProxylessTranslator.Translate(snapshot, loadReporting);
         var byType = proxyless.ByType
             .SetItem(XdsTypeUrls.Cluster, WithProtocolOptions(snapshot, proxyless.Of(XdsTypeUrls.Cluster)))
             .SetItem(XdsTypeUrls.ClusterLoadAssignment, WithTlsMode(snapshot, proxyless.Of(XdsTypeUrls.ClusterLoadAssignment)));

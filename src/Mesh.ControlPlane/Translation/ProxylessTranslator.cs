@@ -41,8 +41,11 @@ public static class ProxylessTranslator
 
     private static readonly ConfigSource Ads = new() { Ads = new AggregatedConfigSource(), ResourceApiVersion = ApiVersion.V3 };
 
-    /// <summary>Translates <paramref name="snapshot"/>.</summary>
-    public static XdsResourceSet Translate(MeshSnapshot snapshot)
+    /// <summary>
+    /// Translates <paramref name="snapshot"/>; with <paramref name="loadReporting"/>, every EDS cluster names the control
+    /// plane itself as its load reporting server (<c>lrs_server: { self: {} }</c>).
+    /// </summary>
+    public static XdsResourceSet Translate(MeshSnapshot snapshot, bool loadReporting = false)
     {
         var listeners = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
         var routes = ImmutableDictionary.CreateBuilder<string, XdsResource>(StringComparer.Ordinal);
@@ -76,6 +79,19 @@ public static class ProxylessTranslator
                 foreach (var subset in policy?.Subsets ?? [])
                 {
                     AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic.ForPort(port.Number));
+                }
+            }
+        }
+
+        if (loadReporting)
+        {
+            foreach (var (name, resource) in clusters.ToArray())
+            {
+                if (resource.Message is Cluster { Type: Cluster.Types.DiscoveryType.Eds } eds)
+                {
+                    var reporting = eds.Clone();
+                    reporting.LrsServer = new ConfigSource { Self = new SelfConfigSource() };
+                    clusters[name] = new XdsResource(name, reporting);
                 }
             }
         }

@@ -13,6 +13,7 @@ public sealed partial class XdsResourceCache : IDisposable
 {
     private readonly MeshSnapshotProvider _provider;
     private readonly ILogger _logger;
+    private readonly bool _loadReporting;
     private readonly Lock _lock = new();
     private readonly Dictionary<long, XdsConnection> _connections = [];
 
@@ -24,7 +25,8 @@ public sealed partial class XdsResourceCache : IDisposable
         _logger = logger;
         Limits = options.Value.XdsLimits;
         NackLog = new LogRateLimiter(Limits.NackLogBurst, Limits.NackLogWindow, time);
-        Current = MeshTranslator.Translate(provider.Current);
+        _loadReporting = options.Value.LoadReporting;
+        Current = MeshTranslator.Translate(provider.Current, _loadReporting);
         provider.SnapshotChanged += OnSnapshotChanged;
     }
 
@@ -71,7 +73,7 @@ public sealed partial class XdsResourceCache : IDisposable
     private void OnSnapshotChanged(MeshSnapshot snapshot)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var set = MeshTranslator.Translate(snapshot);
+        var set = MeshTranslator.Translate(snapshot, _loadReporting);
         XdsConnection[] connections;
         lock (_lock)
         {

@@ -121,7 +121,7 @@ internal static class SidecarBookinfo
     }
 
     public static XdsResourceSet For(MeshSnapshot snapshot, Node node, OutboundTrafficMode mode = OutboundTrafficMode.AllowAny) =>
-        MeshTranslator.Translate(snapshot, mode).ForClient(node, ClientWorkload.FromNode(node, XdsConnectionNamespace(node)));
+        MeshTranslator.Translate(snapshot, outboundTrafficMode: mode).ForClient(node, ClientWorkload.FromNode(node, XdsConnectionNamespace(node)));
 
     public static XdsResourceSet Productpage(string? scenario, OutboundTrafficMode mode = OutboundTrafficMode.AllowAny, params string[] extra) =>
         For(Snapshot(scenario, extra), SidecarNode(ProductpageIp, "productpage-v1-abc", labels: Workloads[0].Labels), mode);

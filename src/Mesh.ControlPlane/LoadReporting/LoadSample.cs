@@ -1,0 +1,7 @@
+namespace Mesh.ControlPlane.LoadReporting;
+
+/// <summary>One report's counts for an edge, as the history window keeps it.</summary>
+/// <param name="ReceivedAt">When the report arrived.</param>
+/// <param name="Interval">The interval the client says the report covers.</param>
+/// <param name="Counters">The counts.</param>
+internal readonly record struct LoadSample(DateTimeOffset ReceivedAt, TimeSpan Interval, LoadCounters Counters);

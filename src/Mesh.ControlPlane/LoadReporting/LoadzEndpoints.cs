@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Mesh.ControlPlane.LoadReporting;
+
+/// <summary>The load reports as JSON (<c>/debug/loadz</c>) and as Prometheus text (<c>/debug/loadz/metrics</c>).</summary>
+internal static class LoadzEndpoints
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/debug/loadz", (LoadReportStore store) => Results.Text(Loadz(store).ToJsonString(Indented), "application/json"));
+        endpoints.MapGet("/debug/loadz/metrics", (LoadReportStore store) => Results.Text(Prometheus(store), "text/plain; version=0.0.4"));
+    }
+
+    internal static JsonObject Loadz(LoadReportStore store)
+    {
+        var edges = new JsonArray();
+        foreach (var (key, load) in store.Snapshot())
+        {
+            var localities = new JsonObject();
+            foreach (var (name, counters) in load.Localities.OrderBy(l => l.Key, StringComparer.Ordinal))
+            {
+                localities[name] = Counters(counters);
+            }
+
+            var metrics = new JsonObject();
+            foreach (var (name, metric) in load.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
+            {
+                metrics[name] = new JsonObject { ["count"] = metric.Count, ["sum"] = metric.Sum };
+            }
+
+            var seconds = load.WindowInterval.TotalSeconds;
+            edges.Add(new JsonObject
+            {
+                ["sourceNamespace"] = key.SourceNamespace,
+                ["sourceWorkload"] = key.SourceWorkload,
+                ["destinationService"] = key.DestinationService,
+                ["destinationPort"] = key.DestinationPort,
+                ["destinationSubset"] = key.DestinationSubset,
+                ["total"] = Counters(load.Total),
+                ["inProgress"] = load.InProgress,
+                ["window"] = new JsonObject
+                {
+                    ["reports"] = load.WindowReports,
+                    ["seconds"] = seconds,
+                    ["counts"] = Counters(load.Window),
+                    ["requestsPerSecond"] = seconds > 0 ? load.Window.Issued / seconds : 0,
+                    ["errorRate"] = load.Window.Succeeded + load.Window.Errored > 0
+                        ? (double)load.Window.Errored / (load.Window.Succeeded + load.Window.Errored) : 0,
+                },
+                ["lastReport"] = load.LastReport.ToString("O", CultureInfo.InvariantCulture),
+                ["localities"] = localities,
+                ["metrics"] = metrics,
+            });
+        }
+
+        return new JsonObject { ["reports"] = store.Reports, ["edges"] = edges };
+    }
+
+    internal static string Prometheus(LoadReportStore store)
+    {
+        var text = new StringBuilder();
+        text.Append("# HELP mesh_lrs_requests_total Requests clients reported by load reporting (LRS), by outcome.\n");
+        text.Append("# TYPE mesh_lrs_requests_total counter\n");
+        var snapshot = store.Snapshot();
+        foreach (var (key, load) in snapshot)
+        {
+            Line(text, "mesh_lrs_requests_total", key, "issued", load.Total.Issued);
+            Line(text, "mesh_lrs_requests_total", key, "success", load.Total.Succeeded);
+            Line(text, "mesh_lrs_requests_total", key, "error", load.Total.Errored);
+            Line(text, "mesh_lrs_requests_total", key, "dropped", load.Total.Dropped);
+        }
+
+        text.Append("# HELP mesh_lrs_requests_in_progress Requests in progress at the clients' latest load reports.\n");
+        text.Append("# TYPE mesh_lrs_requests_in_progress gauge\n");
+        foreach (var (key, load) in snapshot)
+        {
+            Line(text, "mesh_lrs_requests_in_progress", key, null, load.InProgress);
+        }
+
+        return text.ToString();
+    }
+
+    private static JsonObject Counters(LoadCounters counters) => new()
+    {
+        ["issued"] = counters.Issued,
+        ["succeeded"] = counters.Succeeded,
+        ["errored"] = counters.Errored,
+        ["dropped"] = counters.Dropped,
+    };
+
+    private static void Line(StringBuilder text, string name, LoadEdgeKey key, string? outcome, ulong value)
+    {
+        text.Append(name).Append("{source_workload=\"").Append(Escape(key.SourceWorkload))
+            .Append("\",source_namespace=\"").Append(Escape(key.SourceNamespace))
+            .Append("\",destination_service=\"").Append(Escape(key.DestinationService))
+            .Append("\",destination_port=\"").Append(key.DestinationPort.ToString(CultureInfo.InvariantCulture))
+            .Append("\",destination_subset=\"").Append(Escape(key.DestinationSubset)).Append('"');
+        if (outcome is not null)
+        {
+            text.Append(",outcome=\"").Append(outcome).Append('"');
+        }
+
+        text.Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    private static string Escape(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+}
