@@ -90,6 +90,8 @@ public sealed class ControlPlaneOptions
 
     /// <summary>The bounds of every ADS stream (queues, names, node size, send timeout, NACK logging).</summary>
     public Xds.XdsStreamLimits XdsLimits { get; set; } = new();
+
+    /// <summary>
     /// Whether EDS clusters name the control plane as their load reporting server (<c>lrs_server: { self: {} }</c>), so
     /// clients send load reports (LRS) that <c>/debug/loadz</c> shows. Default off. On the command line: <c>--load-reporting</c>.
     /// </summary>
