@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Mesh.Client.LoadBalancing.RingHash;
 using Mesh.Client.Resources;
 using Mesh.Client.Routing;
 
@@ -23,7 +24,13 @@ internal abstract class ClusterPicker
     /// The picker for a cluster's endpoints: ring hash, or round robin / least request over localities; calls wait
     /// while endpoints are connecting and fail when none can be reached.
     /// </summary>
-    public static ClusterPicker Create(ClusterConfig config, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ref RingHashPicker? ring, out bool ready, out bool connecting)
+    /// <param name="config">The cluster's configuration.</param>
+    /// <param name="localities">Its localities with their members.</param>
+    /// <param name="ring">The cached ring-hash picker, built on first use.</param>
+    /// <param name="ready">Whether any endpoint is ready.</param>
+    /// <param name="connecting">Whether any endpoint is connecting.</param>
+    /// <param name="channelId">The channel's random id for the channel-id hash policy (gRFC A42).</param>
+    public static ClusterPicker Create(ClusterConfig config, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ref RingHashPicker? ring, out bool ready, out bool connecting, ulong channelId = 0)
     {
         ready = false;
         connecting = false;
@@ -48,7 +55,13 @@ internal abstract class ClusterPicker
 
         if (cluster.LbPolicy == LbPolicyKind.RingHash)
         {
-            return ring ??= RingHashPicker.Create(cluster, localities)!;
+            ring ??= RingHashPicker.Create(cluster, localities, channelId);
+            return ring ?? Failing($"no endpoint with weight in cluster '{cluster.Name}'");
+        }
+
+        if (cluster.LbPolicy == LbPolicyKind.PickFirst)
+        {
+            return PickFirstPicker.Create(cluster, localities, channelId);
         }
 
         return LocalityPicker.Create(cluster, localities)!;
@@ -217,101 +230,73 @@ internal sealed class LocalityPicker : ClusterPicker
 }
 
 /// <summary>
-/// Consistent hashing (gRFC A42): a ring of endpoint entries sized by weight; a call's hash (from the route's hash
-/// policy headers, or random when they are absent) lands on the ring, and the first ready endpoint from there
-/// takes it. The ring is built when endpoints change; readiness is read at pick time.
+/// Consistent hashing (gRFC A42): the ring of <see cref="HashRing{T}"/> (XXH64 of <c>"{hashKey}_{i}"</c>, weights
+/// = locality weight × endpoint weight, size within the cluster's bounds and gRPC's cap of 4096); a call's hash comes
+/// from the route's hash policies (<see cref="RequestHash"/>), or is random when none produced one; the first entry
+/// at or after it whose endpoint is ready takes the call. The ring is built when endpoints change; readiness is read
+/// at pick time.
 /// </summary>
 internal sealed class RingHashPicker : ClusterPicker
 {
-    private readonly ulong[] _hashes;
-    private readonly ClusterMember[] _entries;
+    private readonly HashRing<ClusterMember> _ring;
+    private readonly ulong _channelId;
 
-    public RingHashPicker(ulong[] hashes, ClusterMember[] entries)
+    private RingHashPicker(HashRing<ClusterMember> ring, ulong channelId)
     {
-        _hashes = hashes;
-        _entries = entries;
+        _ring = ring;
+        _channelId = channelId;
     }
 
-    /// <summary>Builds the ring for the endpoints of the lowest priority.</summary>
-    public static RingHashPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities)
+    /// <summary>The ring (for tests and diagnostics).</summary>
+    public HashRing<ClusterMember> Ring => _ring;
+
+    /// <summary>Builds the ring for the endpoints of the lowest priority; null when no endpoint has weight.</summary>
+    /// <param name="cluster">The cluster, for its ring size bounds.</param>
+    /// <param name="localities">The cluster's localities with their members.</param>
+    /// <param name="channelId">The channel's random id, hashed by the channel-id hash policy.</param>
+    public static RingHashPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ulong channelId)
     {
-        var weighted = new List<(ClusterMember Endpoint, double Weight)>();
-        double total = 0;
+        uint? priority = null;
         foreach (var (locality, endpoints) in localities)
         {
-            if (locality.Priority != 0)
+            if (endpoints.Length > 0 && (priority is null || locality.Priority < priority))
+            {
+                priority = locality.Priority;
+            }
+        }
+
+        var weighted = new List<RingEndpoint<ClusterMember>>();
+        foreach (var (locality, endpoints) in localities)
+        {
+            if (locality.Priority != priority)
             {
                 continue;
             }
 
-            uint localityEndpointWeight = 0;
-            foreach (var e in locality.Endpoints)
-            {
-                localityEndpointWeight += e.Weight;
-            }
-
             for (var i = 0; i < endpoints.Length; i++)
             {
-                var weight = locality.Weight * (double)locality.Endpoints[i].Weight / Math.Max(1u, localityEndpointWeight);
-                weighted.Add((endpoints[i], weight));
-                total += weight;
+                var endpoint = locality.Endpoints[i];
+                weighted.Add(new RingEndpoint<ClusterMember>(endpoints[i], RingEndpoint<ClusterMember>.KeyOf(endpoint), (ulong)Math.Max(1u, locality.Weight) * Math.Max(1u, endpoint.Weight)));
             }
         }
 
-        if (weighted.Count == 0)
-        {
-            return null;
-        }
-
-        // Scale so the smallest weight gets at least one entry, within [min, max] ring size (A42).
-        var minNormalized = weighted.Min(w => w.Weight / total);
-        var scale = Math.Min(Math.Ceiling(minNormalized * cluster.MinRingSize) / minNormalized, cluster.MaxRingSize);
-        var ring = new List<(ulong Hash, ClusterMember Endpoint)>((int)Math.Min(scale * 1.1 + weighted.Count, 9_000_000));
-        double target = 0, current = 0;
-        foreach (var (endpoint, weight) in weighted)
-        {
-            target += scale * weight / total;
-            var n = 0;
-            while (current < target)
-            {
-                ring.Add((StableHash.Hash($"{endpoint.Endpoint.Host}:{endpoint.Endpoint.Port}_{n}"), endpoint));
-                current++;
-                n++;
-            }
-        }
-
-        ring.Sort(static (a, b) => a.Hash.CompareTo(b.Hash));
-        return new RingHashPicker([.. ring.Select(r => r.Hash)], [.. ring.Select(r => r.Endpoint)]);
+        var ring = HashRing<ClusterMember>.Build(weighted, cluster.MinRingSize, cluster.MaxRingSize, HashRing<ClusterMember>.GrpcDefaultRingSizeCap);
+        return ring.Count == 0 ? null : new RingHashPicker(ring, channelId);
     }
+
+    /// <summary>The request hash of a call (A42), or a random one when no hash policy produced one.</summary>
+    public ulong HashOf<THeaders>(THeaders headers, RouteActionResource action)
+        where THeaders : IRequestHeaders =>
+        RequestHash.Compute(action.HashPolicies, headers, static (h, name) => h.Get(name), _channelId)
+            ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     public override EndpointPick Pick<THeaders>(THeaders headers, RouteActionResource action)
     {
-        ulong hash = 0;
-        var hashed = false;
-        foreach (var name in action.HashHeaders)
-        {
-            if (headers.Get(name) is { } value)
-            {
-                hash = hashed ? (hash << 1 | hash >> 63) ^ StableHash.Hash(value) : StableHash.Hash(value);
-                hashed = true;
-            }
-        }
-
-        if (!hashed)
-        {
-            hash = (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
-        }
-
-        var start = Array.BinarySearch(_hashes, hash);
-        if (start < 0)
-        {
-            start = ~start;
-        }
-
+        var start = _ring.IndexOf(HashOf(headers, action));
         var connecting = false;
-        for (var i = 0; i < _entries.Length; i++)
+        for (var i = 0; i < _ring.Count; i++)
         {
-            var member = _entries[(start + i) % _entries.Length];
+            var member = _ring.ItemAt((start + i) % _ring.Count);
             if (member.Endpoint.State == ConnectivityState.Ready && !member.IsEjected)
             {
                 return EndpointPick.For(member);
@@ -324,23 +309,57 @@ internal sealed class RingHashPicker : ClusterPicker
     }
 }
 
-/// <summary>A 64-bit hash that is the same in every process (unlike string.GetHashCode): FNV-1a with a final mix.</summary>
-internal static class StableHash
+/// <summary>
+/// pick_first (gRFC A62): the endpoints in address order (localities by priority, then as listed) and the first
+/// ready one takes every call. With <c>shuffle_address_list</c> the order is a random permutation fixed per channel
+/// (each endpoint's key hashed with the channel's random id), so a connectivity change does not reshuffle it.
+/// </summary>
+internal sealed class PickFirstPicker : ClusterPicker
 {
-    public static ulong Hash(string text)
+    private readonly ClusterMember[] _ordered;
+
+    private PickFirstPicker(ClusterMember[] ordered) => _ordered = ordered;
+
+    /// <summary>The endpoints in the order they are tried.</summary>
+    public IReadOnlyList<ClusterMember> Order => _ordered;
+
+    /// <summary>Orders the cluster's endpoints for pick_first.</summary>
+    /// <param name="cluster">The cluster, for its shuffle flag.</param>
+    /// <param name="localities">Its localities with their members.</param>
+    /// <param name="channelId">The channel's random id, the seed of the shuffle.</param>
+    public static PickFirstPicker Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ulong channelId)
     {
-        var hash = 14695981039346656037UL;
-        foreach (var c in text)
+        var list = new List<(uint Priority, int Index, ulong Shuffle, ClusterMember Member)>();
+        foreach (var (locality, endpoints) in localities)
         {
-            hash = (hash ^ c) * 1099511628211UL;
+            for (var i = 0; i < endpoints.Length; i++)
+            {
+                var key = RingEndpoint<ClusterMember>.KeyOf(locality.Endpoints[i]);
+                var shuffle = cluster.ShuffleAddressList ? Xxh64.Hash(key + "/" + channelId.ToString(System.Globalization.CultureInfo.InvariantCulture)) : 0;
+                list.Add((locality.Priority, list.Count, shuffle, endpoints[i]));
+            }
         }
 
-        // splitmix64 finaliser, for good spread of nearby inputs.
-        hash ^= hash >> 30;
-        hash *= 0xbf58476d1ce4e5b9UL;
-        hash ^= hash >> 27;
-        hash *= 0x94d049bb133111ebUL;
-        hash ^= hash >> 31;
-        return hash;
+        list.Sort(static (a, b) => a.Shuffle != b.Shuffle ? a.Shuffle.CompareTo(b.Shuffle) : a.Priority != b.Priority ? a.Priority.CompareTo(b.Priority) : a.Index.CompareTo(b.Index));
+        var ordered = new ClusterMember[list.Count];
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            ordered[i] = list[i].Member;
+        }
+
+        return new PickFirstPicker(ordered);
+    }
+
+    public override EndpointPick Pick<THeaders>(THeaders headers, RouteActionResource action)
+    {
+        foreach (var member in _ordered)
+        {
+            if (member.Endpoint.State == ConnectivityState.Ready && !member.IsEjected)
+            {
+                return EndpointPick.For(member);
+            }
+        }
+
+        return EndpointPick.Wait;
     }
 }

@@ -45,6 +45,9 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private Policies.RoutePolicy[] _policies = [];
     private ChannelPickers? _pickers;
     private long _version;
+
+    // The channel's random id, hashed by the io.grpc.channel_id hash policy (gRFC A42): one per channel.
+    private readonly ulong _channelId = (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
     private long _published;
     private bool _disposed;
 
@@ -274,7 +277,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 var ready = false;
                 var connecting = false;
                 pickers[name] = entry.Config is { } clusterConfig
-                    ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting)
+                    ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting, _channelId)
                     : ClusterPicker.Failing("cluster not resolved");
                 entry.Ring = ring;
                 anyReady |= ready;

@@ -141,7 +141,8 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : Sub
             return Failure(RouteTable.NonForwardingReason, drop: false);
         }
 
-        var pick = table.PickInCluster(RouteTable.ChooseCluster(action), action, headers);
+        var cluster = RouteTable.ChooseCluster(action);
+        var pick = table.PickInCluster(cluster, action, headers);
         if (pick.Member is { Endpoint.Subchannel: { } subchannel } member)
         {
             if (member.Tls is { } tls)
@@ -155,7 +156,7 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : Sub
                 request.Options.Set(Transport.MeshConnector.TlsOption, tls);
             }
 
-            var policy = (uint)index < (uint)policies.Length ? policies[index] : RoutePolicy.None;
+            var policy = (uint)index < (uint)policies.Length ? policies[index].ForCluster(cluster) : RoutePolicy.None;
             if (!policy.IsEmpty)
             {
                 request.Options.Set(MeshCallHandler.PolicyKey, policy);

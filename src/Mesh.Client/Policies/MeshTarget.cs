@@ -27,6 +27,9 @@ internal sealed class MeshTarget : IDisposable
     private readonly TimeProvider _time;
     private readonly TaskCompletionSource _firstUpdate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
+
+    // This target's random id for the io.grpc.channel_id hash policy (gRFC A42).
+    private readonly ulong _channelId = (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
     private Dictionary<(string, int), EndpointState> _endpoints = [];
     private Dictionary<string, ClusterCounter> _counters = new(StringComparer.Ordinal);
     private Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>> _detectors = new(StringComparer.Ordinal);
@@ -160,7 +163,7 @@ internal sealed class MeshTarget : IDisposable
 
             detector?.Update(all);
             RingHashPicker? ring = null;
-            pickers[name] = ClusterPicker.Create(cluster, localities, ref ring, out _, out _);
+            pickers[name] = ClusterPicker.Create(cluster, localities, ref ring, out _, out _, _channelId);
             byCluster[name] = all;
         }
 

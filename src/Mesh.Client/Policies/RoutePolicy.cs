@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Envoy.Extensions.Filters.Http.Fault.V3;
 using Mesh.Client.Resources;
 using Mesh.Client.Routing;
@@ -22,6 +23,26 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
 
     public bool IsEmpty => Fault is null && RetryPipeline is null && Timeout is null;
 
+    /// <summary>
+    /// The policy for calls sent to a weighted cluster that has its own typed_per_filter_config (gRFC A39: the
+    /// weighted cluster's override wins over the route's and the virtual host's); empty when no cluster has one.
+    /// </summary>
+    public ImmutableArray<(string Cluster, RoutePolicy Policy)> ClusterPolicies { get; init; } = [];
+
+    /// <summary>The policy for a call the route sends to <paramref name="cluster"/>: its own when it has overrides, else this one.</summary>
+    public RoutePolicy ForCluster(string cluster)
+    {
+        foreach (var (name, policy) in ClusterPolicies)
+        {
+            if (string.Equals(name, cluster, StringComparison.Ordinal))
+            {
+                return policy;
+            }
+        }
+
+        return this;
+    }
+
     /// <summary>Compiles the policies of <paramref name="route"/> in <paramref name="config"/>; <see cref="None"/> when it has none.</summary>
     public static RoutePolicy Compile(XdsConfig config, RouteResource route, TimeProvider time)
     {
@@ -41,6 +62,20 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
         }
 
         var policy = new RoutePolicy(route.Action, fault, retry, pipeline, route.Action?.MaxStreamDuration);
+        if (route.Action is { } action)
+        {
+            var perCluster = ImmutableArray.CreateBuilder<(string, RoutePolicy)>();
+            foreach (var cluster in action.Clusters)
+            {
+                if (!cluster.FilterOverrides.IsEmpty)
+                {
+                    perCluster.Add((cluster.Name, policy with { Fault = EffectiveFault(config, route, cluster) }));
+                }
+            }
+
+            policy = policy with { ClusterPolicies = perCluster.ToImmutable() };
+        }
+
         return policy;
     }
 
@@ -51,8 +86,11 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
         return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
     }
 
-    /// <summary>A39: the most specific typed_per_filter_config for the fault filter wins: route, then virtual host, then the listener's filter config.</summary>
-    private static FaultPolicy? EffectiveFault(XdsConfig config, RouteResource route)
+    /// <summary>
+    /// A39: the most specific typed_per_filter_config for the fault filter wins: the weighted cluster's (when given),
+    /// then the route's, then the virtual host's, then the listener's filter config.
+    /// </summary>
+    private static FaultPolicy? EffectiveFault(XdsConfig config, RouteResource route, WeightedClusterResource? cluster = null)
     {
         foreach (var filter in config.HttpFilters)
         {
@@ -61,7 +99,8 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
                 continue;
             }
 
-            var any = route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride
+            var any = cluster is not null && cluster.FilterOverrides.TryGetValue(filter.Name, out var clusterOverride) ? clusterOverride
+                : route.FilterOverrides.TryGetValue(filter.Name, out var routeOverride) ? routeOverride
                 : config.VirtualHost.FilterOverrides.TryGetValue(filter.Name, out var hostOverride) ? hostOverride
                 : filter.Config;
             if (any.TypeUrl == "type.googleapis.com/envoy.config.route.v3.FilterConfig")
