@@ -14,8 +14,13 @@ public static class MeshGrpcChannelExtensions
     /// automatically; use it as <c>new Greeter.GreeterClient(channel.CreateMeshCallInvoker(services, "xds:///greeter:9080"))</c>
     /// with the address the channel was made for.
     /// </summary>
-    public static CallInvoker CreateMeshCallInvoker(this GrpcChannel channel, IServiceProvider services, string address) =>
-        channel.Intercept(services.GetRequiredService<MeshInterceptorFactory>().Create(new Uri(address)));
+    public static CallInvoker CreateMeshCallInvoker(this GrpcChannel channel, IServiceProvider services, string address)
+    {
+        var uri = new Uri(address);
+        return channel
+            .Intercept(services.GetRequiredService<MeshInterceptorFactory>().Create(uri))
+            .Intercept(new Mesh.Client.Telemetry.MeshTelemetryInterceptor(services.GetRequiredService<Mesh.Client.Telemetry.ClientTelemetry>(), Mesh.Client.Telemetry.MeshTelemetryInterceptor.TargetOf(uri)));
+    }
 
     /// <summary>
     /// Sets up channel options for an <c>xds:///</c> channel built by hand: the application's services (resolver,
@@ -38,6 +43,13 @@ public static class MeshGrpcChannelExtensions
         else if (Mesh.Client.Transport.MeshConnector.FindSocketsHandler(options.HttpHandler) is { } sockets)
         {
             Mesh.Client.Transport.MeshConnector.TryInstallForGrpc(sockets);
+        }
+
+        // Telemetry per attempt (metadata exchange, sizes, outcome), below the balancer.
+        if (options.HttpHandler is not Mesh.Client.Telemetry.MeshTelemetryHandler
+            && services.GetService<Mesh.Client.Telemetry.ClientTelemetry>() is { } telemetry)
+        {
+            options.HttpHandler = new Mesh.Client.Telemetry.MeshTelemetryHandler(telemetry) { InnerHandler = options.HttpHandler };
         }
 
         return options;

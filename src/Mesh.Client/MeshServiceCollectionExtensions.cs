@@ -44,6 +44,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.ServiceDiscovery.IServiceEndpointProviderFactory, MeshServiceEndpointProviderFactory>());
 
         services.TryAddSingleton<MeshInterceptorFactory>();
+        services.TryAddSingleton<Mesh.Client.Telemetry.ClientTelemetry>();
 
         // gRPC clients from the client factory that target xds:/// get plaintext credentials unless they set their own,
         // and the mesh interceptor (route faults, timeouts, retries). Post-configured, so the address is known.
@@ -63,11 +64,19 @@ public static class MeshServiceCollectionExtensions
                     {
                         Mesh.Client.Transport.MeshConnector.TryInstallForGrpc(sockets);
                     }
+
+                    // Telemetry per attempt (metadata exchange, sizes, outcome), below the balancer.
+                    if (channel.HttpHandler is { } handler && channel.ServiceProvider is { } provider)
+                    {
+                        channel.HttpHandler = new Mesh.Client.Telemetry.MeshTelemetryHandler(provider.GetRequiredService<Mesh.Client.Telemetry.ClientTelemetry>()) { InnerHandler = handler };
+                    }
                 }
             });
             if (factory.Address?.Scheme == "xds")
             {
                 var address = factory.Address;
+                factory.InterceptorRegistrations.Add(new InterceptorRegistration(
+                    InterceptorScope.Channel, sp => new Mesh.Client.Telemetry.MeshTelemetryInterceptor(sp.GetRequiredService<Mesh.Client.Telemetry.ClientTelemetry>(), Mesh.Client.Telemetry.MeshTelemetryInterceptor.TargetOf(address))));
                 factory.InterceptorRegistrations.Add(new InterceptorRegistration(
                     InterceptorScope.Channel, sp => sp.GetRequiredService<MeshInterceptorFactory>().Create(address)));
             }

@@ -38,6 +38,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         var index = state.Table.Match(uri.AbsolutePath, headers);
         if (index < 0)
         {
+            Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.NoRoute); // telemetry hook
             return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
         }
 
@@ -56,11 +57,13 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             {
                 if (fault.DrawDelay(headers) is { } delay)
                 {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.DelayInjected); // telemetry hook
                     await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
                 }
 
                 if (fault.DrawAbort(headers) is { } abort)
                 {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.FaultInjected); // telemetry hook
                     return Answer(HttpStatusCode.ServiceUnavailable, "fault filter abort: " + abort.StatusCode, request);
                 }
             }
@@ -81,6 +84,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             if (pick.Member is not { } member)
             {
                 MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure)); // telemetry hook
                 return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
             }
 
@@ -117,6 +121,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             }
             catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
             {
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.UpstreamRequestTimeout); // telemetry hook
                 return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
             }
             finally
@@ -126,6 +131,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
             if (!retriable || attempt >= attempts)
             {
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(retriable ? Telemetry.ResponseFlags.UpstreamRetryLimitExceeded : Telemetry.ResponseFlags.None); // telemetry hook
                 return response ?? Answer(HttpStatusCode.ServiceUnavailable, "upstream connect error", request);
             }
 

@@ -159,6 +159,7 @@ internal sealed class MeshPicker(RouteTable table) : SubchannelPicker
         }
 
         MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
+        Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure)); // telemetry hook
         return Failure(pick.Failure!, pick.IsDrop);
     }
 

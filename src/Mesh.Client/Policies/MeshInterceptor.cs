@@ -300,11 +300,13 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
             {
                 if (fault.DrawDelay(plan.Headers) is { } delay)
                 {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.DelayInjected); // telemetry hook
                     await DelayWithinDeadlineAsync(delay, plan.Deadline, attempts, cancellation).ConfigureAwait(false);
                 }
 
                 if (fault.DrawAbort(plan.Headers) is { } abort)
                 {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.FaultInjected); // telemetry hook
                     attempts.Status = abort;
                     throw new RpcException(abort);
                 }
@@ -329,6 +331,7 @@ internal sealed class MeshInterceptor(MeshTarget target, TimeProvider time) : In
         }
         catch (RetriableAttemptException ex)
         {
+            Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.UpstreamRetryLimitExceeded); // telemetry hook
             throw ex.Error; // retries exhausted: the caller sees the last attempt's status
         }
     }

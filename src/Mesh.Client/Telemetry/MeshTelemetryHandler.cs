@@ -1,0 +1,122 @@
+using Mesh.Client.Policies;
+
+namespace Mesh.Client.Telemetry;
+
+/// <summary>
+/// The transport side of client telemetry, one HTTP request per call attempt (below the balancer for gRPC channels,
+/// below the routing handler for HttpClients): sends the metadata-exchange headers, counts request and response bytes
+/// and gRPC messages, reads the server's peer metadata (and strips it before the application sees it), and when the
+/// response has been read reports the attempt — to the call it belongs to (<see cref="ClientCallTelemetry"/>), or, for
+/// a call no adapter tracks (a hand-made channel without the mesh call invoker), records it as the call.
+/// </summary>
+internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : DelegatingHandler
+{
+    private static readonly Action<CountingContent> ResponseRead = static content => ((Attempt)content.State!).Finish(content);
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var call = ClientCallTelemetry.Current;
+        var protocol = request.Content?.Headers.ContentType?.MediaType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
+            ? IstioLabels.Grpc
+            : IstioLabels.Http;
+        var attempt = new Attempt(call, telemetry.NewRequest(protocol));
+        telemetry.SetDestinationService(attempt.Request, MeshCallContext.Current?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
+
+        var headers = request.Headers;
+        headers.Remove(PeerMetadataCodec.MetadataHeader);
+        headers.Remove(PeerMetadataCodec.IdHeader);
+        headers.TryAddWithoutValidation(PeerMetadataCodec.MetadataHeader, telemetry.MetadataHeader);
+        headers.TryAddWithoutValidation(PeerMetadataCodec.IdHeader, telemetry.IdHeader);
+        if (request.Content is { } body)
+        {
+            attempt.Sent = new CountingContent(body, completed: null);
+            request.Content = attempt.Sent;
+        }
+
+        call?.AttemptStarted();
+        HttpResponseMessage response;
+        try
+        {
+            response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException)
+        {
+            attempt.Request.Flags |= ResponseFlags.UpstreamConnectionFailure;
+            attempt.Finish(received: null);
+            throw;
+        }
+        catch (Exception)
+        {
+            attempt.Finish(received: null);
+            throw;
+        }
+
+        attempt.Response = response;
+        attempt.Request.ResponseCode = (int)response.StatusCode;
+        attempt.Request.Destination = PeerMetadataCodec.ReadPeer(
+            First(response.Headers, PeerMetadataCodec.MetadataHeader), First(response.Headers, PeerMetadataCodec.IdHeader));
+        response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
+        response.Headers.Remove(PeerMetadataCodec.IdHeader);
+        if (response.Content is { } content)
+        {
+            response.Content = new CountingContent(content, ResponseRead) { State = attempt };
+        }
+        else
+        {
+            attempt.Finish(received: null);
+        }
+
+        return response;
+    }
+
+    private static string? First(System.Net.Http.Headers.HttpHeaders headers, string name) =>
+        headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+
+    /// <summary>One attempt being measured.</summary>
+    private sealed class Attempt(ClientCallTelemetry? call, IstioRequest request)
+    {
+        private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
+        private int _finished;
+
+        public IstioRequest Request { get; } = request;
+
+        public CountingContent? Sent { get; set; }
+
+        public HttpResponseMessage? Response { get; set; }
+
+        public void Finish(CountingContent? received)
+        {
+            if (Interlocked.Exchange(ref _finished, 1) != 0)
+            {
+                return;
+            }
+
+            Request.DurationMilliseconds = ClientTelemetry.ElapsedMilliseconds(_start);
+            Request.RequestBytes = Sent?.Bytes ?? 0;
+            Request.RequestMessages = Sent?.Messages ?? 0;
+            if (received is not null)
+            {
+                Request.ResponseBytes = received.Bytes;
+                Request.ResponseMessages = received.Messages;
+            }
+
+            if (Request.Protocol == IstioLabels.Grpc && Response is { } response)
+            {
+                var status = First(response.TrailingHeaders, "grpc-status") ?? First(response.Headers, "grpc-status");
+                if (int.TryParse(status, System.Globalization.CultureInfo.InvariantCulture, out var code))
+                {
+                    Request.GrpcStatus = code;
+                }
+            }
+
+            if (call is not null)
+            {
+                call.AttemptEnded(Request);
+            }
+            else
+            {
+                ClientTelemetry.Record(Request);
+            }
+        }
+    }
+}
