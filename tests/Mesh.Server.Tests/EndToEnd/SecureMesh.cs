@@ -65,7 +65,7 @@ internal sealed class SecureMesh : IAsyncDisposable
     }
 
     /// <summary>Starts a mesh server for <paramref name="serviceAccount"/> (labels app: <paramref name="app"/>) and returns its port.</summary>
-    public async Task<int> StartServerAsync(string serviceAccount, string app, TimeSpan? lifetime = null, HttpProtocols protocols = HttpProtocols.Http2, string? clusterId = null)
+    public async Task<int> StartServerAsync(string serviceAccount, string app, TimeSpan? lifetime = null, HttpProtocols protocols = HttpProtocols.Http2, string? clusterId = null, Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -76,7 +76,9 @@ internal sealed class SecureMesh : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = protocols));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(new ServerName(serviceAccount));
+        configure?.Invoke(builder);
         var server = builder.Build();
+        map?.Invoke(server);
         server.MapGrpcService<ReviewsService>();
         server.MapGrpcService<AdminService>();
         server.MapGet("/whoami", (HttpContext context) =>
