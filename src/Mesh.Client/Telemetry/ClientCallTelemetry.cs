@@ -55,6 +55,12 @@ internal sealed class ClientCallTelemetry
         {
             Flags |= flag;
         }
+
+        // Faults, drops and exhausted retries are events on the caller's span (each attempt has its own span).
+        if (flag != ResponseFlags.None && Activity.Current is { } activity)
+        {
+            activity.AddEvent(new ActivityEvent("mesh." + ResponseFlagsText.Of(flag)));
+        }
     }
 
     /// <summary>An attempt reached the transport.</summary>

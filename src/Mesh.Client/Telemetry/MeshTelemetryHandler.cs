@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Policies;
 
 namespace Mesh.Client.Telemetry;
@@ -31,6 +33,39 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         {
             attempt.Sent = new CountingContent(body, completed: null);
             request.Content = attempt.Sent;
+        }
+
+        // A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id.
+        var parent = Activity.Current;
+        var activity = MeshClientDiagnostics.ActivitySource.HasListeners()
+            ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client)
+            : null;
+        var requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
+        TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        if (activity is not null)
+        {
+            attempt.Activity = activity;
+            SpanTags.AddWorkload(activity, telemetry.Self);
+            activity.SetTag(SpanTags.RequestId, requestId);
+            activity.SetTag(SpanTags.HttpMethod, request.Method.Method);
+            activity.SetTag(SpanTags.HttpUrl, request.RequestUri?.ToString());
+            activity.SetTag(SpanTags.HttpProtocol, "HTTP/" + request.Version.ToString());
+            activity.SetTag(SpanTags.UpstreamAddress, request.RequestUri?.Authority);
+            if (MeshCallContext.Current?.Cluster is { } cluster)
+            {
+                activity.SetTag(SpanTags.UpstreamCluster, cluster);
+                activity.SetTag(SpanTags.UpstreamClusterName, cluster);
+            }
+
+            if (call is { Attempts: > 0 } retried)
+            {
+                activity.AddEvent(new ActivityEvent("retry", tags: new ActivityTagsCollection { ["attempt"] = retried.Attempts + 1 }));
+            }
+
+            if (protocol == IstioLabels.Grpc)
+            {
+                activity.SetTag(SpanTags.GrpcPath, request.RequestUri?.AbsolutePath);
+            }
         }
 
         call?.AttemptStarted();
@@ -84,6 +119,8 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
         public HttpResponseMessage? Response { get; set; }
 
+        public Activity? Activity { get; set; }
+
         public void Finish(CountingContent? received)
         {
             if (Interlocked.Exchange(ref _finished, 1) != 0)
@@ -107,6 +144,26 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                 {
                     Request.GrpcStatus = code;
                 }
+            }
+
+            if (Activity is { } activity)
+            {
+                activity.SetTag(SpanTags.HttpStatusCode, Request.ResponseCode);
+                activity.SetTag(SpanTags.RequestSize, Request.RequestBytes);
+                activity.SetTag(SpanTags.ResponseSize, Request.ResponseBytes);
+                activity.SetTag(SpanTags.ResponseFlags, ResponseFlagsText.Of(Request.Flags));
+                if (Request.GrpcStatus is { } grpc)
+                {
+                    activity.SetTag(SpanTags.GrpcStatusCode, grpc);
+                }
+
+                if (Request.ResponseCode is 0 or >= 500 || Request.GrpcStatus is > 0)
+                {
+                    activity.SetTag(SpanTags.Error, "true");
+                    activity.SetStatus(ActivityStatusCode.Error);
+                }
+
+                activity.Stop();
             }
 
             if (call is not null)

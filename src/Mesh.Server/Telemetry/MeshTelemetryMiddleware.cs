@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Mesh.Client.Telemetry;
+using Mesh.Server.Diagnostics;
 using Mesh.Server.Security;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -33,45 +34,130 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
             context.Response.Headers[PeerMetadataCodec.IdHeader] = telemetry.IdHeader;
         }
 
-        if (!ServerTelemetry.Metrics.Enabled)
+        // x-request-id: the caller's, or a new one (Envoy makes one at the edge); outgoing calls of this request carry it.
+        var requestId = headers[TraceHeaders.RequestId].FirstOrDefault() ?? TraceHeaders.NewRequestId();
+        TraceHeaders.CurrentRequest = requestId; // this async method's flow (the application's handling) only
+        var activity = StartActivity(context, requestId, peer);
+        var metered = ServerTelemetry.Metrics.Enabled;
+        if (!metered && activity is null)
         {
             await next(context).ConfigureAwait(false);
             return;
         }
 
-        var requestBody = context.Features.Get<IRequestBodyPipeFeature>() is { } pipe ? new CountingRequestBody(pipe.Reader) : null;
-        if (requestBody is not null)
+        CountingRequestBody? requestBody = null;
+        CountingResponseBody? responseBody = null;
+        if (metered || activity is not null)
         {
-            context.Features.Set<IRequestBodyPipeFeature>(requestBody);
-        }
+            requestBody = context.Features.Get<IRequestBodyPipeFeature>() is { } pipe ? new CountingRequestBody(pipe.Reader) : null;
+            if (requestBody is not null)
+            {
+                context.Features.Set<IRequestBodyPipeFeature>(requestBody);
+            }
 
-        var responseBody = context.Features.Get<IHttpResponseBodyFeature>() is { } body ? new CountingResponseBody(body) : null;
-        if (responseBody is not null)
-        {
-            context.Features.Set<IHttpResponseBodyFeature>(responseBody);
+            responseBody = context.Features.Get<IHttpResponseBodyFeature>() is { } body ? new CountingResponseBody(body) : null;
+            if (responseBody is not null)
+            {
+                context.Features.Set<IHttpResponseBodyFeature>(responseBody);
+            }
         }
 
         var flags = ResponseFlags.None;
+        var failed = false;
         try
         {
             await next(context).ConfigureAwait(false);
         }
         catch (Exception)
         {
-            flags |= context.RequestAborted.IsCancellationRequested ? ResponseFlags.DownstreamConnectionTermination : ResponseFlags.None;
-            Record(context, start, peer, requestBody, responseBody, flags, failed: true);
+            failed = true;
             throw;
         }
-
-        if (context.RequestAborted.IsCancellationRequested)
+        finally
         {
-            flags |= ResponseFlags.DownstreamConnectionTermination;
-        }
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                flags |= ResponseFlags.DownstreamConnectionTermination;
+            }
 
-        Record(context, start, peer, requestBody, responseBody, flags, failed: false);
+            var record = Record(context, start, peer, requestBody, responseBody, flags, failed);
+            if (metered)
+            {
+                ServerTelemetry.Metrics.Record(record);
+            }
+
+            if (activity is not null)
+            {
+                EndActivity(activity, record);
+            }
+        }
     }
 
-    private void Record(HttpContext context, long start, WorkloadMetadata peer, CountingRequestBody? requestBody, CountingResponseBody? responseBody, ResponseFlags flags, bool failed)
+    /// <summary>
+    /// The server span (Envoy's inbound span): a child of the caller's W3C context (through ASP.NET Core's own activity
+    /// when that is recorded), or of its B3 context when the caller is a Zipkin-propagating one.
+    /// </summary>
+    private Activity? StartActivity(HttpContext context, string requestId, WorkloadMetadata peer)
+    {
+        var source = MeshServerDiagnostics.ActivitySource;
+        if (!source.HasListeners())
+        {
+            return null;
+        }
+
+        var headers = context.Request.Headers;
+        var name = context.Request.Host.Host + ":" + context.Request.Host.Port?.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/*";
+        Activity? activity;
+        // ASP.NET Core's own request activity is our parent only when someone records it; otherwise the caller's
+        // context (W3C, or B3 from a Zipkin-propagating caller) is, so the hop is never parented to an unexported span.
+        var current = Activity.Current;
+        var recordedCurrent = current is { Recorded: true } && current.Source.HasListeners();
+        if ((!recordedCurrent || StringValues.IsNullOrEmpty(headers[TraceHeaders.TraceParent]))
+            && TraceHeaders.TryExtract(headers[TraceHeaders.TraceParent].FirstOrDefault(), headers[TraceHeaders.TraceState].FirstOrDefault(), headers[TraceHeaders.B3].FirstOrDefault(),
+                headers[TraceHeaders.B3TraceId].FirstOrDefault(), headers[TraceHeaders.B3SpanId].FirstOrDefault(), headers[TraceHeaders.B3Sampled].FirstOrDefault(), out var parent))
+        {
+            activity = source.StartActivity(name, ActivityKind.Server, parent);
+        }
+        else
+        {
+            activity = source.StartActivity(name, ActivityKind.Server);
+        }
+
+        if (activity is not null)
+        {
+            SpanTags.AddWorkload(activity, telemetry.Self);
+            activity.SetTag(SpanTags.RequestId, requestId);
+            activity.SetTag(SpanTags.HttpMethod, context.Request.Method);
+            activity.SetTag(SpanTags.HttpUrl, context.Request.Scheme + "://" + context.Request.Host.Value + context.Request.Path.Value);
+            activity.SetTag(SpanTags.HttpProtocol, context.Request.Protocol);
+            activity.SetTag(SpanTags.DownstreamCluster, peer.Workload);
+            activity.SetTag("peer.address", context.Connection.RemoteIpAddress?.ToString());
+        }
+
+        return activity;
+    }
+
+    private static void EndActivity(Activity activity, IstioRequest record)
+    {
+        activity.SetTag(SpanTags.HttpStatusCode, record.ResponseCode);
+        activity.SetTag(SpanTags.RequestSize, record.RequestBytes);
+        activity.SetTag(SpanTags.ResponseSize, record.ResponseBytes);
+        activity.SetTag(SpanTags.ResponseFlags, ResponseFlagsText.Of(record.Flags));
+        if (record.GrpcStatus is { } grpc)
+        {
+            activity.SetTag(SpanTags.GrpcStatusCode, grpc);
+        }
+
+        if (record.ResponseCode >= 500 || record.GrpcStatus is > 0)
+        {
+            activity.SetTag(SpanTags.Error, "true");
+            activity.SetStatus(ActivityStatusCode.Error);
+        }
+
+        activity.Stop();
+    }
+
+    private IstioRequest Record(HttpContext context, long start, WorkloadMetadata peer, CountingRequestBody? requestBody, CountingResponseBody? responseBody, ResponseFlags flags, bool failed)
     {
         var connection = context.Features.Get<MeshConnectionFeature>();
         var self = telemetry.Self;
@@ -112,7 +198,7 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
         }
 
         record.SetDestinationService(DestinationHost(context.Request.Host, self), self.Namespace);
-        ServerTelemetry.Metrics.Record(record);
+        return record;
     }
 
     /// <summary>

@@ -21,6 +21,8 @@ namespace Mesh.Server.Tests.EndToEnd;
 /// </summary>
 internal sealed class SecureMesh : IAsyncDisposable
 {
+    private static readonly string[] TraceHeaderNames = ["traceparent", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-request-id"];
+
     private readonly List<WebApplication> _servers = [];
     private readonly List<ServiceProvider> _clients = [];
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "mesh-secure-" + Guid.NewGuid().ToString("N"));
@@ -87,6 +89,11 @@ internal sealed class SecureMesh : IAsyncDisposable
         // What the application sees of the metadata-exchange headers (the mesh strips them).
         server.MapGet("/peer-headers", (HttpContext context) =>
             context.Request.Headers["x-envoy-peer-metadata"].ToString() + "|" + context.Request.Headers["x-envoy-peer-metadata-id"].ToString());
+
+        // The trace context headers the request carried.
+        server.MapGet("/trace-headers", (HttpContext context) => string.Join(
+            "\n",
+            TraceHeaderNames.Select(h => h + "=" + context.Request.Headers[h].ToString())));
 
         // Every other request fails with 503: the first attempt of a retried call.
         var flaky = 0;
