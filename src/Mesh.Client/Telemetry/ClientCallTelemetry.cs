@@ -42,6 +42,9 @@ internal sealed class ClientCallTelemetry
 
     public string Protocol { get; }
 
+    /// <summary>The gRPC method (<c>/package.Service/Method</c>), for gRPC's <c>grpc.client.call.duration</c>.</summary>
+    public string? Method { get; init; }
+
     /// <summary>Flags the call collected so far.</summary>
     public ResponseFlags Flags { get; private set; }
 
@@ -140,6 +143,15 @@ internal sealed class ClientCallTelemetry
         }
 
         ClientTelemetry.Record(request);
+        if (Method is not null && ClientTelemetry.Grpc.CallDuration is { Enabled: true } duration)
+        {
+            duration.Record(request.DurationMilliseconds / 1000, new System.Diagnostics.TagList
+            {
+                { GrpcMetrics.MethodTag, GrpcMetrics.Method(Method) },
+                { GrpcMetrics.TargetTag, "xds:///" + Authority },
+                { GrpcMetrics.StatusTag, GrpcMetrics.StatusName(request.GrpcStatus) },
+            });
+        }
     }
 
     /// <summary>A call that never reached a server: response code 0, destination known only by its service.</summary>

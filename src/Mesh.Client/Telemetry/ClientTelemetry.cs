@@ -15,6 +15,9 @@ internal sealed class ClientTelemetry
     /// <summary>Istio's metrics on the Mesh.Client meter.</summary>
     public static readonly IstioMetrics Metrics = new(MeshClientDiagnostics.Meter);
 
+    /// <summary>gRPC's A66 client metrics on the Mesh.Client meter.</summary>
+    public static readonly GrpcMetrics Grpc = GrpcMetrics.ForClient(MeshClientDiagnostics.Meter);
+
     private readonly Lazy<XdsNode> _node;
     private WorkloadMetadata? _self;
     private string? _metadataHeader;

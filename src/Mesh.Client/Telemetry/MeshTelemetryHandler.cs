@@ -68,6 +68,13 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
             }
         }
 
+        if (protocol == IstioLabels.Grpc)
+        {
+            attempt.Method = GrpcMetrics.Method(request.RequestUri?.AbsolutePath);
+            attempt.Target = call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority;
+            ClientTelemetry.Grpc.RecordStarted(attempt.Method, attempt.Target);
+        }
+
         call?.AttemptStarted();
         HttpResponseMessage response;
         try
@@ -121,6 +128,10 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
         public Activity? Activity { get; set; }
 
+        public string? Method { get; set; }
+
+        public string? Target { get; set; }
+
         public void Finish(CountingContent? received)
         {
             if (Interlocked.Exchange(ref _finished, 1) != 0)
@@ -144,6 +155,11 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                 {
                     Request.GrpcStatus = code;
                 }
+            }
+
+            if (Method is not null)
+            {
+                ClientTelemetry.Grpc.RecordEnded(Method, Target, Request.GrpcStatus, Request.DurationMilliseconds / 1000, Request.RequestBytes, Request.ResponseBytes);
             }
 
             if (Activity is { } activity)

@@ -15,7 +15,7 @@ internal sealed class MeshTelemetryInterceptor(ClientTelemetry telemetry, string
         ClientInterceptorContext<TRequest, TResponse> context,
         AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
     {
-        var call = new ClientCallTelemetry(telemetry, authority, IstioLabels.Grpc);
+        var call = new ClientCallTelemetry(telemetry, authority, IstioLabels.Grpc) { Method = context.Method.FullName };
         var previous = ClientCallTelemetry.Current;
         ClientCallTelemetry.Current = call;
         AsyncUnaryCall<TResponse> inner;

@@ -38,7 +38,15 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
         var requestId = headers[TraceHeaders.RequestId].FirstOrDefault() ?? TraceHeaders.NewRequestId();
         TraceHeaders.CurrentRequest = requestId; // this async method's flow (the application's handling) only
         var activity = StartActivity(context, requestId, peer);
-        var metered = ServerTelemetry.Metrics.Enabled;
+        var metered = ServerTelemetry.Metrics.Enabled || ServerTelemetry.Grpc.Duration.Enabled;
+        var grpcMethod = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+            ? GrpcMetrics.Method(context.Request.Path.Value)
+            : null;
+        if (grpcMethod is not null)
+        {
+            ServerTelemetry.Grpc.RecordStarted(grpcMethod, target: null);
+        }
+
         if (!metered && activity is null)
         {
             await next(context).ConfigureAwait(false);
@@ -84,6 +92,10 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
             if (metered)
             {
                 ServerTelemetry.Metrics.Record(record);
+                if (grpcMethod is not null)
+                {
+                    ServerTelemetry.Grpc.RecordEnded(grpcMethod, target: null, record.GrpcStatus, record.DurationMilliseconds / 1000, record.ResponseBytes, record.RequestBytes);
+                }
             }
 
             if (activity is not null)

@@ -15,6 +15,9 @@ internal sealed class ServerTelemetry
     /// <summary>Istio's metrics on the Mesh.Server meter.</summary>
     public static readonly IstioMetrics Metrics = new(MeshServerDiagnostics.Meter);
 
+    /// <summary>gRPC's A66 server metrics on the Mesh.Server meter.</summary>
+    public static readonly GrpcMetrics Grpc = GrpcMetrics.ForServer(MeshServerDiagnostics.Meter);
+
     private readonly Lazy<XdsNode> _node;
     private WorkloadMetadata? _self;
     private string? _metadataHeader;
