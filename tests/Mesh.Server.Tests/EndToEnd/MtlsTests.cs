@@ -189,14 +189,21 @@ public class MtlsTests
         await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(port) + "\n---\n" + SecureMesh.PeerAuthentication("STRICT"));
         var services = mesh.Client("productpage");
 
-        // Built by hand without UseMesh(): Grpc.Net.Client makes its own handler, which cannot do per-cluster mTLS.
-        using var channel = GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
+        // Given a handler of its own (no mesh connector), the channel cannot do per-cluster mTLS: it fails closed.
+        using var handler = new SocketsHttpHandler();
+        using var channel = GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure, HttpHandler = handler });
         var (reply, error) = await SecureMesh.CallAsync(new Reviews.Reviews.ReviewsClient(channel), TimeSpan.FromSeconds(3));
         Assert.Null(reply);
         Assert.Equal(StatusCode.Unavailable, error!.StatusCode);
         Assert.Contains("UseMesh", error.Status.Detail, StringComparison.Ordinal);
 
-        // The same channel made with UseMesh() works.
+        // A bare channel (no handler: the xds resolver gives it one with the mesh connector) and one made with
+        // UseMesh() both work.
+        using var bareChannel = GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions { ServiceProvider = services, Credentials = ChannelCredentials.Insecure });
+        (reply, error) = await SecureMesh.CallAsync(new Reviews.Reviews.ReviewsClient(bareChannel));
+        Assert.True(error is null, error?.Status.ToString());
+        Assert.Equal(Peer, reply!.Peer);
+
         using var meshChannel = GrpcChannel.ForAddress("xds:///reviews:9080", new GrpcChannelOptions().UseMesh(services));
         (reply, error) = await SecureMesh.CallAsync(new Reviews.Reviews.ReviewsClient(meshChannel));
         Assert.True(error is null, error?.Status.ToString());
