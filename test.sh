@@ -16,6 +16,23 @@ if ! (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error); then
   exit 1
 fi
 
+echo "==> Debian packages for the end-to-end tests (prometheus)"
+if ! command -v prometheus >/dev/null 2>&1; then
+  # The package's maintainer scripts would start a prometheus service: forbid service starts while installing
+  # (policy-rc.d exit 101), the tests run /usr/bin/prometheus themselves on loopback.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt_status=$?
+  [ "$own_policy" -eq 1 ] && rm -f "$policy"
+  if [ "$apt_status" -ne 0 ]; then
+    echo "apt-get install prometheus failed; the Prometheus tests will fail" >&2
+  fi
+fi
+
 echo "==> build"
 if ! dotnet build Mesh.sln -c Release --nologo -v minimal; then
   echo "build failed" >&2

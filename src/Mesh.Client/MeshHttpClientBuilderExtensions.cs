@@ -13,7 +13,14 @@ public static class MeshHttpClientBuilderExtensions
     public static IHttpClientBuilder AddMeshRouting(this IHttpClientBuilder builder)
     {
         builder.Services.AddTransient<MeshRoutingHandler>();
+        builder.Services.AddTransient<Mesh.Client.Telemetry.MeshCallTelemetryHandler>();
+        builder.Services.AddTransient<Mesh.Client.Telemetry.MeshTelemetryHandler>();
         builder.UseSocketsHttpHandler((handler, _) => Mesh.Client.Transport.MeshConnector.InstallForHttp(handler));
-        return builder.AddHttpMessageHandler<MeshRoutingHandler>();
+
+        // Outermost to innermost: the call as Istio counts it, the mesh's routing and policies, each attempt.
+        return builder
+            .AddHttpMessageHandler<Mesh.Client.Telemetry.MeshCallTelemetryHandler>()
+            .AddHttpMessageHandler<MeshRoutingHandler>()
+            .AddHttpMessageHandler<Mesh.Client.Telemetry.MeshTelemetryHandler>();
     }
 }

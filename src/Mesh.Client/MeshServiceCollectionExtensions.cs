@@ -49,6 +49,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<XdsClientProvider>();
         services.TryAddSingleton(sp => new MeshClientStatus(sp.GetRequiredService<XdsClientProvider>()));
         services.TryAddSingleton<MeshClientStatusService>();
+        services.TryAddSingleton<Mesh.Client.Telemetry.ClientTelemetry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, XdsResolverFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
         services.TryAddSingleton<MeshTargetRegistry>();

@@ -32,6 +32,7 @@ public static class MeshServerServiceCollectionExtensions
         }
 
         services.TryAddSingleton<ServerListenerRegistry>();
+        services.TryAddSingleton<Mesh.Server.Telemetry.ServerTelemetry>();
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, MeshServerStartupFilter>());
         services.TryAddEnumerable(ServiceDescriptor.Transient<IConfigureOptions<KestrelServerOptions>, MeshKestrelSetup>());
         return services;
@@ -52,6 +53,7 @@ public static class MeshServerServiceCollectionExtensions
     {
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
         {
+            app.UseMiddleware<Mesh.Server.Telemetry.MeshTelemetryMiddleware>();
             app.UseMiddleware<MeshServerMiddleware>();
             next(app);
         };

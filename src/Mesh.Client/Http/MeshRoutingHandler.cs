@@ -33,6 +33,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         var index = state.Table.Match(uri.AbsolutePath, headers);
         if (index < 0)
         {
+            Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.NoRoute);
             return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
         }
 
@@ -51,11 +52,13 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             {
                 if (fault.DrawDelay(headers) is { } delay)
                 {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.DelayInjected);
                     await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
                 }
 
                 if (fault.DrawAbort(headers) is { } abort)
                 {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.FaultInjected);
                     return Answer(HttpStatusCode.ServiceUnavailable, "fault filter abort: " + abort.StatusCode, request);
                 }
             }
@@ -76,6 +79,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             if (pick.Member is not { } member)
             {
                 MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure));
                 return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
             }
 
@@ -93,6 +97,11 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
             request.Headers.Host ??= originalAuthority;
             request.RequestUri = new UriBuilder(uri) { Host = member.Endpoint.Host, Port = member.Endpoint.Port }.Uri;
+            if (Telemetry.ClientCallTelemetry.Current is { } call)
+            {
+                call.Cluster = member.Cluster; // the attempt's destination_service / upstream_cluster
+            }
+
             member.Start();
             HttpResponseMessage? response = null;
             var retriable = false;
@@ -112,6 +121,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             }
             catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
             {
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.UpstreamRequestTimeout);
                 return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
             }
             finally
@@ -121,6 +131,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
             if (!retriable || attempt >= attempts)
             {
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(retriable ? Telemetry.ResponseFlags.UpstreamRetryLimitExceeded : Telemetry.ResponseFlags.None);
                 return response ?? Answer(HttpStatusCode.ServiceUnavailable, "upstream connect error", request);
             }
 

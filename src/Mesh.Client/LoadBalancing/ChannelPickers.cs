@@ -11,6 +11,28 @@ internal sealed class ChannelPickers
     private MeshPicker? _current;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The client telemetry of the channel's services, or null when telemetry is off.</summary>
+    public Telemetry.ClientTelemetry? Telemetry { get; init; }
+
+    /// <summary>The channel's xDS target (<c>host:port</c>), the authority its calls are counted under.</summary>
+    public string? Target { get; init; }
+
+    /// <summary>
+    /// A call whose pick failed (no route, no healthy endpoint, a circuit-breaker drop): it never reaches the call
+    /// handler, so it is counted here, once, as istio-proxy counts a local reply (UNAVAILABLE, response code 0).
+    /// </summary>
+    public void RecordPickFailure(HttpRequestMessage request, Telemetry.ResponseFlags flag)
+    {
+        if (Telemetry is not { } telemetry)
+        {
+            return;
+        }
+
+        var call = new Telemetry.ClientCallTelemetry(telemetry, Target, Mesh.Client.Telemetry.IstioLabels.Grpc) { Method = request.RequestUri?.AbsolutePath };
+        call.AddFlag(flag);
+        call.End(grpcStatus: 14, httpStatus: null);
+    }
+
     /// <summary>The picker in force, or null while the channel has no usable configuration.</summary>
     public MeshPicker? Current => Volatile.Read(ref _current);
 

@@ -285,7 +285,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             }
 
             var table = new RouteTable([.. config.VirtualHost.Routes], pickers.ToFrozenDictionary(StringComparer.Ordinal));
-            picker = new MeshPicker(table, _policies);
+            picker = new MeshPicker(table, _policies, _pickers);
             channelState = anyReady ? ConnectivityState.Ready : anyConnecting ? ConnectivityState.Connecting : ConnectivityState.TransientFailure;
             version = ++_version;
         }

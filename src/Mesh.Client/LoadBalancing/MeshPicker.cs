@@ -114,7 +114,7 @@ internal sealed class RouteTable
 /// policies (or the cluster outlier detection), they and the chosen endpoint ride on the request to the channel's
 /// <see cref="MeshCallHandler"/>.
 /// </summary>
-internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : SubchannelPicker
+internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies, ChannelPickers? channel = null) : SubchannelPicker
 {
     private static readonly PickResult Queue = PickResult.ForQueue();
     private static readonly ConcurrentDictionary<string, PickResult> Failures = new(StringComparer.Ordinal);
@@ -133,6 +133,7 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : Sub
         var index = table.Match(uri.AbsolutePath, headers);
         if (index < 0)
         {
+            channel?.RecordPickFailure(request, Telemetry.ResponseFlags.NoRoute);
             return Failure(RouteTable.NoRouteReason, drop: false);
         }
 
@@ -166,6 +167,10 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : Sub
             {
                 request.Options.Set(MeshCallHandler.MemberKey, member);
             }
+            else if (channel?.Telemetry is not null)
+            {
+                request.Options.Set(MeshCallHandler.ClusterKey, member.Cluster); // telemetry's destination_service
+            }
 
             // With policies the call handler tracks the attempts itself, so a retry never waits behind the first
             // attempt's circuit-breaker slot.
@@ -180,6 +185,7 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies) : Sub
         }
 
         MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
+        channel?.RecordPickFailure(request, Telemetry.ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure));
         return Failure(pick.Failure!, pick.IsDrop);
     }
 

@@ -27,6 +27,9 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     /// <summary>The endpoint (in its cluster) the picker chose, when policies or outlier detection need it.</summary>
     public static readonly HttpRequestOptionsKey<ClusterMember> MemberKey = new("Mesh.ClusterMember");
 
+    /// <summary>The cluster the picker chose, set only for telemetry when no member rides on the request.</summary>
+    public static readonly HttpRequestOptionsKey<string> ClusterKey = new("Mesh.Cluster");
+
     /// <summary>A6: how many attempts were made before this one.</summary>
     public const string PreviousAttemptsHeader = "grpc-previous-rpc-attempts";
 
@@ -50,7 +53,49 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         _logger = logger;
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        _pickers.Telemetry is { } telemetry
+            ? SendTrackedAsync(request, telemetry, cancellationToken)
+            : SendCoreAsync(request, cancellationToken);
+
+    /// <summary>
+    /// One call as Istio counts it (reporter=source, once per call): made <see cref="Telemetry.ClientCallTelemetry.Current"/>
+    /// for the call's flow so the policies below flag it and the telemetry handler below reports each attempt to it.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendTrackedAsync(HttpRequestMessage request, Telemetry.ClientTelemetry telemetry, CancellationToken cancellationToken)
+    {
+        var call = new Telemetry.ClientCallTelemetry(telemetry, _pickers.Target, Telemetry.IstioLabels.Grpc)
+        {
+            Method = request.RequestUri?.AbsolutePath,
+            Cluster = request.Options.TryGetValue(MemberKey, out var member) ? member.Cluster
+                : request.Options.TryGetValue(ClusterKey, out var cluster) ? cluster : null,
+        };
+        Telemetry.ClientCallTelemetry.Current = call; // this async method's flow only: reverted when it returns
+        var start = _time.GetTimestamp();
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendCoreAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Grpc.Net.Client cancels the request at the caller's deadline, or when the caller cancels.
+            var deadline = CallerTimeout(request) is var callerTimeout && callerTimeout != TimeSpan.MaxValue && _time.GetElapsedTime(start) >= callerTimeout;
+            call.End(deadline ? (int)StatusCode.DeadlineExceeded : (int)StatusCode.Cancelled, httpStatus: null);
+            throw;
+        }
+        catch (Exception)
+        {
+            call.End((int)StatusCode.Unavailable, httpStatus: null);
+            throw;
+        }
+
+        // A trailers-only response ends the call now; otherwise its status is the last attempt's, read from its trailers.
+        call.End(GrpcCallState.TrailersOnlyStatus(response) is { } status ? (int)status : null, httpStatus: null);
+        return response;
+    }
+
+    private Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (request.Options.TryGetValue(PolicyKey, out var policy))
         {
@@ -97,11 +142,13 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                     var headers = new HttpRequestHeaders(request);
                     if (fault.DrawDelay(headers) is { } delay)
                     {
+                        Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.DelayInjected);
                         await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
                     }
 
                     if (fault.DrawAbort(headers) is { } abort)
                     {
+                        Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.FaultInjected);
                         AttemptEnded(first, 0, abort.StatusCode);
                         return TrailersOnly(request, abort.StatusCode, abort.Detail);
                     }
@@ -139,6 +186,10 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                 }
 
                 buffer?.Commit();
+                if (state.Attempts >= policy.Retry!.MaxAttempts && GrpcCallState.TrailersOnlyStatus(response) is { } last && policy.Retry.RetryOn.Contains(last))
+                {
+                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.UpstreamRetryLimitExceeded);
+                }
             }
             else
             {
@@ -159,6 +210,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         }
         catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {
+            Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.UpstreamRequestTimeout);
             AttemptEnded(state.Last, state.Attempts, StatusCode.DeadlineExceeded);
             return TrailersOnly(request, StatusCode.DeadlineExceeded, "Deadline Exceeded (route timeout)");
         }
@@ -188,6 +240,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
             if (next is null)
             {
                 state.CanRetry &= !drop; // A32: a circuit-breaker drop is never retried
+                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlagsText.ForPickFailure(drop, failure));
                 AttemptEnded(null, attempt, StatusCode.Unavailable);
                 return TrailersOnly(request, StatusCode.Unavailable, failure!);
             }

@@ -15,7 +15,7 @@ namespace Mesh.Client.Routing;
 /// routes' faults, timeouts and retries, however it was built. A channel without a handler gets a SocketsHttpHandler
 /// with the mesh connector, so its clusters can use mTLS too.
 /// </summary>
-internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILoggerFactory loggers, TimeProvider time, IOptions<MeshClientOptions> meshOptions) : ResolverFactory
+internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILoggerFactory loggers, TimeProvider time, IOptions<MeshClientOptions> meshOptions, Telemetry.ClientTelemetry telemetry) : ResolverFactory
 {
     private readonly ILogger _logger = loggers.CreateLogger<XdsResolverFactory>();
 
@@ -48,7 +48,13 @@ internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILog
                 inner = sockets;
             }
 
-            pickers = new ChannelPickers();
+            // Telemetry per attempt (metadata exchange, sizes, the attempt's span) right below the call handler.
+            if (inner is not Telemetry.MeshTelemetryHandler)
+            {
+                inner = new Telemetry.MeshTelemetryHandler(telemetry) { InnerHandler = inner };
+            }
+
+            pickers = new ChannelPickers { Telemetry = telemetry, Target = target };
             channel.HttpHandler = new MeshCallHandler(inner, pickers, time, meshOptions.Value.RetryBufferPerCallSize, loggers.CreateLogger<MeshCallHandler>());
         }
 

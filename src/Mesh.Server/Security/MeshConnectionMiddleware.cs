@@ -19,8 +19,11 @@ using Microsoft.Extensions.Logging;
 namespace Mesh.Server.Security;
 
 /// <summary>What the mesh decided about a connection, for the request pipeline.</summary>
-internal sealed class MeshConnectionFeature(ServerListenerWatcher listener, bool isTls, SpiffeId? peer, RbacPeer rbacPeer) : IMeshPeerIdentityFeature
+internal sealed class MeshConnectionFeature(ServerListenerWatcher listener, bool isTls, SpiffeId? peer, RbacPeer rbacPeer, SpiffeId? local = null) : IMeshPeerIdentityFeature
 {
+    /// <summary>The identity this server presented on the connection (its workload certificate's SPIFFE ID), if TLS.</summary>
+    public SpiffeId? LocalIdentity { get; } = local;
+
     public ServerListenerWatcher Listener { get; } = listener;
 
     public bool IsTls { get; } = isTls;
@@ -134,12 +137,14 @@ internal sealed partial class MeshConnectionMiddleware
 
         var sslStream = new SslStream(new DuplexPipeStream(context.Transport), leaveInnerStreamOpen: false);
         SpiffeId? peer = null;
+        SpiffeId? local = null;
         string? failure = null;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
             timeout.CancelAfter(HandshakeTimeout);
             var own = await identityProvider.WaitForCertificateAsync(timeout.Token).ConfigureAwait(false);
+            local = own.Identity;
             var roots = rootProvider is null ? [] : (await rootProvider.WaitForCertificateAsync(timeout.Token).ConfigureAwait(false)).TrustedRoots;
             var options = new SslServerAuthenticationOptions
             {
@@ -172,7 +177,7 @@ internal sealed partial class MeshConnectionMiddleware
         var tlsFeature = new TlsFeature(sslStream.NegotiatedApplicationProtocol.Protocol, clientCertificate);
         context.Features.Set<ITlsConnectionFeature>(tlsFeature);
         context.Features.Set<ITlsApplicationProtocolFeature>(tlsFeature);
-        context.Features.Set(new MeshConnectionFeature(listener, isTls: true, peer, RbacPeer.FromCertificate(clientCertificate)));
+        context.Features.Set(new MeshConnectionFeature(listener, isTls: true, peer, RbacPeer.FromCertificate(clientCertificate), local));
 
         var original = context.Transport;
         var reader = PipeReader.Create(sslStream, new StreamPipeReaderOptions(leaveOpen: true));

@@ -21,6 +21,8 @@ namespace Mesh.Server.Tests.EndToEnd;
 /// </summary>
 internal sealed class SecureMesh : IAsyncDisposable
 {
+    private static readonly string[] TraceHeaderNames = ["traceparent", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-request-id"];
+
     private readonly List<WebApplication> _servers = [];
     private readonly List<ServiceProvider> _clients = [];
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "mesh-secure-" + Guid.NewGuid().ToString("N"));
@@ -43,14 +45,15 @@ internal sealed class SecureMesh : IAsyncDisposable
         new(await TestControlPlane.StartAsync(files.ToDictionary(f => f.Name, f => f.Yaml)));
 
     /// <summary>A bootstrap for a workload with the given identity, labels and certificate lifetime.</summary>
-    public string Bootstrap(string serviceAccount, string app, TimeSpan? lifetime = null)
+    public string Bootstrap(string serviceAccount, string app, TimeSpan? lifetime = null, string? clusterId = null)
     {
+        var cluster = clusterId is null ? string.Empty : $", \"CLUSTER_ID\": \"{clusterId}\"";
         var token = ControlPlane.CreateToken("default", serviceAccount);
         var certificateLifetime = lifetime is { } l ? $"{(int)l.TotalSeconds}s" : "24h";
         return $$$"""
             {
               "xds_servers": [{"server_uri": "{{{ControlPlane.XdsAddress.Authority}}}", "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
-              "node": {"id": "{{{serviceAccount}}}-{{{Guid.NewGuid():N}}}", "cluster": "test", "metadata": {"NAMESPACE": "default", "LABELS": {"app": "{{{app}}}"} } },
+              "node": {"id": "{{{serviceAccount}}}-{{{Guid.NewGuid():N}}}", "cluster": "test", "metadata": {"NAMESPACE": "default", "LABELS": {"app": "{{{app}}}"}{{{cluster}}} } },
               "certificate_providers": {
                 "default": {"plugin_name": "mesh_ca", "config": {
                   "server_uri": "{{{ControlPlane.TlsAddress.GetLeftPart(UriPartial.Authority)}}}",
@@ -64,33 +67,48 @@ internal sealed class SecureMesh : IAsyncDisposable
     }
 
     /// <summary>Starts a mesh server for <paramref name="serviceAccount"/> (labels app: <paramref name="app"/>) and returns its port.</summary>
-    public async Task<int> StartServerAsync(string serviceAccount, string app, TimeSpan? lifetime = null, HttpProtocols protocols = HttpProtocols.Http2)
+    public async Task<int> StartServerAsync(string serviceAccount, string app, TimeSpan? lifetime = null, HttpProtocols protocols = HttpProtocols.Http2, string? clusterId = null, Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(ServerLogs);
-        builder.Services.AddMesh(o => o.BootstrapJson = Bootstrap(serviceAccount, app, lifetime));
+        builder.Services.AddMesh(o => o.BootstrapJson = Bootstrap(serviceAccount, app, lifetime, clusterId));
         builder.Services.AddMeshServer();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = protocols));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(new ServerName(serviceAccount));
+        configure?.Invoke(builder);
         var server = builder.Build();
+        map?.Invoke(server);
         server.MapGrpcService<ReviewsService>();
         server.MapGrpcService<AdminService>();
         server.MapGet("/whoami", (HttpContext context) =>
             context.Features.Get<IMeshPeerIdentityFeature>()?.PeerIdentity?.ToString() ?? "(plaintext)");
+
+        // What the application sees of the metadata-exchange headers (the mesh strips them).
+        server.MapGet("/peer-headers", (HttpContext context) =>
+            context.Request.Headers["x-envoy-peer-metadata"].ToString() + "|" + context.Request.Headers["x-envoy-peer-metadata-id"].ToString());
+
+        // The trace context headers the request carried.
+        server.MapGet("/trace-headers", (HttpContext context) => string.Join(
+            "\n",
+            TraceHeaderNames.Select(h => h + "=" + context.Request.Headers[h].ToString())));
+
+        // Every other request fails with 503: the first attempt of a retried call.
+        var flaky = 0;
+        server.MapGet("/flaky", () => Interlocked.Increment(ref flaky) % 2 == 1 ? Results.StatusCode(503) : Results.Text("ok"));
         await server.StartAsync();
         _servers.Add(server);
         return new Uri(server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
     }
 
     /// <summary>A mesh client running as <paramref name="serviceAccount"/>, with a Reviews client for <c>xds:///reviews:9080</c>.</summary>
-    public ServiceProvider Client(string serviceAccount, TimeSpan? lifetime = null)
+    public ServiceProvider Client(string serviceAccount, TimeSpan? lifetime = null, string? clusterId = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddMesh(o => o.BootstrapJson = Bootstrap(serviceAccount, serviceAccount, lifetime));
+        services.AddMesh(o => o.BootstrapJson = Bootstrap(serviceAccount, serviceAccount, lifetime, clusterId));
         services.AddGrpcClient<Reviews.Reviews.ReviewsClient>(o => o.Address = new Uri("xds:///reviews:9080"));
         services.AddGrpcClient<Admin.AdminClient>(o => o.Address = new Uri("xds:///reviews:9080"));
         services.AddHttpClient("reviews").AddMeshRouting();

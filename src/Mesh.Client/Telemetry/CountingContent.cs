@@ -1,0 +1,144 @@
+using System.Net;
+
+namespace Mesh.Client.Telemetry;
+
+/// <summary>
+/// Wraps a request or response body to count its bytes and gRPC messages as they pass, and to tell when a response
+/// body has been read to its end (or abandoned). Headers are those of the wrapped content.
+/// </summary>
+internal sealed class CountingContent : HttpContent
+{
+    private readonly HttpContent _inner;
+    private readonly Action<CountingContent>? _completed;
+    private GrpcFrameCounter _counter;
+    private int _completedOnce;
+
+    public CountingContent(HttpContent inner, Action<CountingContent>? completed)
+    {
+        _inner = inner;
+        _completed = completed;
+        foreach (var header in inner.Headers)
+        {
+            Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+    }
+
+    public long Bytes => _counter.Bytes;
+
+    public long Messages => _counter.Messages;
+
+    /// <summary>State the owner keeps with the content (the attempt being measured).</summary>
+    public object? State { get; init; }
+
+    internal void Count(ReadOnlySpan<byte> data) => _counter.Add(data);
+
+    internal void Complete()
+    {
+        if (Interlocked.Exchange(ref _completedOnce, 1) == 0)
+        {
+            _completed?.Invoke(this);
+        }
+    }
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        await _inner.CopyToAsync(new CountingStream(stream, this, writing: true)).ConfigureAwait(false);
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+        await _inner.CopyToAsync(new CountingStream(stream, this, writing: true), cancellationToken).ConfigureAwait(false);
+
+    protected override async Task<Stream> CreateContentReadStreamAsync() =>
+        new CountingStream(await _inner.ReadAsStreamAsync().ConfigureAwait(false), this, writing: false);
+
+    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
+        new CountingStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), this, writing: false);
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Complete();
+            _inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>A pass-through stream that counts what is read from it or written to it.</summary>
+internal sealed class CountingStream(Stream inner, CountingContent owner, bool writing) : Stream
+{
+    public override bool CanRead => !writing && inner.CanRead;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => writing && inner.CanWrite;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count), buffer.AsSpan(offset));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return Counted(read, buffer.Span);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        owner.Count(buffer.AsSpan(offset, count));
+        inner.Write(buffer, offset, count);
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        owner.Count(buffer.Span);
+        return inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !writing)
+        {
+            inner.Dispose();
+            owner.Complete();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private int Counted(int read, Span<byte> buffer)
+    {
+        if (read > 0)
+        {
+            owner.Count(buffer[..read]);
+        }
+        else if (buffer.Length > 0)
+        {
+            owner.Complete(); // end of the body: trailers are in
+        }
+
+        return read;
+    }
+}

@@ -1,0 +1,25 @@
+namespace Mesh.Client.Telemetry;
+
+/// <summary>
+/// Makes each request of a mesh HttpClient one <see cref="ClientCallTelemetry"/>, above the routing handler, so its
+/// retries, faults and local answers (404 no route, 503, 504) are one request as istio-proxy counts it.
+/// </summary>
+internal sealed class MeshCallTelemetryHandler(ClientTelemetry telemetry) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var call = new ClientCallTelemetry(telemetry, request.RequestUri?.Authority, IstioLabels.Http);
+        ClientCallTelemetry.Current = call; // this async method's flow only: reverted when it returns
+        try
+        {
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            call.End(grpcStatus: null, (int)response.StatusCode);
+            return response;
+        }
+        catch (Exception)
+        {
+            call.End(grpcStatus: null, httpStatus: 0);
+            throw;
+        }
+    }
+}
