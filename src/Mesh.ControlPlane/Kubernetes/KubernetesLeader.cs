@@ -71,7 +71,21 @@ public sealed partial class KubernetesLeader : IAsyncDisposable
         {
             try
             {
-                await elector.RunAndTryToHoldLeadershipForeverAsync(_stopping.Token).ConfigureAwait(false);
+                // The elector gives up when the API server cannot be reached (its Lease read throws): keep competing,
+                // once per retry period, until the replica stops.
+                while (!_stopping.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await elector.RunAndTryToHoldLeadershipForeverAsync(_stopping.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        _leading = false;
+                        Log.ElectionFailed(_logger, _options.Identity, ex.Message);
+                        await Task.Delay(_options.RetryPeriod, _time, _stopping.Token).ConfigureAwait(false);
+                    }
+                }
             }
             catch (OperationCanceledException)
             {
@@ -143,5 +157,8 @@ public sealed partial class KubernetesLeader : IAsyncDisposable
 
         [LoggerMessage(3, LogLevel.Warning, "A status round failed; trying again.")]
         public static partial void StatusRoundFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(4, LogLevel.Warning, "{Identity} cannot reach the API server for leader election ({Reason}); trying again.")]
+        public static partial void ElectionFailed(ILogger logger, string identity, string reason);
     }
 }
