@@ -66,6 +66,9 @@ public sealed class CommandLineTests
     [InlineData("proxy-status")]
     [InlineData("proxy-status productpage-v1")]
     [InlineData("proxy-config routes productpage-v1")]
+    [InlineData("describe service reviews")]
+    [InlineData("describe workload productpage-v1")]
+    [InlineData("dashboard")]
     public async Task UnreachableControlPlane_FailsWithTheAddressAndHowToReachIt(string commandLine)
     {
         var result = await MeshTool.RunAsync(new Uri("http://127.0.0.1:1"), commandLine.Split(' '));

@@ -20,10 +20,17 @@ internal static class ControlPlaneValidation
         var build = MeshModelBuilder.Build(set.Resources, version: 1);
         var resources = set.Resources.Select(r => new AnalyzedResource(r.ApiVersion, r.Kind, r.Namespace, r.Name, r.Origin, r.Body)).ToList();
         var diagnostics = set.Errors.Concat(build.Errors).Select(e => ToDiagnostic(e, DiagnosticLevel.Error, MessageCodes.SchemaValidationError))
-            .Concat(build.Warnings.Select(e => ToDiagnostic(e, DiagnosticLevel.Warning, MessageCodes.SchemaWarning)))
+            .Concat(build.Warnings.Select(e => ToDiagnostic(e, LevelOf(e), MessageCodes.SchemaWarning)))
             .ToList();
         return (resources, diagnostics);
     }
+
+    /// <summary>
+    /// A resource the control plane loads but does not apply to proxyless workloads (a Gateway, a Telemetry, …) is
+    /// worth knowing, not a problem: Info, below the default failure threshold. Other validator warnings stay warnings.
+    /// </summary>
+    private static DiagnosticLevel LevelOf(ConfigError warning) =>
+        warning.Message.StartsWith(MeshModelBuilder.NotAppliedPrefix, StringComparison.Ordinal) ? DiagnosticLevel.Info : DiagnosticLevel.Warning;
 
     private static Diagnostic ToDiagnostic(ConfigError error, DiagnosticLevel level, (string Code, string Name) message) =>
         new(level, message.Code, message.Name, error.Resource, error.Origin, error.Field, error.Message);

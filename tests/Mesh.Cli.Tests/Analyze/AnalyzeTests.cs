@@ -23,6 +23,40 @@ public sealed class AnalyzeTests
         Assert.StartsWith($"No validation issues found when analyzing {directory.Path}", result.Out, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The Istio drop-in test set (Istio's Bookinfo networking files in our own words, with a Telemetry and a
+    /// Sidecar, from the control plane's tests): each VirtualService file with each DestinationRule set.
+    /// </summary>
+    public static TheoryData<string, string> IstioDropInSet()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var file in Directory.GetFiles(Repository.PathOf("tests/Mesh.ControlPlane.Tests/Model/testassets/bookinfo"), "virtual-service-*.yaml").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(file), "destination-rule-all.yaml");
+            data.Add(Path.GetFileName(file), "destination-rule-all-mtls.yaml");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(IstioDropInSet))]
+    public async Task Analyze_IstioDropInSet_FindsNothing(string virtualServices, string destinationRules)
+    {
+        var assets = Repository.PathOf("tests/Mesh.ControlPlane.Tests/Model/testassets/bookinfo");
+        var files = new[] { "services.yaml", "bookinfo-gateway.yaml", "telemetry.yaml", "sidecar.yaml", destinationRules, virtualServices }
+            .ToDictionary(f => f, f => File.ReadAllText(Path.Combine(assets, f)));
+        using var directory = new ConfigDirectory(files, bookinfo: false);
+
+        var result = await MeshTool.RunAsync(["analyze", directory.Path]);
+
+        // Only Info lines (the Gateway, the gateway-bound VirtualService and the Telemetry are loaded but not applied
+        // to proxyless workloads): no Warning and no Error, exit 0.
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.All(result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.StartsWith("Info [IST0133]", line, StringComparison.Ordinal));
+        Assert.Contains("Info [IST0133] (Gateway default/bookinfo-gateway", result.Out, StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string, string> Planted => new()
     {
         {
