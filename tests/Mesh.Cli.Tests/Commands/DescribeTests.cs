@@ -58,4 +58,16 @@ public sealed class DescribeTests
         Assert.Contains("no service 'payments.default.svc.cluster.local' in the control plane's configuration. Services: ", result.Error, StringComparison.Ordinal);
         Assert.Contains("reviews.default.svc.cluster.local", result.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task DescribeWorkload_Unknown_FailsClearly()
+    {
+        await using var mesh = await BookinfoMesh.StartAsync();
+
+        var result = await MeshTool.RunAsync(mesh.Http, "describe", "workload", "payments-v1");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("payments-v1", result.Error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Out);
+    }
 }
