@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Mesh.Cli.Output;
+using Mesh.ControlPlane.Configuration;
 
 namespace Mesh.Cli.Analyze;
 
@@ -22,21 +23,39 @@ internal static class AnalyzeCommand
         failureThreshold.AcceptOnlyFromAmong("Info", "Warning", "Error");
         var outputThreshold = new Option<string>("--output-threshold") { Description = "The lowest level printed", DefaultValueFactory = _ => "Info" };
         outputThreshold.AcceptOnlyFromAmong("Info", "Warning", "Error");
-        var command = new Command("analyze", "Validate a configuration directory offline: the control plane's validator plus Istio-style analyzers (IST0101, IST0106, IST0127, …)")
+        var kubernetes = new Option<bool>("--kubernetes") { Description = "Analyze the cluster's resources (the current kubeconfig context) instead of a directory" };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "The kubeconfig file for --kubernetes (default: KUBECONFIG, ~/.kube/config, or in-cluster)", HelpName = "PATH" };
+        var command = new Command("analyze", "Validate a configuration directory (or, with --kubernetes, a cluster) offline: the control plane's validator plus Istio-style analyzers (IST0101, IST0106, IST0127, …)")
         {
-            directory, @namespace, failureThreshold, outputThreshold,
+            directory, @namespace, failureThreshold, outputThreshold, kubernetes, kubeconfig,
         };
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var path = result.GetValue(directory)!;
-            if (!Directory.Exists(path))
+            string path;
+            ConfigSet set;
+            if (result.GetValue(kubernetes))
             {
-                throw new CliException(File.Exists(path)
-                    ? $"'{path}' is a file; mesh analyze reads a directory (put the file in one)."
-                    : $"the directory '{path}' does not exist.", CliException.Usage);
+                (path, set) = await ControlPlaneValidation.ReadClusterAsync(result.GetValue(kubeconfig), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                path = result.GetValue(directory)!;
+                if (result.GetValue(kubeconfig) is not null)
+                {
+                    throw new CliException("--kubeconfig goes with --kubernetes.", CliException.Usage);
+                }
+
+                if (!Directory.Exists(path))
+                {
+                    throw new CliException(File.Exists(path)
+                        ? $"'{path}' is a file; mesh analyze reads a directory (put the file in one)."
+                        : $"the directory '{path}' does not exist.", CliException.Usage);
+                }
+
+                set = ControlPlaneValidation.ReadDirectory(path, result.GetValue(@namespace)!);
             }
 
-            var (count, findings) = ConfigAnalyzer.Analyze(path, result.GetValue(@namespace)!);
+            var (count, findings) = ConfigAnalyzer.Analyze(set);
             var shown = findings.Where(f => f.Level >= Enum.Parse<DiagnosticLevel>(result.GetValue(outputThreshold)!)).ToList();
             var format = global.GetOutput(result);
             var output = global.Context.Out;

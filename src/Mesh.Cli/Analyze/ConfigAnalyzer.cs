@@ -11,10 +11,10 @@ internal static class ConfigAnalyzer
         new GatewayAnalyzer(),
     ];
 
-    /// <summary>Every finding for <paramref name="directory"/>, errors first, then by file and line.</summary>
-    public static (int ResourceCount, IReadOnlyList<Diagnostic> Findings) Analyze(string directory, string defaultNamespace)
+    /// <summary>Every finding for <paramref name="set"/> (a directory's or a cluster's resources), errors first, then by file and line.</summary>
+    public static (int ResourceCount, IReadOnlyList<Diagnostic> Findings) Analyze(Mesh.ControlPlane.Configuration.ConfigSet set)
     {
-        var (resources, findings) = ControlPlaneValidation.Validate(directory, defaultNamespace);
+        var (resources, findings) = ControlPlaneValidation.Validate(set);
         var analyzed = new List<Diagnostic>();
         var index = new MeshIndex(resources);
         foreach (var analyzer in Analyzers)
