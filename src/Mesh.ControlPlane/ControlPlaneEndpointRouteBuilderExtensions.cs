@@ -15,8 +15,7 @@ public static class ControlPlaneEndpointRouteBuilderExtensions
         endpoints.MapGrpcService<AggregatedDiscoveryServiceImpl>();
         endpoints.MapGrpcService<CertificateSigningService>();
         endpoints.MapGrpcService<LoadReportingServiceImpl>();
-        DebugEndpoints.Map(endpoints);
-        LoadzEndpoints.Map(endpoints);
+        LoadzEndpoints.Map(DebugEndpoints.Map(endpoints)); // /debug/loadz joins the other debug pages: HTTP port only
         return endpoints;
     }
 }

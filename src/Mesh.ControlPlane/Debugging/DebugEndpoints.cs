@@ -22,7 +22,8 @@ internal static class DebugEndpoints
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithTypeRegistry(XdsTypeRegistry.Default).WithIndentation());
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static void Map(IEndpointRouteBuilder routes)
+    /// <summary>Maps the debug and health pages; returns their group (HTTP port only) for other debug pages to join.</summary>
+    public static IEndpointRouteBuilder Map(IEndpointRouteBuilder routes)
     {
         var kubernetes = routes.ServiceProvider.FindKubernetesSource();
         var endpoints = routes.MapGroup(string.Empty);
@@ -63,6 +64,7 @@ internal static class DebugEndpoints
         });
 
         endpoints.MapGet("/debug/configz", (MeshSnapshotProvider provider) => Json(Configz(provider, kubernetes)));
+        return endpoints;
     }
 
     private static IResult Json(JsonNode node) => Results.Text(node.ToJsonString(Indented), "application/json");

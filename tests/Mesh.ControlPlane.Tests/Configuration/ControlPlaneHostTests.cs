@@ -64,14 +64,17 @@ public class ControlPlaneHostTests
 
         Assert.Equal("127.0.0.2", cp.XdsAddress.Host);
         Assert.Equal("127.0.0.1", cp.HttpAddress.Host);
-        Assert.Equal(System.Net.HttpStatusCode.OK, (await cp.Http.GetAsync("/debug/syncz")).StatusCode);
         using var h2c = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cp.XdsAddress, "/debug/syncz"))
+        foreach (var path in new[] { "/debug/syncz", "/debug/loadz" })
         {
-            Version = System.Net.HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        using var response = await h2c.SendAsync(request);
-        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await cp.Http.GetAsync(path)).StatusCode);
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cp.XdsAddress, path))
+            {
+                Version = System.Net.HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            using var response = await h2c.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+        }
     }
 }
