@@ -21,6 +21,9 @@ internal static class LoadzEndpoints
 
     internal static JsonObject Loadz(LoadReportStore store)
     {
+        // The count first: a report is counted and recorded under one lock, so a snapshot taken after reading the
+        // count holds at least every report counted (read the other way round, a report could be counted but missing).
+        var reports = store.Reports;
         var edges = new JsonArray();
         foreach (var (key, load) in store.Snapshot())
         {
@@ -61,7 +64,7 @@ internal static class LoadzEndpoints
             });
         }
 
-        return new JsonObject { ["reports"] = store.Reports, ["edges"] = edges };
+        return new JsonObject { ["reports"] = reports, ["edges"] = edges };
     }
 
     internal static string Prometheus(LoadReportStore store)
