@@ -56,6 +56,23 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
 done
+if [ "$failed" -gt 0 ]; then
+  # Name every failed test and the first lines of its message just above the counts, so a log cut to its tail
+  # still says what failed.
+  echo "==> failed tests"
+  for trx in "$results"/*.trx; do
+    [ -f "$trx" ] || continue
+    perl -0777 -ne '
+      sub unescape { my $t = shift; $t =~ s/&quot;/"/g; $t =~ s/&lt;/</g; $t =~ s/&gt;/>/g; $t =~ s/&#xD;//g; $t =~ s/&amp;/&/g; return $t; }
+      while (/<UnitTestResult\b([^>]*?)(?:\/>|>(.*?)<\/UnitTestResult>)/sg) {
+        my ($attrs, $body) = ($1, $2 // "");
+        next unless $attrs =~ /outcome="Failed"/;
+        my ($name) = $attrs =~ /testName="([^"]*)"/;
+        my ($message) = $body =~ /<Message>(.*?)<\/Message>/s;
+        print "FAILED ", unescape($name // "?"), "\n  ", unescape(substr($message // "", 0, 600)), "\n";
+      }' "$trx"
+  done
+fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the run failed without a failing test (a crash, a timeout): count it.
 fi
