@@ -18,14 +18,14 @@ public sealed class DescribeTests
             await Task.Delay(100);
             result = await MeshTool.RunAsync(mesh.Http, "describe", "service", "reviews");
         }
-        while (!result.Out.Contains("90%", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        while (!IsComplete(result.Out) && DateTime.UtcNow < deadline);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("Service:     reviews.default.svc.cluster.local", result.Out, StringComparison.Ordinal);
         Assert.True(result.Out.Contains("Routing:     VirtualService rules apply", StringComparison.Ordinal), result.ToString());
         Assert.Contains("outbound|9080|v1|reviews.default.svc.cluster.local 90%, outbound|9080|v3|reviews.default.svc.cluster.local 10%", result.Out, StringComparison.Ordinal);
-        Assert.Matches(@"(?m)^\s+outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local\s+ROUND_ROBIN\s+plaintext", result.Out);
-        Assert.Matches(@"(?m)^\s+127\.0\.0\.1:19084\s+HEALTHY\s+outbound\|9080\|v3\|reviews", result.Out);
+        Assert.Matches(V1Cluster, result.Out);
+        Assert.Matches(V3Endpoint, result.Out);
 
         var json = await MeshTool.RunAsync(mesh.Http, "describe", "service", "reviews", "-o", "json");
         var description = JsonNode.Parse(json.Out)!;
@@ -70,4 +70,18 @@ public sealed class DescribeTests
         Assert.Contains("payments-v1", result.Error, StringComparison.Ordinal);
         Assert.Equal(string.Empty, result.Out);
     }
+
+    private const string V1Cluster = @"(?m)^\s+outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local\s+ROUND_ROBIN\s+plaintext";
+    private const string V1Endpoint = @"(?m)^\s+127\.0\.0\.1:19082\s+HEALTHY\s+outbound\|9080\|v1\|reviews";
+    private const string V3Endpoint = @"(?m)^\s+127\.0\.0\.1:19084\s+HEALTHY\s+outbound\|9080\|v3\|reviews";
+
+    /// <summary>
+    /// The route, the clusters and the endpoints of canary-v3 reach productpage as separate xDS updates; describe shows
+    /// what it has ACKed so far, so the test waits for all three, not only the route's weights.
+    /// </summary>
+    private static bool IsComplete(string output) =>
+        output.Contains("90%", StringComparison.Ordinal)
+        && System.Text.RegularExpressions.Regex.IsMatch(output, V1Cluster)
+        && System.Text.RegularExpressions.Regex.IsMatch(output, V1Endpoint)
+        && System.Text.RegularExpressions.Regex.IsMatch(output, V3Endpoint);
 }
