@@ -45,7 +45,7 @@ public sealed class SmallCommandTests
             await Task.Delay(100);
             status = await MeshTool.RunAsync(cp.HttpAddress, "proxy-status", "details-v1");
         }
-        while (!status.Out.Contains("SYNCED", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        while (!System.Text.RegularExpressions.Regex.IsMatch(status.Out, @"(?m)^LDS\s+SYNCED") && DateTime.UtcNow < deadline);
 
         Assert.Matches(@"(?m)^LDS\s+SYNCED", status.Out);
     }
