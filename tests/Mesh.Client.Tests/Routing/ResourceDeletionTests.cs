@@ -1,9 +1,20 @@
+using System.Net;
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Core.V3;
+using Envoy.Config.Endpoint.V3;
+using Envoy.Config.Listener.V3;
+using Envoy.Config.Route.V3;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mesh.Client.Tests.EndToEnd;
 using Mesh.Testing;
 using Mesh.Tests;
+using Mesh.Xds;
 using Microsoft.Extensions.DependencyInjection;
+using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
+using Route = Envoy.Config.Route.V3.Route;
 
 namespace Mesh.Client.Tests.Routing;
 
@@ -66,4 +77,167 @@ public sealed class ResourceDeletionTests
             Assert.Equal(StatusCode.OK, await CallAsync(client));
         }
     }
+
+    private const string ListenerName = "greeter.example:50051";
+    private const string ClusterName = "greeter-cluster";
+
+    /// <summary>
+    /// A Listener or a Cluster removed from a state-of-the-world response, then sent again identical: the gRPC channel
+    /// and the HttpClient fail while it is gone and resume when it is back, without a restart.
+    /// </summary>
+    [Theory]
+    [InlineData("listener", "grpc")]
+    [InlineData("listener", "http")]
+    [InlineData("cluster", "grpc")]
+    [InlineData("cluster", "http")]
+    public async Task ResourceDeletedThenReAddedIdentical_TrafficResumes(string kind, string path)
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        await using var server = await FakeAdsServer.StartAsync();
+        var resources = new Dictionary<string, IMessage>
+        {
+            [ListenerName] = Listener(),
+            [ClusterName] = Cluster(),
+            ["greeter-eds"] = Endpoints(backends.Ports["a"]),
+        };
+        var services = new ServiceCollection().AddLogging();
+        services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(server.Address, "deletion-" + kind + "-" + path));
+        services.AddHttpClient("greeter", c =>
+        {
+            c.BaseAddress = new Uri("http://" + ListenerName);
+            c.DefaultRequestVersion = HttpVersion.Version20;
+            c.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }).AddMeshRouting();
+        await using var provider = services.BuildServiceProvider();
+        using var channel = GrpcChannel.ForAddress("xds:///" + ListenerName, new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure });
+        var grpc = new Greeter.GreeterClient(channel);
+        var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient("greeter");
+        Func<Task<bool>> call = path == "grpc"
+            ? async () => await CallAsync(grpc) == StatusCode.OK
+            : async () =>
+            {
+                using var response = await http.GetAsync("/slow/1");
+                return response.StatusCode == HttpStatusCode.OK;
+            };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var first = call();
+        var stream = await server.NextStreamAsync(TimeSpan.FromSeconds(10));
+        var serving = ServeAsync(stream, resources, cts.Token);
+        Assert.True(await first, "the first call failed");
+
+        var (typeUrl, name) = kind == "listener" ? (XdsTypeUrls.Listener, ListenerName) : (XdsTypeUrls.Cluster, ClusterName);
+        var removed = resources[name];
+        lock (resources)
+        {
+            resources.Remove(name);
+        }
+
+        await stream.SendAsync(typeUrl, "2");
+        Assert.False(await UntilAsync(call, ok => !ok), "calls kept succeeding after the deletion");
+
+        lock (resources)
+        {
+            resources[name] = removed;
+        }
+
+        await stream.SendAsync(typeUrl, "3", removed);
+        Assert.True(await UntilAsync(call, ok => ok), "traffic did not resume after the identical resource came back");
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(await call());
+        }
+
+        await cts.CancelAsync();
+        await serving;
+    }
+
+    private static async Task<bool> UntilAsync(Func<Task<bool>> call, Func<bool, bool> done)
+    {
+        var result = false;
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            result = await call();
+            if (done(result))
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return result;
+    }
+
+    /// <summary>Answers every change of subscription with the named resources it has now (ACKs and NACKs are only recorded).</summary>
+    private static async Task ServeAsync(FakeAdsStream stream, Dictionary<string, IMessage> resources, CancellationToken cancellationToken)
+    {
+        var subscribed = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var request = await stream.TryNextRequestAsync(TimeSpan.FromMilliseconds(500));
+            if (request is null)
+            {
+                continue;
+            }
+
+            var names = string.Join(",", request.ResourceNames.Order(StringComparer.Ordinal));
+            if (subscribed.TryGetValue(request.TypeUrl, out var previous) && previous == names)
+            {
+                continue;
+            }
+
+            subscribed[request.TypeUrl] = names;
+            IMessage[] found;
+            lock (resources)
+            {
+                found = [.. request.ResourceNames.Select(n => resources.GetValueOrDefault(n)).OfType<IMessage>()];
+            }
+
+            await stream.SendAsync(request.TypeUrl, "1", found);
+        }
+    }
+
+    private static Listener Listener()
+    {
+        var hcm = new Hcm.HttpConnectionManager
+        {
+            RouteConfig = new RouteConfiguration
+            {
+                Name = "inline",
+                VirtualHosts =
+                {
+                    new VirtualHost
+                    {
+                        Name = "greeter",
+                        Domains = { "*" },
+                        Routes = { new Route { Match = new RouteMatch { Prefix = "" }, Route_ = new RouteAction { Cluster = ClusterName } } },
+                    },
+                },
+            },
+            HttpFilters = { new Hcm.HttpFilter { Name = "router", TypedConfig = Any.Pack(new Envoy.Extensions.Filters.Http.Router.V3.Router()) } },
+        };
+        return new Listener { Name = ListenerName, ApiListener = new ApiListener { ApiListener_ = Any.Pack(hcm) } };
+    }
+
+    private static Cluster Cluster() => new()
+    {
+        Name = ClusterName,
+        Type = Envoy.Config.Cluster.V3.Cluster.Types.DiscoveryType.Eds,
+        EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = new ConfigSource { Ads = new AggregatedConfigSource() }, ServiceName = "greeter-eds" },
+    };
+
+    private static ClusterLoadAssignment Endpoints(int port) => new()
+    {
+        ClusterName = "greeter-eds",
+        Endpoints =
+        {
+            new LocalityLbEndpoints
+            {
+                Locality = new Locality { Zone = "z" },
+                LoadBalancingWeight = 1,
+                LbEndpoints = { new LbEndpoint { Endpoint = new Endpoint { Address = new Address { SocketAddress = new Envoy.Config.Core.V3.SocketAddress { Address = "127.0.0.1", PortValue = (uint)port } } } } },
+            },
+        },
+    };
 }
