@@ -1,11 +1,5 @@
 using System.Net;
-using Envoy.Config.Cluster.V3;
-using Envoy.Config.Core.V3;
-using Envoy.Config.Endpoint.V3;
-using Envoy.Config.Listener.V3;
-using Envoy.Config.Route.V3;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mesh.Client.Tests.EndToEnd;
@@ -13,8 +7,6 @@ using Mesh.Testing;
 using Mesh.Tests;
 using Mesh.Xds;
 using Microsoft.Extensions.DependencyInjection;
-using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
-using Route = Envoy.Config.Route.V3.Route;
 
 namespace Mesh.Client.Tests.Routing;
 
@@ -78,7 +70,7 @@ public sealed class ResourceDeletionTests
         }
     }
 
-    private const string ListenerName = "greeter.example:50051";
+    private const string ListenerName = MeshXds.ListenerName;
     private const string ClusterName = "greeter-cluster";
 
     /// <summary>
@@ -96,9 +88,9 @@ public sealed class ResourceDeletionTests
         await using var server = await FakeAdsServer.StartAsync();
         var resources = new Dictionary<string, IMessage>
         {
-            [ListenerName] = Listener(),
-            [ClusterName] = Cluster(),
-            ["greeter-eds"] = Endpoints(backends.Ports["a"]),
+            [ListenerName] = MeshXds.Listener([MeshXds.RouteTo(ClusterName)]),
+            [ClusterName] = MeshXds.Cluster(ClusterName),
+            [ClusterName + "-eds"] = MeshXds.Endpoints(ClusterName, backends.Ports["a"]),
         };
         var services = new ServiceCollection().AddLogging();
         services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(server.Address, "deletion-" + kind + "-" + path));
@@ -122,7 +114,7 @@ public sealed class ResourceDeletionTests
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var first = call();
         var stream = await server.NextStreamAsync(TimeSpan.FromSeconds(10));
-        var serving = ServeAsync(stream, resources, cts.Token);
+        var serving = MeshXds.ServeAsync(stream, resources, cts.Token);
         Assert.True(await first, "the first call failed");
 
         var (typeUrl, name) = kind == "listener" ? (XdsTypeUrls.Listener, ListenerName) : (XdsTypeUrls.Cluster, ClusterName);
@@ -168,76 +160,4 @@ public sealed class ResourceDeletionTests
 
         return result;
     }
-
-    /// <summary>Answers every change of subscription with the named resources it has now (ACKs and NACKs are only recorded).</summary>
-    private static async Task ServeAsync(FakeAdsStream stream, Dictionary<string, IMessage> resources, CancellationToken cancellationToken)
-    {
-        var subscribed = new Dictionary<string, string>(StringComparer.Ordinal);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var request = await stream.TryNextRequestAsync(TimeSpan.FromMilliseconds(500));
-            if (request is null)
-            {
-                continue;
-            }
-
-            var names = string.Join(",", request.ResourceNames.Order(StringComparer.Ordinal));
-            if (subscribed.TryGetValue(request.TypeUrl, out var previous) && previous == names)
-            {
-                continue;
-            }
-
-            subscribed[request.TypeUrl] = names;
-            IMessage[] found;
-            lock (resources)
-            {
-                found = [.. request.ResourceNames.Select(n => resources.GetValueOrDefault(n)).OfType<IMessage>()];
-            }
-
-            await stream.SendAsync(request.TypeUrl, "1", found);
-        }
-    }
-
-    private static Listener Listener()
-    {
-        var hcm = new Hcm.HttpConnectionManager
-        {
-            RouteConfig = new RouteConfiguration
-            {
-                Name = "inline",
-                VirtualHosts =
-                {
-                    new VirtualHost
-                    {
-                        Name = "greeter",
-                        Domains = { "*" },
-                        Routes = { new Route { Match = new RouteMatch { Prefix = "" }, Route_ = new RouteAction { Cluster = ClusterName } } },
-                    },
-                },
-            },
-            HttpFilters = { new Hcm.HttpFilter { Name = "router", TypedConfig = Any.Pack(new Envoy.Extensions.Filters.Http.Router.V3.Router()) } },
-        };
-        return new Listener { Name = ListenerName, ApiListener = new ApiListener { ApiListener_ = Any.Pack(hcm) } };
-    }
-
-    private static Cluster Cluster() => new()
-    {
-        Name = ClusterName,
-        Type = Envoy.Config.Cluster.V3.Cluster.Types.DiscoveryType.Eds,
-        EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = new ConfigSource { Ads = new AggregatedConfigSource() }, ServiceName = "greeter-eds" },
-    };
-
-    private static ClusterLoadAssignment Endpoints(int port) => new()
-    {
-        ClusterName = "greeter-eds",
-        Endpoints =
-        {
-            new LocalityLbEndpoints
-            {
-                Locality = new Locality { Zone = "z" },
-                LoadBalancingWeight = 1,
-                LbEndpoints = { new LbEndpoint { Endpoint = new Endpoint { Address = new Address { SocketAddress = new Envoy.Config.Core.V3.SocketAddress { Address = "127.0.0.1", PortValue = (uint)port } } } } },
-            },
-        },
-    };
 }
