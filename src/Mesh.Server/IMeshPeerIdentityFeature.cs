@@ -23,6 +23,9 @@ public static class MeshServerDefaults
     /// <summary>The authentication type of the <c>ClaimsIdentity</c> of a mesh peer.</summary>
     public const string AuthenticationType = "mesh-mtls";
 
+    /// <summary>The name of the mesh peer authentication scheme added by <c>AddMeshPeer()</c>.</summary>
+    public const string AuthenticationScheme = AuthenticationType;
+
     /// <summary>The claim carrying the peer's SPIFFE ID (<c>spiffe://td/ns/ns/sa/sa</c>).</summary>
     public const string SpiffeIdClaimType = "spiffe_id";
 

@@ -1,19 +1,35 @@
+using System.Globalization;
 using System.Net;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.LoadBalancing;
 using Mesh.Client.Policies;
 using Mesh.Client.Routing;
+using Mesh.Client.Telemetry;
+using Microsoft.Extensions.Options;
+using Polly;
 
 namespace Mesh.Client.Http;
 
 /// <summary>
 /// Routes each HttpClient request through the mesh: the request's authority names the xDS target (<c>http://reviews</c>
-/// or <c>http://reviews.default.svc.cluster.local:9080</c>), the route table chooses a cluster (once per request) and an
-/// endpoint, and the route's policies apply as on the gRPC path: fault injection, the route timeout (504) and retries to
-/// other endpoints of the same cluster. No route gives 404 and no usable endpoint 503, as Envoy answers.
+/// or <c>http://reviews.default.svc.cluster.local:9080</c>), the route table chooses a cluster (once per request) and each
+/// attempt an endpoint in it. The route's compiled <see cref="RoutePolicy"/> — the one the gRPC channels run, with the
+/// chosen cluster's A39 overrides — applies in the same order: fault delay and abort (answered with the abort's HTTP
+/// status), the route timeout (504), retries through the route's Polly pipeline with Envoy's HTTP <c>retry_on</c>
+/// conditions, a per-try timeout, the request body replayed from a buffer bounded by
+/// <see cref="MeshClientOptions.RetryBufferPerCallSize"/>, and <c>x-envoy-attempt-count</c> on every attempt. No route
+/// gives 404 and no usable endpoint 503, as Envoy answers.
 /// </summary>
-internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvider time) : DelegatingHandler
+internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvider time, IOptions<MeshClientOptions> options) : DelegatingHandler
 {
+    /// <summary>
+    /// The attempt's number (1 for the first), sent on every attempt of a request whose route has a retry policy — as
+    /// Envoy does with include_request_attempt_count; the HTTP twin of gRPC's <c>grpc-previous-rpc-attempts</c> (A6).
+    /// </summary>
+    public const string AttemptCountHeader = "x-envoy-attempt-count";
+
+    private readonly long _bufferLimit = options.Value.RetryBufferPerCallSize;
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (request.RequestUri is not { IsAbsoluteUri: true } uri)
@@ -29,11 +45,10 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return Answer(HttpStatusCode.ServiceUnavailable, target.Error ?? "no xDS configuration", request);
         }
 
-        var headers = new HttpRequestHeaders(request);
-        var index = state.Table.Match(uri.AbsolutePath, headers);
+        var index = state.Table.Match(uri.AbsolutePath, new HttpRequestHeaders(request));
         if (index < 0)
         {
-            Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.NoRoute);
+            ClientCallTelemetry.Current?.AddFlag(ResponseFlags.NoRoute);
             return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
         }
 
@@ -42,123 +57,139 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return Answer(HttpStatusCode.ServiceUnavailable, RouteTable.NonForwardingReason, request);
         }
 
-        var policy = state.Policies[index];
         var cluster = RouteTable.ChooseCluster(action);
+        var policy = state.Policies[index].ForCluster(cluster); // A39: the weighted cluster's overrides win
 
-        // Faults first (A33): a delay, then an abort that never reaches the server.
-        if (policy.Fault is { } fault && fault.TryEnter())
+        // 1, 2. Faults (A33): a delay (the caller's cancellation still applies), then an abort that never reaches the server.
+        if (policy.Fault is { } fault && await fault.ApplyAsync(new HttpRequestHeaders(request), time, cancellationToken).ConfigureAwait(false) is { } abort)
         {
-            try
-            {
-                if (fault.DrawDelay(headers) is { } delay)
-                {
-                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.DelayInjected);
-                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-                }
-
-                if (fault.DrawAbort(headers) is { } abort)
-                {
-                    Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.FaultInjected);
-                    return Answer(HttpStatusCode.ServiceUnavailable, "fault filter abort: " + abort.StatusCode, request);
-                }
-            }
-            finally
-            {
-                fault.Exit();
-            }
+            return Answer((HttpStatusCode)abort.HttpStatus, "fault filter abort", request);
         }
 
+        // 3. The route timeout: over every attempt and backoff, until the response headers.
         using var timeout = policy.Timeout is { } routeTimeout ? new CancellationTokenSource(routeTimeout, time) : null;
         using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var token = linked?.Token ?? cancellationToken;
-        var attempts = policy.Retry?.MaxAttempts ?? 1;
-        var originalAuthority = uri.Authority;
-        for (var attempt = 1; ; attempt++)
+        var buffer = policy.RetryPipeline is not null && request.Content is not null ? new RequestBuffer(request.Content, _bufferLimit) : null;
+        using var call = new HttpCallState(this, request, uri, state.Table, action, cluster, policy, buffer);
+        try
         {
-            var pick = state.Table.PickInCluster(cluster, action, headers);
-            if (pick.Member is not { } member)
-            {
-                MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
-                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure));
-                return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
-            }
+            HttpResponseMessage response;
 
-            if (member.Tls is { } tls)
+            // 4. Retries (A44 / Envoy's retry_on) through the route's Polly pipeline, deciding on results.
+            if (policy.RetryPipeline is { } pipeline)
             {
-                if (tls.Error is not null)
+                var context = ResilienceContextPool.Shared.Get(token);
+                context.Properties.Set(PolicyCall.Key, call);
+                try
                 {
-                    member.Finish();
-                    return Answer(HttpStatusCode.ServiceUnavailable, tls.Error, request);
+                    response = await pipeline.ExecuteAsync(static (ctx, c) => new ValueTask<HttpResponseMessage>(c.Handler.AttemptAsync(c, ctx.CancellationToken)), context, call).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ResilienceContextPool.Shared.Return(context);
                 }
 
-                request.Options.Set(Transport.MeshConnector.TlsOption, tls);
+                buffer?.Commit();
+                if (call.RetriesExhausted(response, token))
+                {
+                    ClientCallTelemetry.Current?.AddFlag(ResponseFlags.UpstreamRetryLimitExceeded);
+                }
+            }
+            else
+            {
+                response = await AttemptAsync(call, token).ConfigureAwait(false);
             }
 
-            MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
-            request.Headers.Host ??= originalAuthority;
-            request.RequestUri = new UriBuilder(uri) { Host = member.Endpoint.Host, Port = member.Endpoint.Port }.Uri;
-            if (Telemetry.ClientCallTelemetry.Current is { } call)
+            if (call.PerTryTimedOut)
             {
-                call.Cluster = member.Cluster; // the attempt's destination_service / upstream_cluster
+                ClientCallTelemetry.Current?.AddFlag(ResponseFlags.UpstreamRequestTimeout);
             }
 
-            member.Start();
-            HttpResponseMessage? response = null;
-            var retriable = false;
-            try
-            {
-                response = await base.SendAsync(request, token).ConfigureAwait(false);
-                member.RecordOutcome(success: (int)response.StatusCode < 500);
-                retriable = policy.Retry is { } retry && IsRetriable(retry, response.StatusCode);
-            }
-            catch (HttpRequestException) when (RecordFailure(member))
-            {
-                throw; // never taken: RecordFailure returns false, so the failure is only counted here
-            }
-            catch (HttpRequestException) when (attempt < attempts && policy.Retry is { } retry && (retry.HttpConditions.Contains("connect-failure") || retry.HttpConditions.Contains("reset") || retry.RetryOn.Contains(Grpc.Core.StatusCode.Unavailable)))
-            {
-                retriable = true;
-            }
-            catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
-            {
-                Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.UpstreamRequestTimeout);
-                return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
-            }
-            finally
+            return response;
+        }
+        catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            ClientCallTelemetry.Current?.AddFlag(ResponseFlags.UpstreamRequestTimeout);
+            return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
+        }
+    }
+
+    /// <summary>One attempt: an endpoint picked in the request's cluster (a slot under its circuit breaker), then the send.</summary>
+    private async Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
+    {
+        var attempt = ++call.Attempts;
+        var request = call.Request;
+        call.PerTryTimedOut = false;
+        var pick = call.Table.PickInCluster(call.Cluster, call.Action, new HttpRequestHeaders(request));
+        if (pick.Member is not { } member)
+        {
+            call.CanRetry = false; // a local answer (no healthy endpoint, circuit breaker): Envoy does not retry it
+            MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
+            ClientCallTelemetry.Current?.AddFlag(ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure));
+            return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
+        }
+
+        if (member.Tls is { } tls)
+        {
+            if (tls.Error is not null)
             {
                 member.Finish();
+                call.CanRetry = false;
+                return Answer(HttpStatusCode.ServiceUnavailable, tls.Error, request);
             }
 
-            if (!retriable || attempt >= attempts)
-            {
-                Telemetry.ClientCallTelemetry.Current?.AddFlag(retriable ? Telemetry.ResponseFlags.UpstreamRetryLimitExceeded : Telemetry.ResponseFlags.None);
-                return response ?? Answer(HttpStatusCode.ServiceUnavailable, "upstream connect error", request);
-            }
-
-            response?.Dispose();
-            await Task.Delay(RoutePolicy.Backoff(policy.Retry!, attempt - 1), time, token).ConfigureAwait(false);
+            request.Options.Set(Transport.MeshConnector.TlsOption, tls);
         }
-    }
 
-    private static bool RecordFailure(ClusterMember member)
-    {
-        member.RecordOutcome(success: false);
-        return false;
-    }
-
-    private static bool IsRetriable(Resources.RetryPolicyResource retry, HttpStatusCode status)
-    {
-        var code = (int)status;
-        if (code < 500)
+        MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
+        request.Headers.Host ??= call.Target.Authority;
+        request.RequestUri = new UriBuilder(call.Target) { Host = member.Endpoint.Host, Port = member.Endpoint.Port }.Uri;
+        if (ClientCallTelemetry.Current is { } telemetry)
         {
-            return false;
+            telemetry.Cluster = member.Cluster; // the attempt's destination_service / upstream_cluster
         }
 
-        return retry.HttpConditions.Contains("5xx")
-            || (retry.HttpConditions.Contains("gateway-error") && code is 502 or 503 or 504)
-            || retry.RetryOn.Contains(FaultPolicy.FromHttp(code));
+        if (call.Policy.Retry is not null)
+        {
+            request.Headers.Remove(AttemptCountHeader);
+            request.Headers.TryAddWithoutValidation(AttemptCountHeader, attempt.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (call.Buffer is { } buffer)
+        {
+            request.Content = buffer.CreateAttempt(attempt, call.NextAttemptToken());
+        }
+
+        member.Start();
+        var perTry = call.Policy.Retry?.PerTryTimeout is { } t ? new CancellationTokenSource(t, time) : null;
+        var linked = perTry is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, perTry.Token);
+        try
+        {
+            var response = await base.SendAsync(request, linked?.Token ?? cancellationToken).ConfigureAwait(false);
+            member.RecordOutcome(success: (int)response.StatusCode < 500);
+            return response;
+        }
+        catch (HttpRequestException)
+        {
+            member.RecordOutcome(success: false);
+            throw;
+        }
+        catch (OperationCanceledException) when (perTry?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            member.RecordOutcome(success: false);
+            call.PerTryTimedOut = true;
+            return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
+        }
+        finally
+        {
+            member.Finish();
+            linked?.Dispose();
+            perTry?.Dispose();
+        }
     }
 
+    /// <summary>A local answer, as Envoy gives one: the status, and the reason as the body (prefixed <c>mesh: </c>).</summary>
     private static HttpResponseMessage Answer(HttpStatusCode status, string reason, HttpRequestMessage request) => new(status)
     {
         RequestMessage = request,

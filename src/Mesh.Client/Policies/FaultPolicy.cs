@@ -2,13 +2,15 @@ using Envoy.Extensions.Filters.Http.Fault.V3;
 using Envoy.Type.V3;
 using Grpc.Core;
 using Mesh.Client.Routing;
+using Mesh.Client.Telemetry;
 
 namespace Mesh.Client.Policies;
 
 /// <summary>
 /// Fault injection for one route (gRFC A33): first a delay, then an abort, each drawn independently against its
 /// percentage; header-controlled faults (<c>x-envoy-fault-*</c>) when configured; at most
-/// <see cref="MaxActiveFaults"/> faults in progress at once.
+/// <see cref="MaxActiveFaults"/> faults in progress at once. <see cref="ApplyAsync"/> is the one fault step both call
+/// paths run (the gRPC channel's <c>MeshCallHandler</c> and the HttpClient's <c>MeshRoutingHandler</c>).
 /// </summary>
 internal sealed class FaultPolicy
 {
@@ -18,12 +20,18 @@ internal sealed class FaultPolicy
     public const string AbortGrpcHeader = "x-envoy-fault-abort-grpc-request";
     public const string AbortPercentageHeader = "x-envoy-fault-abort-request-percentage";
 
+    /// <summary>The message of a call aborted by fault injection (gRPC's wording).</summary>
+    public const string AbortMessage = "RPC terminated due to fault injection";
+
     private int _active;
 
     public TimeSpan? FixedDelay { get; private init; }
     public bool HeaderDelay { get; private init; }
     public uint DelayPerMillion { get; private init; }
     public StatusCode? AbortStatus { get; private init; }
+
+    /// <summary>The HTTP status of a configured abort: its http_status, or the HTTP mapping of its grpc_status.</summary>
+    public int? AbortHttpStatus { get; private init; }
     public bool HeaderAbort { get; private init; }
     public uint AbortPerMillion { get; private init; }
     public uint? MaxActiveFaults { get; private init; }
@@ -42,6 +50,13 @@ internal sealed class FaultPolicy
                 null => null,
                 { ErrorTypeCase: FaultAbort.ErrorTypeOneofCase.GrpcStatus } a => (StatusCode)a.GrpcStatus,
                 { ErrorTypeCase: FaultAbort.ErrorTypeOneofCase.HttpStatus } a => FromHttp((int)a.HttpStatus),
+                _ => null,
+            },
+            AbortHttpStatus = fault.Abort switch
+            {
+                null => null,
+                { ErrorTypeCase: FaultAbort.ErrorTypeOneofCase.GrpcStatus } a => ToHttp((StatusCode)a.GrpcStatus),
+                { ErrorTypeCase: FaultAbort.ErrorTypeOneofCase.HttpStatus } a => (int)a.HttpStatus,
                 _ => null,
             },
             HeaderAbort = fault.Abort?.HeaderAbort is not null,
@@ -71,31 +86,76 @@ internal sealed class FaultPolicy
         return delay is { } d && Draw(perMillion) ? d : null;
     }
 
+    /// <summary>
+    /// The fault step of one call (A33): takes a slot among the active faults, waits the drawn delay (on
+    /// <paramref name="time"/>, cancelled with the call), then draws the abort; flags the call's telemetry. Null when the
+    /// call goes on to the server.
+    /// </summary>
+    public async ValueTask<InjectedAbort?> ApplyAsync<THeaders>(THeaders headers, TimeProvider time, CancellationToken cancellationToken)
+        where THeaders : IRequestHeaders
+    {
+        if (!TryEnter())
+        {
+            return null;
+        }
+
+        try
+        {
+            if (DrawDelay(headers) is { } delay)
+            {
+                ClientCallTelemetry.Current?.AddFlag(ResponseFlags.DelayInjected);
+                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (TryDrawAbort(headers, out var grpc, out var http))
+            {
+                ClientCallTelemetry.Current?.AddFlag(ResponseFlags.FaultInjected);
+                return new InjectedAbort(grpc, http);
+            }
+
+            return null;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
     /// <summary>The status to abort this call with, if any; draws once.</summary>
     public Status? DrawAbort<THeaders>(THeaders headers)
+        where THeaders : IRequestHeaders =>
+        TryDrawAbort(headers, out var code, out _) ? new Status(code, AbortMessage) : null;
+
+    /// <summary>Draws the abort once: true with its gRPC and HTTP statuses when this call is to be aborted.</summary>
+    internal bool TryDrawAbort<THeaders>(THeaders headers, out StatusCode grpc, out int http)
         where THeaders : IRequestHeaders
     {
         var perMillion = AbortPerMillion;
-        var code = AbortStatus;
+        var configured = AbortStatus is not null;
+        grpc = AbortStatus.GetValueOrDefault();
+        http = AbortHttpStatus.GetValueOrDefault();
         if (HeaderAbort)
         {
-            if (headers.Get(AbortGrpcHeader) is { } grpc && int.TryParse(grpc, out var g) && g is >= 0 and <= 16)
+            if (headers.Get(AbortGrpcHeader) is { } grpcText && int.TryParse(grpcText, out var g) && g is >= 0 and <= 16)
             {
-                code = (StatusCode)g;
+                grpc = (StatusCode)g;
+                http = ToHttp(grpc);
             }
-            else if (headers.Get(AbortHttpHeader) is { } http && int.TryParse(http, out var h) && h is >= 200 and < 600)
+            else if (headers.Get(AbortHttpHeader) is { } httpText && int.TryParse(httpText, out var h) && h is >= 200 and < 600)
             {
-                code = FromHttp(h);
+                grpc = FromHttp(h);
+                http = h;
             }
             else
             {
-                return null;
+                return false;
             }
 
+            configured = true;
             perMillion = HeaderPercentage(headers.Get(AbortPercentageHeader), perMillion);
         }
 
-        return code is { } c && Draw(perMillion) ? new Status(c, "RPC terminated due to fault injection") : null;
+        return configured && Draw(perMillion);
     }
 
     /// <summary>Takes a slot among the active faults; false when <see cref="MaxActiveFaults"/> are in progress.</summary>
@@ -144,5 +204,25 @@ internal sealed class FaultPolicy
         404 => StatusCode.Unimplemented,
         429 or 502 or 503 or 504 => StatusCode.Unavailable,
         _ => StatusCode.Unknown,
+    };
+
+    /// <summary>
+    /// gRPC status to the HTTP status an HttpClient caller gets for a gRPC-status abort (the gRPC-to-HTTP mapping of
+    /// google.rpc.Code: UNAVAILABLE 503, DEADLINE_EXCEEDED 504, RESOURCE_EXHAUSTED 429, …; anything else 500).
+    /// </summary>
+    internal static int ToHttp(StatusCode status) => status switch
+    {
+        StatusCode.OK => 200,
+        StatusCode.Cancelled => 499,
+        StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => 400,
+        StatusCode.DeadlineExceeded => 504,
+        StatusCode.NotFound => 404,
+        StatusCode.AlreadyExists or StatusCode.Aborted => 409,
+        StatusCode.PermissionDenied => 403,
+        StatusCode.ResourceExhausted => 429,
+        StatusCode.Unimplemented => 501,
+        StatusCode.Unavailable => 503,
+        StatusCode.Unauthenticated => 401,
+        _ => 500,
     };
 }

@@ -7,25 +7,15 @@ using Polly;
 namespace Mesh.Client.Policies;
 
 /// <summary>One gRPC call with route policies as it goes through its attempts (allocated only for such calls).</summary>
-internal sealed class GrpcCallState(MeshCallHandler handler, HttpRequestMessage request, RoutePolicy policy, ClusterMember? first, RequestBuffer? buffer) : IDisposable
+internal sealed class GrpcCallState(MeshCallHandler handler, HttpRequestMessage request, RoutePolicy policy, ClusterMember? first, RequestBuffer? buffer)
+    : PolicyCall(policy, buffer)
 {
-    /// <summary>The key under which the retry pipeline finds the call.</summary>
-    public static readonly ResiliencePropertyKey<GrpcCallState> Key = new("Mesh.GrpcCall");
-
     public MeshCallHandler Handler { get; } = handler;
 
     public HttpRequestMessage Request { get; } = request;
 
-    public RoutePolicy Policy { get; } = policy;
-
     /// <summary>The endpoint Grpc.Net.Client's balancer picked for the first attempt (it tracks that one itself).</summary>
     public ClusterMember? First { get; } = first;
-
-    /// <summary>The request body, kept for replay while the call may still be retried.</summary>
-    public RequestBuffer? Buffer { get; } = buffer;
-
-    /// <summary>Attempts made so far.</summary>
-    public int Attempts { get; set; }
 
     /// <summary>Whether the balancer's pick (started when the call reached the handler) still holds its slot.</summary>
     public bool FirstOpen { get; set; }
@@ -43,35 +33,12 @@ internal sealed class GrpcCallState(MeshCallHandler handler, HttpRequestMessage 
     /// <summary>The endpoint of the latest attempt.</summary>
     public ClusterMember? Last { get; set; }
 
-    private CancellationTokenSource? _attempt;
-
-    /// <summary>A token for the next attempt's request body; the previous attempt's body stops sending.</summary>
-    public CancellationToken NextAttemptToken()
+    /// <summary>A44: a trailers-only status listed in retry_on; a connection error counts as UNAVAILABLE.</summary>
+    protected override bool IsRetriable(Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry, CancellationToken cancellationToken)
     {
-        var previous = _attempt;
-        _attempt = new CancellationTokenSource();
-        previous?.Cancel();
-        previous?.Dispose();
-        return _attempt.Token;
-    }
-
-    /// <summary>Releases the last attempt's token (its body, the committed one, keeps sending: disposal does not cancel).</summary>
-    public void Dispose() => _attempt?.Dispose();
-
-    /// <summary>False once an attempt must not be retried whatever its status (a circuit-breaker drop, a full buffer).</summary>
-    public bool CanRetry { get; set; } = true;
-
-    /// <summary>Whether the retry pipeline should retry after this outcome (A44: listed status, trailers-only, not dropped).</summary>
-    public static bool IsRetriable(ResilienceContext context, Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry)
-    {
-        if (!context.Properties.TryGetValue(Key, out var state) || !state.CanRetry || state.Buffer?.Overflowed == true)
-        {
-            return false;
-        }
-
         if (outcome.Exception is HttpRequestException)
         {
-            return retry.RetryOn.Contains(StatusCode.Unavailable) && !context.CancellationToken.IsCancellationRequested;
+            return retry.RetryOn.Contains(StatusCode.Unavailable) && !cancellationToken.IsCancellationRequested;
         }
 
         return outcome.Result is { } response && TrailersOnlyStatus(response) is { } code && retry.RetryOn.Contains(code);

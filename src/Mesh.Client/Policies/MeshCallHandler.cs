@@ -135,28 +135,10 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         {
             // 1, 2. Faults (A33): a delay (the caller's deadline still applies: Grpc.Net.Client cancels us), then an
             // abort that never reaches the server.
-            if (policy.Fault is { } fault && fault.TryEnter())
+            if (policy.Fault is { } fault && await fault.ApplyAsync(new HttpRequestHeaders(request), _time, cancellationToken).ConfigureAwait(false) is { } abort)
             {
-                try
-                {
-                    var headers = new HttpRequestHeaders(request);
-                    if (fault.DrawDelay(headers) is { } delay)
-                    {
-                        Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.DelayInjected);
-                        await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    if (fault.DrawAbort(headers) is { } abort)
-                    {
-                        Telemetry.ClientCallTelemetry.Current?.AddFlag(Telemetry.ResponseFlags.FaultInjected);
-                        AttemptEnded(first, 0, abort.StatusCode);
-                        return TrailersOnly(request, abort.StatusCode, abort.Detail);
-                    }
-                }
-                finally
-                {
-                    fault.Exit();
-                }
+                AttemptEnded(first, 0, abort.GrpcStatus);
+                return TrailersOnly(request, abort.GrpcStatus, FaultPolicy.AbortMessage);
             }
 
             // 3. The route timeout (A31), when it is shorter than the caller's own deadline; the server learns it too.

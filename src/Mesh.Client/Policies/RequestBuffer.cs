@@ -7,10 +7,12 @@ namespace Mesh.Client.Policies;
 /// original content is written once, into this buffer; each attempt's content replays what was written so far and then
 /// follows new writes, so client- and bidi-streaming calls can be retried as well as unary ones. Once the call commits
 /// (its response headers arrived) or the buffer passes its limit, chunks are dropped as soon as the live attempt sent
-/// them, and no further attempt is made.
+/// them, and no further attempt is made. An attempt's content has the original's length when that is known, so an
+/// HTTP/1.1 request keeps its Content-Length.
 /// </summary>
 internal sealed class RequestBuffer(HttpContent inner, long limit)
 {
+    private readonly long? _length = inner.Headers.ContentLength;
     private readonly Lock _lock = new();
     private readonly List<byte[]?> _chunks = [];
     private TaskCompletionSource _more = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -179,8 +181,8 @@ internal sealed class RequestBuffer(HttpContent inner, long limit)
 
         protected override bool TryComputeLength(out long length)
         {
-            length = -1;
-            return false;
+            length = buffer._length ?? -1;
+            return buffer._length is not null;
         }
     }
 

@@ -15,7 +15,10 @@ namespace Mesh.Client.Policies;
 /// <param name="Action">The route's action (its clusters), so retry attempts pick again in the call's cluster.</param>
 /// <param name="Fault">Fault injection, if the route has any.</param>
 /// <param name="Retry">The retry policy as configured.</param>
-/// <param name="RetryPipeline">Polly's result-based retry over gRPC attempts (trailers-only statuses and connection errors).</param>
+/// <param name="RetryPipeline">
+/// Polly's result-based retry, run by both call paths: each path's <see cref="PolicyCall"/> in the resilience context
+/// decides what is retried (gRPC: trailers-only statuses and connection errors; HTTP: Envoy's <c>retry_on</c>).
+/// </param>
 /// <param name="Timeout">The route's timeout (max_stream_duration, or grpc_timeout_header_max when set).</param>
 internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fault, RetryPolicyResource? Retry, ResiliencePipeline<HttpResponseMessage>? RetryPipeline, TimeSpan? Timeout)
 {
@@ -54,7 +57,7 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
             pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
                 .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
                 {
-                    ShouldHandle = args => ValueTask.FromResult(GrpcCallState.IsRetriable(args.Context, args.Outcome, retry)),
+                    ShouldHandle = args => ValueTask.FromResult(PolicyCall.ShouldRetry(args.Context, args.Outcome, retry)),
                     MaxRetryAttempts = retry.MaxAttempts - 1,
                     DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(retry, args.AttemptNumber)),
                 })

@@ -753,7 +753,8 @@ internal static partial class XdsResourceTypes
         duration.Seconds >= 0 && duration.Nanos >= 0 && duration.Nanos < 1_000_000_000 && duration.Seconds <= 315_576_000_000L;
 
     /// <summary>
-    /// A44: retry_on names gRPC statuses (Envoy's HTTP conditions are kept for the HttpClient path, others ignored);
+    /// A44: retry_on names gRPC statuses (Envoy's HTTP conditions and retriable_status_codes are kept for the HttpClient
+    /// path, others ignored);
     /// num_retries, when set, at least 1 (attempts capped at 5); base_interval, when a back-off is set, above 0
     /// (25 ms by default); max_interval, when set, above 0 and not below base_interval (10× base by default).
     /// </summary>
@@ -781,7 +782,7 @@ internal static partial class XdsResourceTypes
                 case "unavailable":
                     codes.Add(Grpc.Core.StatusCode.Unavailable);
                     break;
-                case "5xx" or "gateway-error" or "connect-failure" or "reset" or "refused-stream":
+                case "5xx" or "gateway-error" or "connect-failure" or "reset" or "refused-stream" or "retriable-4xx" or "retriable-status-codes":
                     http.Add(item.ToLowerInvariant());
                     break;
             }
@@ -835,7 +836,16 @@ internal static partial class XdsResourceTypes
 
         var attempts = (int)Math.Min((policy.NumRetries ?? 1) + 1L, 5);
         var perTry = policy.PerTryTimeout?.ToTimeSpan();
-        return new RetryPolicyResource(codes.ToImmutable(), attempts, perTry > TimeSpan.Zero ? perTry : null, baseBackoff, maxBackoff, http.ToImmutable());
+        var statuses = ImmutableHashSet.CreateBuilder<int>();
+        foreach (var status in policy.RetriableStatusCodes)
+        {
+            statuses.Add((int)status);
+        }
+
+        return new RetryPolicyResource(codes.ToImmutable(), attempts, perTry > TimeSpan.Zero ? perTry : null, baseBackoff, maxBackoff, http.ToImmutable())
+        {
+            RetriableStatusCodes = statuses.ToImmutable(),
+        };
     }
 
     /// <summary>A rejected field inside a nested message, relative to the caller's path.</summary>

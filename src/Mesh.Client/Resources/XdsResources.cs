@@ -35,8 +35,15 @@ internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActio
 /// <param name="PerTryTimeout">Each attempt's timeout, if any.</param>
 /// <param name="BaseBackoff">The first backoff (25 ms by default).</param>
 /// <param name="MaxBackoff">The largest backoff (250 ms by default, or 10× a configured base).</param>
-/// <param name="HttpConditions">Envoy's HTTP retry conditions in retry_on (5xx, gateway-error, connect-failure, reset), for the HttpClient path.</param>
-internal sealed record RetryPolicyResource(ImmutableHashSet<Grpc.Core.StatusCode> RetryOn, int MaxAttempts, TimeSpan? PerTryTimeout, TimeSpan BaseBackoff, TimeSpan MaxBackoff, ImmutableHashSet<string> HttpConditions);
+/// <param name="HttpConditions">
+/// Envoy's HTTP retry conditions in retry_on (5xx, gateway-error, connect-failure, reset, refused-stream, retriable-4xx,
+/// retriable-status-codes), for the HttpClient path.
+/// </param>
+internal sealed record RetryPolicyResource(ImmutableHashSet<Grpc.Core.StatusCode> RetryOn, int MaxAttempts, TimeSpan? PerTryTimeout, TimeSpan BaseBackoff, TimeSpan MaxBackoff, ImmutableHashSet<string> HttpConditions)
+{
+    /// <summary>The HTTP statuses retried under <c>retriable-status-codes</c> (retriable_status_codes), for the HttpClient path.</summary>
+    public ImmutableHashSet<int> RetriableStatusCodes { get; init; } = [];
+}
 
 /// <summary>Where a matching call goes: one or more weighted clusters.</summary>
 internal sealed record RouteActionResource(ImmutableArray<WeightedClusterResource> Clusters, ImmutableArray<string> HashHeaders, TimeSpan? MaxStreamDuration)

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using Mesh.Server.Authorization;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
@@ -24,16 +23,7 @@ internal sealed partial class MeshServerMiddleware(RequestDelegate next, ILogger
         context.Features.Set<IMeshPeerIdentityFeature>(connection);
         if (connection.PeerIdentity is { } peer)
         {
-            context.User = new ClaimsPrincipal(new ClaimsIdentity(
-                [
-                    new Claim(MeshServerDefaults.SpiffeIdClaimType, peer.ToString()),
-                    new Claim(ClaimTypes.NameIdentifier, peer.ToString()),
-                    new Claim(MeshServerDefaults.NamespaceClaimType, peer.Namespace),
-                    new Claim(MeshServerDefaults.ServiceAccountClaimType, peer.ServiceAccount),
-                ],
-                MeshServerDefaults.AuthenticationType,
-                ClaimTypes.NameIdentifier,
-                ClaimTypes.Role));
+            context.User = Authentication.MeshPeerPrincipal.Create(peer, MeshServerDefaults.AuthenticationType);
         }
 
         var config = connection.Listener.Current;

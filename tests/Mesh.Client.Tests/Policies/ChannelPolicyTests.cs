@@ -19,6 +19,60 @@ public sealed class ChannelPolicyTests
     /// <summary>The ways an application builds a channel: the bare documented form, UseMesh, and the client factory.</summary>
     public static TheoryData<string> Paths => new() { "bare", "use-mesh", "client-factory" };
 
+    /// <summary>Every channel path with each streaming kind that sends more than one message: client- and bidi-streaming.</summary>
+    public static TheoryData<string, string> StreamingPaths => new()
+    {
+        { "bare", "client-streaming" }, { "bare", "bidi" },
+        { "use-mesh", "client-streaming" }, { "use-mesh", "bidi" },
+        { "client-factory", "client-streaming" }, { "client-factory", "bidi" },
+    };
+
+    /// <summary>
+    /// One streaming call: client-streaming sends "name" and "more" and completes; bidi sends "name", reads its reply,
+    /// then sends "more" and reads that. <paramref name="hold"/>: the call sends its first message and then waits (never
+    /// completing) until the call ends — for route timeouts.
+    /// </summary>
+    private static async Task<StatusCode> StreamAsync(Greeter.GreeterClient client, string kind, string name, DateTime? deadline = null, bool hold = false)
+    {
+        try
+        {
+            if (kind == "client-streaming")
+            {
+                using var upload = client.SayHelloToAll(deadline: deadline ?? DateTime.UtcNow.AddSeconds(10));
+                await upload.RequestStream.WriteAsync(new HelloRequest { Name = name });
+                if (!hold)
+                {
+                    await upload.RequestStream.WriteAsync(new HelloRequest { Name = "more" });
+                    await upload.RequestStream.CompleteAsync();
+                }
+
+                var reply = await upload.ResponseAsync;
+                Assert.Equal(name + ",more", reply.Message);
+                return StatusCode.OK;
+            }
+
+            using var chat = client.Chat(deadline: deadline ?? DateTime.UtcNow.AddSeconds(10));
+            await chat.RequestStream.WriteAsync(new HelloRequest { Name = name });
+            Assert.True(await chat.ResponseStream.MoveNext(CancellationToken.None));
+            if (hold)
+            {
+                await chat.ResponseStream.MoveNext(CancellationToken.None); // the server waits for more: only the deadline ends it
+                return StatusCode.OK;
+            }
+
+            await chat.RequestStream.WriteAsync(new HelloRequest { Name = "more" });
+            Assert.True(await chat.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal("more", chat.ResponseStream.Current.Message);
+            await chat.RequestStream.CompleteAsync();
+            Assert.False(await chat.ResponseStream.MoveNext(CancellationToken.None));
+            return StatusCode.OK;
+        }
+        catch (RpcException ex)
+        {
+            return ex.StatusCode;
+        }
+    }
+
     private sealed class Harness(TestControlPlane controlPlane, ServiceProvider services, GrpcChannel? channel, Greeter.GreeterClient client) : IAsyncDisposable
     {
         public Greeter.GreeterClient Client { get; } = client;
@@ -279,5 +333,78 @@ public sealed class ChannelPolicyTests
         var error = await Assert.ThrowsAsync<RpcException>(() => chat.ResponseStream.MoveNext(CancellationToken.None)); // the server waits for more
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         Assert.InRange(watch.ElapsedMilliseconds, 0, 2500); // the route's 1 s, counted from the call's start, not the caller's 10 s
+    }
+
+    [Theory]
+    [MemberData(nameof(StreamingPaths))]
+    public async Task Streaming_FaultAbort50Percent_AboutHalfTheCallsFailUnavailable_AndNeverReachTheServer(string path, string kind)
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        await using var mesh = await StartAsync(backends, path, "    fault: {abort: {percentage: {value: 50}, grpcStatus: UNAVAILABLE}}");
+
+        var unavailable = 0;
+        var ok = 0;
+        await Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+        {
+            var status = await StreamAsync(mesh.Client, kind, "x");
+            Assert.True(status is StatusCode.OK or StatusCode.Unavailable, status.ToString());
+            Interlocked.Increment(ref status == StatusCode.OK ? ref ok : ref unavailable);
+        });
+
+        Assert.InRange(unavailable, 440, 560); // 50 ± 6 %
+        Assert.Equal(ok, backends.Total);
+    }
+
+    [Theory]
+    [MemberData(nameof(StreamingPaths))]
+    public async Task Streaming_FaultAbortHttp503_EveryCallUnavailable(string path, string kind)
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        await using var mesh = await StartAsync(backends, path, "    fault: {abort: {percentage: {value: 100}, httpStatus: 503}}");
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(StatusCode.Unavailable, await StreamAsync(mesh.Client, kind, "x"));
+        }
+
+        Assert.Equal(0, backends.Total);
+    }
+
+    [Theory]
+    [MemberData(nameof(StreamingPaths))]
+    public async Task Streaming_FaultDelay300ms_CallerDeadline100ms_DeadlineExceededAtTheDeadline(string path, string kind)
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        await using var mesh = await StartAsync(backends, path, "    fault: {delay: {percentage: {value: 100}, fixedDelay: 300ms}}");
+        Assert.Equal(StatusCode.OK, await StreamAsync(mesh.Client, kind, "warm-up"));
+        backends.Reset();
+
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            Assert.Equal(StatusCode.DeadlineExceeded, await StreamAsync(mesh.Client, kind, "x", DateTime.UtcNow.AddMilliseconds(100)));
+            Assert.InRange(watch.ElapsedMilliseconds, 80, 280);
+        }
+
+        Assert.Equal(0, backends.Total);
+    }
+
+    [Theory]
+    [MemberData(nameof(StreamingPaths))]
+    public async Task Streaming_RouteTimeout200ms_CallStillOpen_DeadlineExceededAfterAbout200ms(string path, string kind)
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        await using var mesh = await StartAsync(backends, path, "    timeout: 200ms");
+        for (var i = 0; i < 20 && await StreamAsync(mesh.Client, kind, "warm-up") != StatusCode.OK; i++)
+        {
+            // warm-up: configuration and a connection, each within the 200 ms route timeout
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            Assert.Equal(StatusCode.DeadlineExceeded, await StreamAsync(mesh.Client, kind, "x", DateTime.UtcNow.AddSeconds(10), hold: true));
+            Assert.InRange(watch.ElapsedMilliseconds, 180, 450);
+        }
     }
 }

@@ -73,7 +73,7 @@ public class XdsResourceTypesTests
                             Route_ = new RouteAction
                             {
                                 Cluster = "c",
-                                RetryPolicy = new RetryPolicy { RetryOn = "unavailable,cancelled,5xx,bogus", NumRetries = 9 },
+                                RetryPolicy = new RetryPolicy { RetryOn = "unavailable,cancelled,5xx,retriable-status-codes,bogus", NumRetries = 9, RetriableStatusCodes = { 503, 429 } },
                             },
                         },
                     },
@@ -88,6 +88,8 @@ public class XdsResourceTypesTests
         Assert.Equal([Grpc.Core.StatusCode.Cancelled, Grpc.Core.StatusCode.Unavailable], retry.RetryOn.Order());
         Assert.Equal(TimeSpan.FromMilliseconds(25), retry.BaseBackoff);
         Assert.Equal(TimeSpan.FromMilliseconds(250), retry.MaxBackoff);
+        Assert.Equal(["5xx", "retriable-status-codes"], retry.HttpConditions.Order(StringComparer.Ordinal)); // for the HttpClient path
+        Assert.Equal([429, 503], retry.RetriableStatusCodes.Order());
     }
 
     [Fact]
