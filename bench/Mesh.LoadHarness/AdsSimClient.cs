@@ -31,6 +31,7 @@ internal sealed class AdsSimClient
 
     public AdsSimClient(int id, IReadOnlyList<string> listeners)
     {
+        Id = id;
         _names[Lds] = [.. listeners];
         _node = new Envoy.Config.Core.V3.Node
         {
@@ -40,6 +41,12 @@ internal sealed class AdsSimClient
             UserAgentName = "mesh-load-harness",
         };
     }
+
+    /// <summary>The client's number.</summary>
+    public int Id { get; }
+
+    /// <summary>Called on the stream's loop after each EDS response was ACKed, with the ACK's Stopwatch timestamp.</summary>
+    public Action<AdsSimClient, DiscoveryResponse, long>? EndpointsAcked { get; init; }
 
     /// <summary>Stopwatch timestamp of the last ACK per type.</summary>
     public long[] AckedAt { get; } = new long[4];
@@ -69,7 +76,13 @@ internal sealed class AdsSimClient
                 var next = type < Eds && _names[type + 1] is null ? Derive(type, response) : null;
                 await SendAsync(call, type, response.VersionInfo, response.Nonce).ConfigureAwait(false);
                 AckedVersion[type] = response.VersionInfo;
-                Volatile.Write(ref AckedAt[type], Stopwatch.GetTimestamp());
+                var acked = Stopwatch.GetTimestamp();
+                Volatile.Write(ref AckedAt[type], acked);
+                if (type == Eds)
+                {
+                    EndpointsAcked?.Invoke(this, response, acked);
+                }
+
                 if (next is not null)
                 {
                     _names[type + 1] = next;

@@ -26,7 +26,11 @@ internal sealed class ControlPlaneProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static ControlPlaneProcess Start(string configDir, bool backend)
+    public static ControlPlaneProcess Start(string configDir, bool backend) =>
+        Start(backend ? ["--config-dir", configDir, "--backend"] : ["--config-dir", configDir]);
+
+    /// <summary>Starts <c>serve</c> with <paramref name="serveArguments"/> (see <see cref="ServeMode"/>).</summary>
+    public static ControlPlaneProcess Start(IReadOnlyList<string> serveArguments)
     {
         var self = Environment.ProcessPath!;
         var start = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -41,11 +45,9 @@ internal sealed class ControlPlaneProcess : IDisposable
         }
 
         start.ArgumentList.Add("serve");
-        start.ArgumentList.Add("--config-dir");
-        start.ArgumentList.Add(configDir);
-        if (backend)
+        foreach (var argument in serveArguments)
         {
-            start.ArgumentList.Add("--backend");
+            start.ArgumentList.Add(argument);
         }
 
         var process = Process.Start(start)!;

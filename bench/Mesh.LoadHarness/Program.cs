@@ -4,15 +4,18 @@ using Mesh.LoadHarness;
 const string Usage = """
     Usage: Mesh.LoadHarness MODE [options]
       cp-scale       [--clients 1000] [--services 100] [--subscribe 20] [--streams-per-connection 100]
+      k8s-scale      [--services 1000] [--endpoints 10] [--clients 1000] [--subscribe 10] [--rate 100] [--seconds 60]
+                     [--streams-per-connection 100] [--debounce-quiet MS] [--debounce-max MS]
       translate      [--services 1000] [--endpoints 10] [--runs 5]
       client-memory  [--services 200]
       client-cpu     [--rps 1000] [--seconds 10] [--rounds 2]
-      serve          --config-dir DIR [--backend]   (the child process the others start)
+      serve          --config-dir DIR | --kubeconfig PATH [--ca-dir DIR] [--backend]   (the child process the others start)
     """;
 
 return args switch
 {
     ["cp-scale", ..] => await ControlPlaneScale.RunAsync(args).ConfigureAwait(false),
+    ["k8s-scale", ..] => await KubernetesScale.RunAsync(args).ConfigureAwait(false),
     ["translate", ..] => await TranslationTime.RunAsync(args).ConfigureAwait(false),
     ["client-memory" or "client-cpu", ..] => await ClientCost.RunAsync(args[0], args).ConfigureAwait(false),
     ["serve", ..] => await ServeMode.RunAsync(args).ConfigureAwait(false),

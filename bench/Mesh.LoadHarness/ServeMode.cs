@@ -8,13 +8,16 @@ namespace Mesh.LoadHarness;
 /// <summary>
 /// The child process: a control plane as <c>mesh-controlplane</c> builds it (ControlPlaneHost, default debounce of
 /// 100 ms quiet / 1 s max, logging at Warning so 5,000 connections do not flood the console), optionally with the
-/// benchmark backend. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
+/// benchmark backend. It reads <c>--config-dir DIR</c>, or a Kubernetes API server with <c>--kubeconfig PATH</c> (and
+/// <c>--ca-dir DIR</c>); <c>--debounce-quiet MS</c> and <c>--debounce-max MS</c> override the debounce. The TLS port is
+/// chosen by the OS. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
 /// </summary>
 internal static class ServeMode
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var configDir = args[Array.IndexOf(args, "--config-dir") + 1];
+        var configDir = Value(args, "--config-dir");
+        var kubeconfig = Value(args, "--kubeconfig");
         BenchBackend? backend = null;
         if (args.Contains("--backend"))
         {
@@ -22,7 +25,26 @@ internal static class ServeMode
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"backend {backend.GrpcPort} {backend.HttpPort}"));
         }
 
-        var options = new ControlPlaneOptions { ConfigDir = configDir, XdsPort = 0, HttpPort = 0 };
+        var options = new ControlPlaneOptions
+        {
+            ConfigDir = configDir,
+            Kubernetes = kubeconfig is not null,
+            Kubeconfig = kubeconfig,
+            XdsPort = 0,
+            HttpPort = 0,
+            TlsPort = 0,
+            CaDir = Value(args, "--ca-dir"),
+        };
+        if (Value(args, "--debounce-quiet") is { } quiet)
+        {
+            options.DebounceQuiet = TimeSpan.FromMilliseconds(int.Parse(quiet, CultureInfo.InvariantCulture));
+        }
+
+        if (Value(args, "--debounce-max") is { } max)
+        {
+            options.DebounceMax = TimeSpan.FromMilliseconds(int.Parse(max, CultureInfo.InvariantCulture));
+        }
+
         var app = ControlPlaneHost.Build(options, builder =>
         {
             builder.Logging.ClearProviders();
@@ -50,5 +72,11 @@ internal static class ServeMode
         }
 
         return 0;
+    }
+
+    private static string? Value(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
     }
 }

@@ -61,7 +61,10 @@ public sealed class ControlPlaneOptions
     /// <summary>How long the configuration must be quiet before a change is applied. Default 100 ms.</summary>
     public TimeSpan DebounceQuiet { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>The longest a change waits while more changes keep coming. Default 1 s.</summary>
+    /// <summary>
+    /// The longest a change waits while more changes keep coming. Default 1 s. Under a steady stream of changes the wait
+    /// is shorter: twice the last rebuild's duration, at least a quarter of this.
+    /// </summary>
     public TimeSpan DebounceMax { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>

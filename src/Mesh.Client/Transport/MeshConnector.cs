@@ -21,6 +21,8 @@ internal static class MeshConnector
     public static readonly HttpRequestOptionsKey<ClusterTls> TlsOption = new("Mesh.ClusterTls");
 
     private static readonly Lazy<GrpcConnectHook> GrpcHook = new(GrpcConnectHook.Capture);
+    private static readonly SslApplicationProtocol IstioPeerExchange = new("istio-peer-exchange");
+    private static readonly SslApplicationProtocol Istio = new("istio");
 
     /// <summary>
     /// Makes <paramref name="handler"/> (the handler of a gRPC channel not yet built) secure connections for mesh
@@ -85,7 +87,7 @@ internal static class MeshConnector
             var options = new SslClientAuthenticationOptions
             {
                 TargetHost = tls.Resource.Sni,
-                ApplicationProtocols = [context.InitialRequestMessage.Version.Major >= 2 ? SslApplicationProtocol.Http2 : SslApplicationProtocol.Http11],
+                ApplicationProtocols = ApplicationProtocols(context.InitialRequestMessage.Version.Major >= 2, mutual: own is not null),
                 ClientCertificateContext = own is null ? null : ClusterTls.ContextOf(own),
                 CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
                 RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
@@ -108,6 +110,18 @@ internal static class MeshConnector
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The ALPN values offered. On mesh mutual TLS, Istio's mesh values come first, as istio-proxy offers them
+    /// (<c>istio-peer-exchange</c>, <c>istio</c>), then the HTTP version: an Envoy sidecar's PERMISSIVE inbound chain
+    /// recognises mesh mTLS by those values, so without them a proxyless client cannot reach it (Istio's documented
+    /// limitation for gRPC clients). Servers choose the HTTP version from the list as always.
+    /// </summary>
+    internal static List<SslApplicationProtocol> ApplicationProtocols(bool http2, bool mutual)
+    {
+        var version = http2 ? SslApplicationProtocol.Http2 : SslApplicationProtocol.Http11;
+        return mutual ? [IstioPeerExchange, Istio, version] : [version];
     }
 
     private static async ValueTask<Stream> ConnectSocketAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)

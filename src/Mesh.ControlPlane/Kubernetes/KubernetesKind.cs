@@ -7,11 +7,14 @@ namespace Mesh.ControlPlane.Kubernetes;
 /// <param name="Kind">The kind, for example <c>EndpointSlice</c>.</param>
 /// <param name="Namespaced">Whether objects of the kind live in a namespace.</param>
 /// <param name="Published">
-/// Whether the source hands objects of this kind to the model. Kinds the model has no reader for (Namespace, Node)
-/// are still watched and cached: the source uses Namespaces for discovery selectors, and Nodes are there for the
-/// model to read locality from once it knows the kind.
+/// Whether the source hands objects of this kind to the model. Namespaces are watched and cached but not published:
+/// the source uses them for discovery selectors.
 /// </param>
-public sealed record KubernetesKind(string Group, string Version, string Plural, string Kind, bool Namespaced = true, bool Published = true)
+/// <param name="LabelsOnly">
+/// Whether the model reads only the name and labels of this kind's objects (Node: its locality labels). The cache then
+/// keeps only those, and an update that leaves them alone (a Node's status heartbeat) is not a change of the model's input.
+/// </param>
+public sealed record KubernetesKind(string Group, string Version, string Plural, string Kind, bool Namespaced = true, bool Published = true, bool LabelsOnly = false)
 {
     /// <summary>The <c>apiVersion</c> of the kind's objects.</summary>
     public string ApiVersion => Group.Length == 0 ? Version : Group + "/" + Version;
@@ -34,7 +37,7 @@ public sealed record KubernetesKind(string Group, string Version, string Plural,
     public static KubernetesKind Namespace { get; } = new(string.Empty, "v1", "namespaces", "Namespace", Namespaced: false, Published: false);
 
     /// <summary>The core Node kind (locality labels <c>topology.kubernetes.io/region</c> and <c>zone</c>).</summary>
-    public static KubernetesKind Node { get; } = new(string.Empty, "v1", "nodes", "Node", Namespaced: false, Published: false);
+    public static KubernetesKind Node { get; } = new(string.Empty, "v1", "nodes", "Node", Namespaced: false, LabelsOnly: true);
 
     /// <summary>Every kind the source watches: Kubernetes discovery, and every Istio and Gateway API kind.</summary>
     public static IReadOnlyList<KubernetesKind> All { get; } =

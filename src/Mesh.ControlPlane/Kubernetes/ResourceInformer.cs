@@ -192,10 +192,8 @@ internal sealed partial class ResourceInformer
             {
                 if (node is JsonObject item && KeyOf(item) is { } key)
                 {
-                    var copy = (JsonObject)item.DeepClone();
-                    copy["apiVersion"] = Kind.ApiVersion; // list items carry no kind of their own in real servers
-                    copy["kind"] = Kind.Kind;
-                    items[key] = copy;
+                    // List items carry no kind of their own in real servers.
+                    items[key] = Cached((JsonObject)item.DeepClone());
                 }
             }
         }
@@ -286,13 +284,16 @@ internal sealed partial class ResourceInformer
                 continue;
             }
 
+            var relevant = true;
             lock (_lock)
             {
                 switch (type)
                 {
                     case "ADDED" or "MODIFIED":
-                        item["apiVersion"] = Kind.ApiVersion;
-                        item["kind"] = Kind.Kind;
+                        item = Cached(item);
+                        relevant = !Kind.LabelsOnly
+                            || !_items.TryGetValue(key, out var previous)
+                            || !JsonNode.DeepEquals(previous["metadata"]?["labels"], item["metadata"]?["labels"]);
                         _items[key] = item;
                         break;
                     case "DELETED":
@@ -305,7 +306,10 @@ internal sealed partial class ResourceInformer
                 _status = _status with { Objects = _items.Count, ResourceVersion = resourceVersion };
             }
 
-            _changed();
+            if (relevant)
+            {
+                _changed();
+            }
         }
 
         return (resourceVersion, false, events);
@@ -366,6 +370,31 @@ internal sealed partial class ResourceInformer
         var metadata = item["metadata"];
         var name = metadata?["name"]?.GetValue<string>();
         return name is null ? null : (metadata?["namespace"]?.GetValue<string>() ?? string.Empty) + "/" + name;
+    }
+
+    /// <summary>
+    /// <paramref name="item"/> as the cache keeps it: with its apiVersion and kind, and for a
+    /// <see cref="KubernetesKind.LabelsOnly"/> kind only its name, namespace, resourceVersion and labels.
+    /// </summary>
+    private JsonObject Cached(JsonObject item)
+    {
+        if (Kind.LabelsOnly && item["metadata"] is JsonObject metadata)
+        {
+            var kept = new JsonObject();
+            foreach (var field in (string[])["name", "namespace", "resourceVersion", "labels"])
+            {
+                if (metadata[field] is { } value)
+                {
+                    kept[field] = value.DeepClone();
+                }
+            }
+
+            item = new JsonObject { ["metadata"] = kept };
+        }
+
+        item["apiVersion"] = Kind.ApiVersion;
+        item["kind"] = Kind.Kind;
+        return item;
     }
 
     private static bool SameContent(Dictionary<string, JsonObject> before, Dictionary<string, JsonObject> after)

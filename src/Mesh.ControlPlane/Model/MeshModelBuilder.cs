@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -25,7 +26,16 @@ public sealed partial class MeshModelBuilder
     /// <summary>How a resource that is loaded but not applied to proxyless workloads is reported.</summary>
     public const string NotAppliedPrefix = "not applied to proxyless workloads: ";
 
+    /// <summary>
+    /// Parsed Kubernetes shapes (Service spec, EndpointSlice, Pod spec) by the JSON node they were read from. The shapes
+    /// are only read after parsing, never changed.
+    /// </summary>
+    private static readonly ConditionalWeakTable<JsonNode, object> KubernetesSpecCache = new();
+
     private const string ServiceNameLabel = "kubernetes.io/service-name";
+    private const string RegionLabel = "topology.kubernetes.io/region";
+    private const string ZoneLabel = "topology.kubernetes.io/zone";
+    private const string SubZoneLabel = "topology.istio.io/subzone";
 
     /// <summary>Istio's analyzer code for a value its schema rejects.</summary>
     private const string SchemaError = " (IST0106 SchemaValidationError)";
@@ -100,6 +110,7 @@ public sealed partial class MeshModelBuilder
         public List<Parsed<KubeEndpointSlice>> EndpointSlices { get; } = [];
         public List<Parsed<PeerAuthenticationSpec>> PeerAuthentications { get; } = [];
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
+        public Dictionary<string, ImmutableDictionary<string, string>> NodeLabels { get; } = new(StringComparer.Ordinal);
         public List<ConfigResource> AuthorizationPolicies { get; } = [];
         public List<Parsed<SidecarSpec>> Sidecars { get; } = [];
     }
@@ -110,6 +121,13 @@ public sealed partial class MeshModelBuilder
         var seen = new Dictionary<(string Group, string Kind, string Namespace, string Name), ConfigResource>();
         foreach (var resource in resources)
         {
+            if (resource is { Kind: "Node", ApiVersion: "v1" })
+            {
+                // A cluster-scoped core object the model reads only the locality labels of.
+                set.NodeLabels[resource.Name] = LabelsOf(resource);
+                continue;
+            }
+
             var kind = IstioResourceKinds.Find(resource.Kind, resource.ApiVersion, out var knownName);
             if (kind is null && !knownName)
             {
@@ -204,6 +222,15 @@ public sealed partial class MeshModelBuilder
             return;
         }
 
+        // Kubernetes objects come from the informers' caches, which replace an object when it changes and keep the
+        // same instance otherwise: their parsed shape is reused, so a rebuild parses only what changed.
+        var cacheable = typeof(T) == typeof(KubeServiceSpec) || typeof(T) == typeof(KubeEndpointSlice) || typeof(T) == typeof(KubePodSpec);
+        if (cacheable && KubernetesSpecCache.TryGetValue(node, out var cached) && cached is T hit)
+        {
+            into.Add(new Parsed<T>(resource, hit));
+            return;
+        }
+
         try
         {
             var spec = node.Deserialize<T>(SpecOptions);
@@ -211,6 +238,11 @@ public sealed partial class MeshModelBuilder
             {
                 Error(resource, property, "is required");
                 return;
+            }
+
+            if (cacheable)
+            {
+                KubernetesSpecCache.AddOrUpdate(node, spec);
             }
 
             into.Add(new Parsed<T>(resource, spec));
@@ -587,22 +619,20 @@ public sealed partial class MeshModelBuilder
 
             var labels = ImmutableDictionary<string, string>.Empty;
             var serviceAccount = "default";
+            var nodeName = endpoint.NodeName;
             if (endpoint.TargetRef is { Kind: "Pod", Name: { } podName } target
                 && set.Pods.TryGetValue((target.Namespace ?? resource.Namespace, podName), out var pod))
             {
                 labels = LabelsOf(pod.Resource);
                 serviceAccount = pod.Spec.ServiceAccountName ?? "default";
+                nodeName ??= pod.Spec.NodeName;
             }
 
             var conditions = endpoint.Conditions;
             var health = conditions?.Terminating == true ? EndpointHealth.Draining
                 : conditions?.Ready == false ? EndpointHealth.Unhealthy
                 : EndpointHealth.Healthy;
-            var locality = new Locality(string.Empty, endpoint.Zone ?? string.Empty, string.Empty);
-            if (labels.TryGetValue("topology.kubernetes.io/region", out var region))
-            {
-                locality = locality with { Region = region };
-            }
+            var locality = LocalityOf(set, endpoint, nodeName, labels);
 
             into.Add(new ServiceEndpoint
             {
@@ -614,6 +644,20 @@ public sealed partial class MeshModelBuilder
                 ServiceAccount = serviceAccount,
             });
         }
+    }
+
+    /// <summary>
+    /// An endpoint's locality as Istio derives it: region from its Node's <c>topology.kubernetes.io/region</c> label
+    /// (or the Pod's own label of that name), zone from the slice endpoint's <c>zone</c> (which the EndpointSlice
+    /// controller copies from the Node) or the Node's <c>topology.kubernetes.io/zone</c>, sub-zone from the Node's
+    /// <c>topology.istio.io/subzone</c>.
+    /// </summary>
+    private static Locality LocalityOf(ParsedSet set, KubeEndpoint endpoint, string? nodeName, ImmutableDictionary<string, string> podLabels)
+    {
+        var node = nodeName is not null && set.NodeLabels.TryGetValue(nodeName, out var found) ? found : ImmutableDictionary<string, string>.Empty;
+        var region = node.GetValueOrDefault(RegionLabel) ?? podLabels.GetValueOrDefault(RegionLabel) ?? string.Empty;
+        var zone = endpoint.Zone is { Length: > 0 } sliceZone ? sliceZone : node.GetValueOrDefault(ZoneLabel) ?? string.Empty;
+        return new Locality(region, zone, node.GetValueOrDefault(SubZoneLabel) ?? string.Empty);
     }
 
     private static ImmutableDictionary<string, string> LabelsOf(ConfigResource resource)

@@ -7,7 +7,8 @@ namespace Mesh.ControlPlane.Model;
 
 /// <summary>
 /// Holds the mesh snapshot being served. It rebuilds the snapshot from every source when one changes (after a
-/// debounce, so a burst of edits becomes one update), and swaps it in only when the whole input is valid: a bad
+/// debounce, so a burst of edits becomes one update; under a steady stream of changes a change waits about two
+/// rebuilds' time, never more than the debounce maximum), and swaps it in only when the whole input is valid: a bad
 /// update is logged with every error, kept for /debug, and the last good snapshot keeps serving.
 /// </summary>
 public sealed partial class MeshSnapshotProvider : IDisposable
@@ -17,12 +18,14 @@ public sealed partial class MeshSnapshotProvider : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+    private readonly Lock _rebuildLock = new();
     private readonly List<IDisposable> _registrations = [];
     private ITimer? _timer;
     private DateTimeOffset _firstPending;
     private bool _pending;
     private volatile bool _disposed;
     private long _nextVersion = 1;
+    private TimeSpan _lastRebuild;
     private CancellationTokenSource _changed = new();
 
     /// <summary>Creates a provider over <paramref name="sources"/>.</summary>
@@ -71,50 +74,78 @@ public sealed partial class MeshSnapshotProvider : IDisposable
     /// <summary>Reads every source now and swaps in the result if it is valid; returns whether it was.</summary>
     public bool Rebuild()
     {
+        // Rebuilds are serialized by their own lock, so a source reporting a change meanwhile (an informer's watch loop)
+        // only schedules the next one and never waits for this one.
+        lock (_rebuildLock)
+        {
+            lock (_lock)
+            {
+                _pending = false;
+            }
+
+            var started = _time.GetTimestamp();
+            try
+            {
+                return RebuildLocked();
+            }
+            finally
+            {
+                var took = _time.GetElapsedTime(started);
+                lock (_lock)
+                {
+                    _lastRebuild = took;
+                }
+            }
+        }
+    }
+
+    private bool RebuildLocked()
+    {
+        var resources = new List<ConfigResource>();
+        var errors = new List<ConfigError>();
+        foreach (var source in _sources)
+        {
+            var set = source.Current;
+            resources.AddRange(set.Resources);
+            errors.AddRange(set.Errors);
+        }
+
+        var result = MeshModelBuilder.Build(resources, _nextVersion, _options.ClusterDomain, _options.TrustDomain);
+        errors.AddRange(result.Errors);
+        LastWarnings = result.Warnings;
+        foreach (var warning in result.Warnings)
+        {
+            Log.ConfigWarning(_logger, warning.ToString());
+        }
+
+        if (errors.Count > 0 || result.Snapshot is null)
+        {
+            LastErrors = errors;
+            foreach (var error in errors)
+            {
+                Log.ConfigError(_logger, error.ToString());
+            }
+
+            Log.UpdateRejected(_logger, errors.Count, Current.Version);
+            return false;
+        }
+
+        LastErrors = [];
+        _nextVersion++;
+        Current = result.Snapshot;
+        Log.SnapshotAccepted(_logger, Current.Version, resources.Count, Current.Services.Count, Current.Routes.Count, Current.Policies.Count);
+        CancellationTokenSource fired;
         lock (_lock)
         {
-            _pending = false;
-            var resources = new List<ConfigResource>();
-            var errors = new List<ConfigError>();
-            foreach (var source in _sources)
-            {
-                var set = source.Current;
-                resources.AddRange(set.Resources);
-                errors.AddRange(set.Errors);
-            }
-
-            var result = MeshModelBuilder.Build(resources, _nextVersion, _options.ClusterDomain, _options.TrustDomain);
-            errors.AddRange(result.Errors);
-            LastWarnings = result.Warnings;
-            foreach (var warning in result.Warnings)
-            {
-                Log.ConfigWarning(_logger, warning.ToString());
-            }
-
-            if (errors.Count > 0 || result.Snapshot is null)
-            {
-                LastErrors = errors;
-                foreach (var error in errors)
-                {
-                    Log.ConfigError(_logger, error.ToString());
-                }
-
-                Log.UpdateRejected(_logger, errors.Count, Current.Version);
-                return false;
-            }
-
-            LastErrors = [];
-            _nextVersion++;
-            Current = result.Snapshot;
-            Log.SnapshotAccepted(_logger, Current.Version, resources.Count, Current.Services.Count, Current.Routes.Count, Current.Policies.Count);
-            var fired = _changed;
+            fired = _changed;
             _changed = new CancellationTokenSource();
-            fired.Cancel();
-            fired.Dispose();
-
-            // Raised under the lock so that listeners see snapshots in order.
-            SnapshotChanged?.Invoke(Current);
         }
+
+        fired.Cancel();
+        fired.Dispose();
+
+        // Raised under the rebuild lock so that listeners see snapshots in order.
+        SnapshotChanged?.Invoke(Current);
 
         return true;
     }
@@ -130,9 +161,26 @@ public sealed partial class MeshSnapshotProvider : IDisposable
                 _firstPending = now;
             }
 
-            var due = Math.Min(_options.DebounceQuiet.Ticks, Math.Max(0, (_firstPending + _options.DebounceMax - now).Ticks));
+            var due = Math.Min(_options.DebounceQuiet.Ticks, Math.Max(0, (_firstPending + MaxWait - now).Ticks));
             _timer ??= _time.CreateTimer(_ => RebuildFromTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _timer.Change(TimeSpan.FromTicks(due), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// The longest a change waits while more keep coming: twice as long as the last rebuild took, at least a quarter of
+    /// <see cref="ControlPlaneOptions.DebounceMax"/> (and <see cref="ControlPlaneOptions.DebounceQuiet"/>), at most
+    /// <see cref="ControlPlaneOptions.DebounceMax"/>. A burst of edits shorter than that still becomes one update; under a
+    /// steady stream of changes (endpoints churning in a large cluster) a change waits about two rebuilds rather than the
+    /// whole maximum, and rebuilding takes at most about half of one core. Called under <c>_lock</c>.
+    /// </summary>
+    private TimeSpan MaxWait
+    {
+        get
+        {
+            var floor = _options.DebounceMax / 4 > _options.DebounceQuiet ? _options.DebounceMax / 4 : _options.DebounceQuiet;
+            var wait = _lastRebuild * 2 > floor ? _lastRebuild * 2 : floor;
+            return wait < _options.DebounceMax ? wait : _options.DebounceMax;
         }
     }
 

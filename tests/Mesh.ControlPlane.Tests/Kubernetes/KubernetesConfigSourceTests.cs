@@ -51,7 +51,7 @@ public sealed class KubernetesConfigSourceTests
         Assert.Equal("bookinfo-reviews", endpoint.ServiceAccount);
         Assert.Contains("k8s:Service/default/reviews", service.DeclaredBy, StringComparison.Ordinal);
         Assert.Contains(cp.Source.Current.Resources, r => r.Origin == "k8s:EndpointSlice/default/reviews-1" && r.Kind == "EndpointSlice");
-        Assert.DoesNotContain(cp.Source.Current.Resources, r => r.Kind is "Namespace" or "Node");
+        Assert.DoesNotContain(cp.Source.Current.Resources, r => r.Kind is "Namespace");
     }
 
     [Fact]

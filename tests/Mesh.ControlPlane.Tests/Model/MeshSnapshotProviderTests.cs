@@ -275,4 +275,69 @@ public class MeshSnapshotProviderTests
         // Changes every 50 ms never leave 100 ms of quiet; the 1 s cap applies them anyway.
         Assert.Equal(1, changes);
     }
+
+    /// <summary>A fake clock on which reading the source takes <see cref="ReadCost"/>, as a large cluster's rebuild does.</summary>
+    private sealed class SlowReadTime : FakeTimeProvider
+    {
+        private long _extra;
+
+        public TimeSpan ReadCost { get; set; }
+
+        public void Read() => Interlocked.Add(ref _extra, (long)(ReadCost.TotalSeconds * TimestampFrequency));
+
+        public override long GetTimestamp() => base.GetTimestamp() + Interlocked.Read(ref _extra);
+    }
+
+    private sealed class TimedSource(IConfigSource inner, SlowReadTime time) : IConfigSource
+    {
+        public string Name => inner.Name;
+
+        public ConfigSet Current
+        {
+            get
+            {
+                time.Read();
+                return inner.Current;
+            }
+        }
+
+        public Task StartAsync(CancellationToken cancellationToken) => inner.StartAsync(cancellationToken);
+
+        public IChangeToken GetChangeToken() => inner.GetChangeToken();
+    }
+
+    [Fact]
+    public async Task SourceChanges_SteadyStream_WaitTwiceTheLastRebuildNotTheWholeMaximum()
+    {
+        using var source = new FakeSource();
+        var time = new SlowReadTime { ReadCost = TimeSpan.FromMilliseconds(400) };
+        var options = new ControlPlaneOptions { DebounceQuiet = TimeSpan.FromMilliseconds(100), DebounceMax = TimeSpan.FromSeconds(2) };
+        using var provider = new MeshSnapshotProvider([new TimedSource(source, time)], Options.Create(options), time, NullLogger<MeshSnapshotProvider>.Instance);
+        source.Set(("se.yaml", TestYaml.ReviewsServiceEntry));
+        await provider.StartAsync(CancellationToken.None); // the first rebuild took 400 ms
+        var changes = 0;
+        provider.SnapshotChanged += _ => changes++;
+
+        // A change every 50 ms, never 100 ms of quiet. The wait is 2 x 400 ms: more than the floor (2 s / 4 = 500 ms),
+        // less than the maximum (2 s).
+        var elapsed = TimeSpan.Zero;
+        for (var i = 0; elapsed < TimeSpan.FromMilliseconds(1650); i++)
+        {
+            source.Set(("se.yaml", TestYaml.ReviewsServiceEntry.Replace("20002", (30000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)));
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            elapsed += TimeSpan.FromMilliseconds(50);
+            if (elapsed == TimeSpan.FromMilliseconds(750))
+            {
+                Assert.Equal(0, changes);
+            }
+
+            if (elapsed == TimeSpan.FromMilliseconds(850))
+            {
+                Assert.Equal(1, changes);
+            }
+        }
+
+        // And again after the next 800 ms: a steady stream is applied about every two rebuilds' time.
+        Assert.Equal(2, changes);
+    }
 }

@@ -1,8 +1,11 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mesh.Server.Tests.Reviews;
 using Mesh.Testing;
+using Mesh.Xds;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -101,6 +104,26 @@ internal sealed class SecureMesh : IAsyncDisposable
         await server.StartAsync();
         _servers.Add(server);
         return new Uri(server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+    }
+
+    /// <summary>
+    /// A workload certificate (with its key) for <paramref name="serviceAccount"/> in <c>default</c>, issued by the
+    /// control plane's CA as it signs a workload's CSR: for parties that are not Mesh workloads (an emulated sidecar).
+    /// </summary>
+    public X509Certificate2 Issue(string serviceAccount)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var identity = new SpiffeId("cluster.local", "default", serviceAccount);
+        var request = new CertificateRequest(new X500DistinguishedName(string.Empty), key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddUri(identity.ToUri());
+        request.CertificateExtensions.Add(names.Build(critical: true));
+        var chain = ControlPlane.CertificateAuthority.Sign(request.CreateSigningRequestPem(), identity, TimeSpan.FromHours(1));
+        using var leaf = X509Certificate2.CreateFromPem(chain[0]);
+        using var withKey = leaf.CopyWithPrivateKey(key);
+
+        // Through PKCS#12 so that the key is usable by TLS on every platform.
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
 
     /// <summary>A mesh client running as <paramref name="serviceAccount"/>, with a Reviews client for <c>xds:///reviews:9080</c>.</summary>

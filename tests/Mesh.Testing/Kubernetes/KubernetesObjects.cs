@@ -79,6 +79,22 @@ public static class KubernetesObjects
         ["status"] = new JsonObject { ["phase"] = "Running" },
     };
 
+    /// <summary>A Node with <paramref name="labels"/> (locality: <c>topology.kubernetes.io/region</c> and <c>zone</c>) and a Ready condition.</summary>
+    public static JsonObject Node(string name, IReadOnlyDictionary<string, string> labels, string heartbeat = "2026-01-01T00:00:00Z") => new()
+    {
+        ["apiVersion"] = "v1",
+        ["kind"] = "Node",
+        ["metadata"] = new JsonObject
+        {
+            ["name"] = name,
+            ["labels"] = new JsonObject([.. labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))]),
+        },
+        ["status"] = new JsonObject
+        {
+            ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = "True", ["lastHeartbeatTime"] = heartbeat }),
+        },
+    };
+
     /// <summary>A Namespace with <paramref name="labels"/>.</summary>
     public static JsonObject Namespace(string name, IReadOnlyDictionary<string, string>? labels = null) => new()
     {
