@@ -126,6 +126,15 @@ internal sealed record ClusterResource(
     /// and the type URL of the entry that was chosen; null for the enum.
     /// </summary>
     public string? LoadBalancingPolicyTypeUrl { get; init; }
+
+    /// <summary>
+    /// For a LOGICAL_DNS or STRICT_DNS cluster (gRFC A37): its endpoints as listed, host names unresolved, which the
+    /// client resolves into the cluster's endpoints; null for an EDS cluster.
+    /// </summary>
+    public EndpointsResource? DnsTargets { get; init; }
+
+    /// <summary>Whether the cluster is LOGICAL_DNS (one name) rather than STRICT_DNS; meaningful with <see cref="DnsTargets"/>.</summary>
+    public bool IsLogicalDns { get; init; }
 }
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>

@@ -88,6 +88,64 @@ public class XdsValidationRulesTests
         { "A52 config not parseable", c => c.LoadBalancingPolicy = Policies(new Any { TypeUrl = XdsLoadBalancingPolicies.RingHashType, Value = ByteString.CopyFrom(0x12, 0x05, 0x01) }), "cannot be parsed" },
     };
 
+    private static Cluster DnsCluster(Cluster.Types.DiscoveryType type, params (string Host, uint Port)[] targets)
+    {
+        var locality = new Envoy.Config.Endpoint.V3.LocalityLbEndpoints { Locality = new Locality() };
+        foreach (var (host, port) in targets)
+        {
+            locality.LbEndpoints.Add(new Envoy.Config.Endpoint.V3.LbEndpoint
+            {
+                Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = new Address { SocketAddress = new SocketAddress { Address = host, PortValue = port } } },
+            });
+        }
+
+        return new Cluster { Name = "c", Type = type, LoadAssignment = new Envoy.Config.Endpoint.V3.ClusterLoadAssignment { ClusterName = "c", Endpoints = { locality } } };
+    }
+
+    public static TheoryData<string, Cluster, string> BrokenDnsClusters => new()
+    {
+        { "A37 LOGICAL_DNS without load_assignment", new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.LogicalDns }, "load_assignment: is required for a LOGICAL_DNS cluster" },
+        { "A37 LOGICAL_DNS with two endpoints", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("a.example.com", 443), ("b.example.com", 443)), "load_assignment.endpoints: a LOGICAL_DNS cluster needs exactly one locality with exactly one endpoint" },
+        { "A37 LOGICAL_DNS with no endpoint", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns), "load_assignment.endpoints: a LOGICAL_DNS cluster needs exactly one" },
+        { "A37 LOGICAL_DNS port 0", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("api.example.com", 0)), "load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value" },
+        { "A37 LOGICAL_DNS name not a host", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("bad name/x", 443)), "load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: 'bad name/x' is neither a DNS name nor an IP address" },
+        { "STRICT_DNS without load_assignment", new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.StrictDns }, "load_assignment: is required for a STRICT_DNS cluster" },
+        { "STRICT_DNS with no endpoint", DnsCluster(Cluster.Types.DiscoveryType.StrictDns), "load_assignment.endpoints: a STRICT_DNS cluster needs at least one healthy endpoint" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenDnsClusters))]
+    public void DecodeCluster_BrokenDnsCluster_IsRejectedNamingTheField(string rule, Cluster cluster, string expected)
+    {
+        var result = XdsResourceTypes.DecodeCluster(cluster);
+
+        Assert.False(result.IsSuccess, rule);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DecodeCluster_LogicalDnsWithLoadAssignment_IsAcceptedWithItsName()
+    {
+        var result = XdsResourceTypes.DecodeCluster(DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("api.example.com", 443)));
+
+        Assert.True(result.IsSuccess, result.Error);
+        var cluster = Assert.IsType<ClusterResource>(result.Resource);
+        Assert.True(cluster.IsLogicalDns);
+        var target = Assert.Single(Assert.Single(cluster.DnsTargets!.Localities).Endpoints);
+        Assert.Equal(("api.example.com", 443), (target.Host, target.Port));
+    }
+
+    [Fact]
+    public void DecodeCluster_StrictDnsWithTwoNames_IsAcceptedWithBoth()
+    {
+        var result = XdsResourceTypes.DecodeCluster(DnsCluster(Cluster.Types.DiscoveryType.StrictDns, ("a.example.com", 443), ("10.0.0.1", 8443)));
+
+        Assert.True(result.IsSuccess, result.Error);
+        var cluster = Assert.IsType<ClusterResource>(result.Resource);
+        Assert.False(cluster.IsLogicalDns);
+        Assert.Equal(2, Assert.Single(cluster.DnsTargets!.Localities).Endpoints.Length);
+    }
+
     [Theory]
     [MemberData(nameof(BrokenClusters))]
     public void DecodeCluster_BreakingARule_IsRejectedNamingTheField(string rule, Action<Cluster> breakIt, string expected)
