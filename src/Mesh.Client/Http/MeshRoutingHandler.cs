@@ -37,6 +37,12 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
         }
 
+        var actions = state.Table.Routes[index].HttpActions;
+        if (actions?.Answer(request, uri, state.Table.Routes[index].Match) is { } answered)
+        {
+            return answered; // a redirect or direct response, answered in-process as Envoy would
+        }
+
         if (state.Table.Routes[index].Action is not { } action)
         {
             return Answer(HttpStatusCode.ServiceUnavailable, RouteTable.NonForwardingReason, request);
@@ -44,6 +50,11 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
         var policy = state.Policies[index];
         var cluster = RouteTable.ChooseCluster(action);
+        if (actions is not null)
+        {
+            uri = actions.ApplyToRequest(request, uri, state.Table.Routes[index].Match, cluster); // rewrite, request headers
+            await Routing.RouteActions.RequestMirror.MirrorAsync(actions, state.Table, action, request, uri, base.SendAsync).ConfigureAwait(false);
+        }
 
         // Faults first (A33): a delay, then an abort that never reaches the server.
         if (policy.Fault is { } fault && fault.TryEnter())
@@ -132,6 +143,11 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             if (!retriable || attempt >= attempts)
             {
                 Telemetry.ClientCallTelemetry.Current?.AddFlag(retriable ? Telemetry.ResponseFlags.UpstreamRetryLimitExceeded : Telemetry.ResponseFlags.None);
+                if (response is not null)
+                {
+                    actions?.ApplyToResponse(response, cluster);
+                }
+
                 return response ?? Answer(HttpStatusCode.ServiceUnavailable, "upstream connect error", request);
             }
 

@@ -635,7 +635,13 @@ internal static partial class XdsResourceTypes
                     return Fail(config.Name, overrideField!, overrideError!);
                 }
 
-                routes.Add(new RouteResource(route.Name, match, action) { FilterOverrides = routeOverrides });
+                var httpActions = Routing.RouteActions.HttpRouteActionsDecoder.Decode(route, out var httpField, out var httpError);
+                if (httpError is not null)
+                {
+                    return Fail(config.Name, $"{field}.{httpField}", httpError);
+                }
+
+                routes.Add(new RouteResource(route.Name, match, action) { FilterOverrides = routeOverrides, HttpActions = httpActions });
             }
 
             hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable()) { FilterOverrides = hostOverrides });

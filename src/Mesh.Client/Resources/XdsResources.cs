@@ -25,6 +25,12 @@ internal sealed record VirtualHostResource(string Name, ImmutableArray<string> D
 /// <summary>A route: a compiled match, what to do with matching calls, and the per-route HTTP filter overrides.</summary>
 internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActionResource? Action)
 {
+    /// <summary>
+    /// What the route does to an HTTP request besides choosing a cluster (redirect, direct response, rewrite, header
+    /// changes, mirrors), which the HttpClient path applies; null when nothing.
+    /// </summary>
+    public Routing.RouteActions.HttpRouteActions? HttpActions { get; init; }
+
     /// <summary>Per-route filter configs (typed_per_filter_config), by filter name.</summary>
     public ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any> FilterOverrides { get; init; } = ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any>.Empty;
 }

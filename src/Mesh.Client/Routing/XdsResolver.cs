@@ -148,6 +148,11 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             {
                 wanted.Add(cluster.Name);
             }
+
+            foreach (var mirror in route.HttpActions?.Mirrors ?? [])
+            {
+                wanted.Add(mirror.Cluster);
+            }
         }
 
         foreach (var name in _clusters.Keys.ToList())
