@@ -715,6 +715,13 @@ internal static partial class XdsResourceTypes
                 case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.FilterState when policy.FilterState.Key == ChannelIdFilterStateKey:
                     hashPolicies.Add(new HashPolicyResource(HashPolicyKind.ChannelId, string.Empty, policy.Terminal));
                     break;
+                case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.Cookie when policy.Cookie.Name.Length > 0:
+                    // Beyond A42 (gRPC ignores it): Mesh.Client hashes an existing cookie; it never invents one.
+                    hashPolicies.Add(new HashPolicyResource(HashPolicyKind.Cookie, policy.Cookie.Name, policy.Terminal));
+                    break;
+                case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.QueryParameter when policy.QueryParameter.Name.Length > 0:
+                    hashPolicies.Add(new HashPolicyResource(HashPolicyKind.QueryParameter, policy.QueryParameter.Name, policy.Terminal));
+                    break;
                 default:
                     break; // A42: other hash policies are ignored.
             }

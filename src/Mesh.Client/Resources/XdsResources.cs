@@ -89,11 +89,17 @@ internal enum HashPolicyKind
 
     /// <summary>The channel's random id (filter_state key <c>io.grpc.channel_id</c>): every call of a channel lands together.</summary>
     ChannelId,
+
+    /// <summary>The value of a cookie of the request (Istio <c>httpCookie</c>); absent, the policy produces no hash.</summary>
+    Cookie,
+
+    /// <summary>The value of a query parameter of the request (Istio <c>httpQueryParameterName</c>).</summary>
+    QueryParameter,
 }
 
 /// <summary>One hash policy of a route (gRFC A42), in order.</summary>
 /// <param name="Kind">What is hashed.</param>
-/// <param name="HeaderName">The header, lower-cased, for <see cref="HashPolicyKind.Header"/>; empty otherwise.</param>
+/// <param name="HeaderName">The header (lower-cased), cookie or query parameter name; empty for <see cref="HashPolicyKind.ChannelId"/>.</param>
 /// <param name="Terminal">Stop at this policy when it produced a hash.</param>
 internal sealed record HashPolicyResource(HashPolicyKind Kind, string HeaderName, bool Terminal);
 
