@@ -535,6 +535,52 @@ public class XdsValidationRulesTests
         Assert.Equal("x-user", Assert.Single(action.HashHeaders));
     }
 
+    [Fact]
+    public void DecodeRouteConfig_CookieAndQueryParameterHashPolicies_AreKeptInOrder()
+    {
+        var config = RouteConfig((_, r) =>
+        {
+            r.Route_.HashPolicy.Add(new RouteAction.Types.HashPolicy { Cookie = new() { Name = "session" } });
+            r.Route_.HashPolicy.Add(new RouteAction.Types.HashPolicy { QueryParameter = new() { Name = "user" }, Terminal = true });
+        });
+
+        var action = Assert.IsType<RouteConfigResource>(XdsResourceTypes.DecodeRouteConfig(config).Resource).VirtualHosts[0].Routes[0].Action!;
+
+        Assert.Equal(
+            new[] { new HashPolicyResource(HashPolicyKind.Cookie, "session", false), new HashPolicyResource(HashPolicyKind.QueryParameter, "user", true) },
+            action.HashPolicies.ToArray());
+    }
+
+    public static TheoryData<string, RouteConfiguration, string> BrokenRouteActions => new()
+    {
+        { "direct_response status 100", RouteConfig((_, r) => r.DirectResponse = new DirectResponseAction { Status = 100 }), "routes[0].direct_response.status: 100 is not an HTTP status in 200-599" },
+        { "direct_response body from a file", RouteConfig((_, r) => r.DirectResponse = new DirectResponseAction { Status = 200, Body = new DataSource { Filename = "/etc/passwd" } }), "routes[0].direct_response.body: only inline_string and inline_bytes" },
+        { "regex_rewrite with a lookbehind", RouteConfig((_, r) => r.Route_.RegexRewrite = new Envoy.Type.Matcher.V3.RegexMatchAndSubstitute { Pattern = new() { Regex = "(?<=a)b" }, Substitution = "c" }), "routes[0].route.regex_rewrite.pattern.regex" },
+        { "request header :path", RouteConfig((_, r) => r.RequestHeadersToAdd.Add(new HeaderValueOption { Header = new HeaderValue { Key = ":path", Value = "/x" } })), "routes[0].request_headers_to_add[0].header.key" },
+        { "mirror without cluster", RouteConfig((_, r) => r.Route_.RequestMirrorPolicies.Add(new RouteAction.Types.RequestMirrorPolicy())), "routes[0].route.request_mirror_policies[0].cluster: is required" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenRouteActions))]
+    public void DecodeRouteConfig_BrokenRouteAction_IsRejectedNamingTheField(string rule, RouteConfiguration config, string expected)
+    {
+        var result = XdsResourceTypes.DecodeRouteConfig(config);
+
+        Assert.False(result.IsSuccess, rule);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DecodeRouteConfig_RedirectRoute_IsKeptWithItsAnswer()
+    {
+        var config = RouteConfig((_, r) => r.Redirect = new RedirectAction { HostRedirect = "moved.example", PathRedirect = "/new", ResponseCode = RedirectAction.Types.RedirectResponseCode.Found });
+
+        var route = Assert.IsType<RouteConfigResource>(XdsResourceTypes.DecodeRouteConfig(config).Resource).VirtualHosts[0].Routes[0];
+
+        Assert.Null(route.Action);
+        Assert.Equal(new Mesh.Client.Routing.RouteActions.RedirectAnswer(302, null, "moved.example", 0, "/new", null, false), route.HttpActions!.Redirect);
+    }
+
     // ---- Through the XdsClient: NACK naming resource and field, last good kept -------------------------------
 
     [Fact]
