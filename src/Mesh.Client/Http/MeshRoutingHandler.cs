@@ -52,6 +52,12 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
         }
 
+        var actions = state.Table.Routes[index].HttpActions;
+        if (actions?.Answer(request, uri, state.Table.Routes[index].Match) is { } answered)
+        {
+            return answered; // a redirect or direct response, answered in-process as Envoy would
+        }
+
         if (state.Table.Routes[index].Action is not { } action)
         {
             return Answer(HttpStatusCode.ServiceUnavailable, RouteTable.NonForwardingReason, request);
@@ -59,6 +65,11 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
         var cluster = RouteTable.ChooseCluster(action);
         var policy = state.Policies[index].ForCluster(cluster); // A39: the weighted cluster's overrides win
+        if (actions is not null)
+        {
+            uri = actions.ApplyToRequest(request, uri, state.Table.Routes[index].Match, cluster); // rewrite, request headers
+            await Routing.RouteActions.RequestMirror.MirrorAsync(actions, state.Table, action, request, uri, base.SendAsync).ConfigureAwait(false);
+        }
 
         // 1, 2. Faults (A33): a delay (the caller's cancellation still applies), then an abort that never reaches the server.
         if (policy.Fault is { } fault && await fault.ApplyAsync(new HttpRequestHeaders(request), time, cancellationToken).ConfigureAwait(false) is { } abort)
@@ -106,6 +117,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
                 ClientCallTelemetry.Current?.AddFlag(ResponseFlags.UpstreamRequestTimeout);
             }
 
+            actions?.ApplyToResponse(response, cluster); // the route's and the destination's response header changes
             return response;
         }
         catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)

@@ -287,7 +287,7 @@ internal sealed class RingHashPicker : ClusterPicker
     /// <summary>The request hash of a call (A42), or a random one when no hash policy produced one.</summary>
     public ulong HashOf<THeaders>(THeaders headers, RouteActionResource action)
         where THeaders : IRequestHeaders =>
-        RequestHash.Compute(action.HashPolicies, headers, static (h, name) => h.Get(name), _channelId)
+        RequestHash.Compute(action.HashPolicies, headers, static (h, name) => name == RequestHash.PathAndQuery ? h.PathAndQuery : h.Get(name), _channelId)
             ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     public override EndpointPick Pick<THeaders>(THeaders headers, RouteActionResource action)

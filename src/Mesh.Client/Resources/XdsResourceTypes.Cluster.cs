@@ -20,18 +20,28 @@ internal static partial class XdsResourceTypes
     internal static XdsDecodeResult DecodeCluster(Cluster cluster)
     {
         var name = cluster.Name;
-        if (cluster.ClusterDiscoveryTypeCase != Cluster.ClusterDiscoveryTypeOneofCase.Type || cluster.Type != Cluster.Types.DiscoveryType.Eds)
+        if (cluster.ClusterDiscoveryTypeCase != Cluster.ClusterDiscoveryTypeOneofCase.Type
+            || cluster.Type is not (Cluster.Types.DiscoveryType.Eds or Cluster.Types.DiscoveryType.LogicalDns or Cluster.Types.DiscoveryType.StrictDns))
         {
-            return Fail(name, "type", "only EDS clusters are supported");
+            return Fail(name, "type", "only EDS, LOGICAL_DNS and STRICT_DNS clusters are supported");
         }
 
-        // A27: an EDS cluster's endpoints come over the same ADS stream; anything else (or nothing) is not followed.
-        if (cluster.EdsClusterConfig is null)
+        EndpointsResource? dns = null;
+        if (cluster.Type != Cluster.Types.DiscoveryType.Eds)
         {
+            // A37: a DNS cluster's names travel in load_assignment and the client resolves them.
+            dns = DecodeDnsTargets(cluster, out var dnsField, out var dnsError);
+            if (dns is null)
+            {
+                return Fail(name, dnsField!, dnsError!);
+            }
+        }
+        else if (cluster.EdsClusterConfig is null)
+        {
+            // A27: an EDS cluster's endpoints come over the same ADS stream; anything else (or nothing) is not followed.
             return Fail(name, "eds_cluster_config", "is required for an EDS cluster");
         }
-
-        if (cluster.EdsClusterConfig.EdsConfig is not { } source || (source.Ads is null && source.Self is null))
+        else if (cluster.EdsClusterConfig.EdsConfig is not { } source || (source.Ads is null && source.Self is null))
         {
             return Fail(name, "eds_cluster_config.eds_config", "must be ads or self");
         }
@@ -42,7 +52,7 @@ internal static partial class XdsResourceTypes
             return Fail(name, "lrs_server", "must be self when set");
         }
 
-        var eds = string.IsNullOrEmpty(cluster.EdsClusterConfig.ServiceName) ? name : cluster.EdsClusterConfig.ServiceName;
+        var eds = string.IsNullOrEmpty(cluster.EdsClusterConfig?.ServiceName) ? name : cluster.EdsClusterConfig.ServiceName;
         var lb = cluster.LoadBalancingPolicy is { } policies
             ? XdsLoadBalancingPolicies.Decode(policies, out var lbField, out var lbError)
             : DecodeLegacyLbPolicy(cluster, out lbField, out lbError);
@@ -87,7 +97,75 @@ internal static partial class XdsResourceTypes
             Tls = tls,
             ShuffleAddressList = lb.ShuffleAddressList,
             LoadBalancingPolicyTypeUrl = lb.TypeUrl,
+            DnsTargets = dns,
+            IsLogicalDns = cluster.Type == Cluster.Types.DiscoveryType.LogicalDns,
         });
+    }
+
+    /// <summary>
+    /// The names of a LOGICAL_DNS or STRICT_DNS cluster, from its <c>load_assignment</c>. gRFC A37 asks a LOGICAL_DNS
+    /// cluster for exactly one locality with exactly one endpoint; STRICT_DNS (which Envoy and Mesh.Client follow)
+    /// takes any number, each resolved on its own.
+    /// </summary>
+    private static EndpointsResource? DecodeDnsTargets(Cluster cluster, out string? field, out string? error)
+    {
+        field = "load_assignment";
+        error = null;
+        var logical = cluster.Type == Cluster.Types.DiscoveryType.LogicalDns;
+        var kind = logical ? "LOGICAL_DNS" : "STRICT_DNS";
+        if (cluster.LoadAssignment is not { } assignment)
+        {
+            error = $"is required for a {kind} cluster";
+            return null;
+        }
+
+        if (logical && (assignment.Endpoints.Count != 1 || assignment.Endpoints[0].LbEndpoints.Count != 1))
+        {
+            field = "load_assignment.endpoints";
+            error = "a LOGICAL_DNS cluster needs exactly one locality with exactly one endpoint";
+            return null;
+        }
+
+        var localities = System.Collections.Immutable.ImmutableArray.CreateBuilder<LocalityResource>();
+        var count = 0;
+        for (var l = 0; l < assignment.Endpoints.Count; l++)
+        {
+            var locality = assignment.Endpoints[l];
+            var key = locality.Locality ?? new Envoy.Config.Core.V3.Locality();
+            var targets = System.Collections.Immutable.ImmutableArray.CreateBuilder<EndpointResource>();
+            for (var e = 0; e < locality.LbEndpoints.Count; e++)
+            {
+                var lb = locality.LbEndpoints[e];
+                var target = DecodeEndpoint(lb, $"load_assignment.endpoints[{l}].lb_endpoints[{e}]", allowHostName: true, out field, out error);
+                if (target is null)
+                {
+                    return null;
+                }
+
+                if (lb.HealthStatus is Envoy.Config.Core.V3.HealthStatus.Unknown or Envoy.Config.Core.V3.HealthStatus.Healthy)
+                {
+                    targets.Add(target);
+                    count++;
+                }
+            }
+
+            // A locality without weight takes no traffic here either; a LOGICAL_DNS cluster's one locality always does.
+            var weight = logical ? 1u : locality.LoadBalancingWeight ?? 1u;
+            if (weight > 0)
+            {
+                localities.Add(new LocalityResource(key.Region, key.Zone, key.SubZone, weight, locality.Priority, targets.ToImmutable()));
+            }
+        }
+
+        if (count == 0)
+        {
+            field = "load_assignment.endpoints";
+            error = $"a {kind} cluster needs at least one healthy endpoint to resolve";
+            return null;
+        }
+
+        field = null;
+        return new EndpointsResource(cluster.Name, localities.ToImmutable());
     }
 
     /// <summary>The <c>lb_policy</c> enum with its per-policy config (used when load_balancing_policy is absent).</summary>

@@ -44,7 +44,7 @@ internal static partial class XdsResourceTypes
             {
                 var lb = locality.LbEndpoints[e];
                 var at = $"{field}.lb_endpoints[{e}]";
-                var endpoint = DecodeEndpoint(lb, at, out var endpointField, out var error);
+                var endpoint = DecodeEndpoint(lb, at, allowHostName: false, out var endpointField, out var error);
                 if (endpoint is null)
                 {
                     return Fail(name, endpointField!, error!);
@@ -79,7 +79,7 @@ internal static partial class XdsResourceTypes
         return XdsDecodeResult.Success(name, new EndpointsResource(name, localities.ToImmutable()));
     }
 
-    private static EndpointResource? DecodeEndpoint(LbEndpoint lb, string at, out string? field, out string? error)
+    private static EndpointResource? DecodeEndpoint(LbEndpoint lb, string at, bool allowHostName, out string? field, out string? error)
     {
         field = at + ".endpoint.address.socket_address";
         error = null;
@@ -89,7 +89,17 @@ internal static partial class XdsResourceTypes
             return null;
         }
 
-        if (!IsIpLiteral(socket.Address))
+        if (allowHostName)
+        {
+            // A DNS cluster's endpoint (gRFC A37): a name to resolve, or an IP literal that resolves to itself.
+            if (Uri.CheckHostName(socket.Address) is UriHostNameType.Unknown or UriHostNameType.Basic)
+            {
+                field += ".address";
+                error = $"'{socket.Address}' is neither a DNS name nor an IP address";
+                return null;
+            }
+        }
+        else if (!IsIpLiteral(socket.Address))
         {
             field += ".address";
             error = $"'{socket.Address}' is not an IP address";

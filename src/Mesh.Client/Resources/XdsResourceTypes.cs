@@ -635,7 +635,13 @@ internal static partial class XdsResourceTypes
                     return Fail(config.Name, overrideField!, overrideError!);
                 }
 
-                routes.Add(new RouteResource(route.Name, match, action) { FilterOverrides = routeOverrides });
+                var httpActions = Routing.RouteActions.HttpRouteActionsDecoder.Decode(route, out var httpField, out var httpError);
+                if (httpError is not null)
+                {
+                    return Fail(config.Name, $"{field}.{httpField}", httpError);
+                }
+
+                routes.Add(new RouteResource(route.Name, match, action) { FilterOverrides = routeOverrides, HttpActions = httpActions });
             }
 
             hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable()) { FilterOverrides = hostOverrides });
@@ -708,6 +714,13 @@ internal static partial class XdsResourceTypes
                     break;
                 case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.FilterState when policy.FilterState.Key == ChannelIdFilterStateKey:
                     hashPolicies.Add(new HashPolicyResource(HashPolicyKind.ChannelId, string.Empty, policy.Terminal));
+                    break;
+                case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.Cookie when policy.Cookie.Name.Length > 0:
+                    // Beyond A42 (gRPC ignores it): Mesh.Client hashes an existing cookie; it never invents one.
+                    hashPolicies.Add(new HashPolicyResource(HashPolicyKind.Cookie, policy.Cookie.Name, policy.Terminal));
+                    break;
+                case RouteAction.Types.HashPolicy.PolicySpecifierOneofCase.QueryParameter when policy.QueryParameter.Name.Length > 0:
+                    hashPolicies.Add(new HashPolicyResource(HashPolicyKind.QueryParameter, policy.QueryParameter.Name, policy.Terminal));
                     break;
                 default:
                     break; // A42: other hash policies are ignored.

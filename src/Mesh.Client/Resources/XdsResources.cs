@@ -25,6 +25,12 @@ internal sealed record VirtualHostResource(string Name, ImmutableArray<string> D
 /// <summary>A route: a compiled match, what to do with matching calls, and the per-route HTTP filter overrides.</summary>
 internal sealed record RouteResource(string Name, RouteMatcher Match, RouteActionResource? Action)
 {
+    /// <summary>
+    /// What the route does to an HTTP request besides choosing a cluster (redirect, direct response, rewrite, header
+    /// changes, mirrors), which the HttpClient path applies; null when nothing.
+    /// </summary>
+    public Routing.RouteActions.HttpRouteActions? HttpActions { get; init; }
+
     /// <summary>Per-route filter configs (typed_per_filter_config), by filter name.</summary>
     public ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any> FilterOverrides { get; init; } = ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any>.Empty;
 }
@@ -90,11 +96,17 @@ internal enum HashPolicyKind
 
     /// <summary>The channel's random id (filter_state key <c>io.grpc.channel_id</c>): every call of a channel lands together.</summary>
     ChannelId,
+
+    /// <summary>The value of a cookie of the request (Istio <c>httpCookie</c>); absent, the policy produces no hash.</summary>
+    Cookie,
+
+    /// <summary>The value of a query parameter of the request (Istio <c>httpQueryParameterName</c>).</summary>
+    QueryParameter,
 }
 
 /// <summary>One hash policy of a route (gRFC A42), in order.</summary>
 /// <param name="Kind">What is hashed.</param>
-/// <param name="HeaderName">The header, lower-cased, for <see cref="HashPolicyKind.Header"/>; empty otherwise.</param>
+/// <param name="HeaderName">The header (lower-cased), cookie or query parameter name; empty for <see cref="HashPolicyKind.ChannelId"/>.</param>
 /// <param name="Terminal">Stop at this policy when it produced a hash.</param>
 internal sealed record HashPolicyResource(HashPolicyKind Kind, string HeaderName, bool Terminal);
 
@@ -133,6 +145,15 @@ internal sealed record ClusterResource(
     /// and the type URL of the entry that was chosen; null for the enum.
     /// </summary>
     public string? LoadBalancingPolicyTypeUrl { get; init; }
+
+    /// <summary>
+    /// For a LOGICAL_DNS or STRICT_DNS cluster (gRFC A37): its endpoints as listed, host names unresolved, which the
+    /// client resolves into the cluster's endpoints; null for an EDS cluster.
+    /// </summary>
+    public EndpointsResource? DnsTargets { get; init; }
+
+    /// <summary>Whether the cluster is LOGICAL_DNS (one name) rather than STRICT_DNS; meaningful with <see cref="DnsTargets"/>.</summary>
+    public bool IsLogicalDns { get; init; }
 }
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>

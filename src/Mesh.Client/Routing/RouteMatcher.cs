@@ -115,11 +115,16 @@ internal interface IRequestHeaders
 {
     /// <summary>The value of <paramref name="name"/> (lower-case), or null when absent.</summary>
     string? Get(string name);
+
+    /// <summary>The request's path and query, for hash policies on a query parameter; null when unknown.</summary>
+    string? PathAndQuery => null;
 }
 
 /// <summary>The headers of an <see cref="HttpRequestMessage"/> (gRPC metadata travels as HTTP/2 headers).</summary>
 internal readonly struct HttpRequestHeaders(HttpRequestMessage request) : IRequestHeaders
 {
+    public string? PathAndQuery => request.RequestUri?.IsAbsoluteUri == true ? request.RequestUri.PathAndQuery : request.RequestUri?.OriginalString;
+
     public string? Get(string name)
     {
         // A28: binary headers never match; content-type is gRPC's own.

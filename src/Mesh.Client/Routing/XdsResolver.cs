@@ -148,6 +148,11 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             {
                 wanted.Add(cluster.Name);
             }
+
+            foreach (var mirror in route.HttpActions?.Mirrors ?? [])
+            {
+                wanted.Add(mirror.Cluster);
+            }
         }
 
         foreach (var name in _clusters.Keys.ToList())
@@ -184,7 +189,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
                 return;
             }
 
-            clusters.Add(name, new ClusterConfig(name, entry.Cluster, entry.Endpoints, entry.EndpointsMissing ? $"endpoints of cluster '{name}' do not exist" : null));
+            clusters.Add(name, new ClusterConfig(name, entry.Cluster, entry.Endpoints, entry.EndpointsMissing ? entry.EndpointsError ?? $"endpoints of cluster '{name}' do not exist" : null));
         }
 
         _onUpdate(new XdsConfig(_listenerName, vhost, clusters.ToImmutable()) { HttpFilters = _listener.HttpFilters }, null);
@@ -202,13 +207,82 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             var cluster = (ClusterResource)resource;
             entry.Cluster = cluster;
             entry.Missing = false;
-            if (entry.EdsName != cluster.EdsServiceName)
+            if (cluster.DnsTargets is { } targets)
             {
+                // A DNS cluster (gRFC A37): its endpoints come from resolving the names it lists, not from EDS.
+                StartDns(entry, targets);
+            }
+            else if (entry.Dns is not null || entry.EdsName != cluster.EdsServiceName)
+            {
+                entry.StopDns();
                 entry.EndpointsWatch?.Dispose();
                 entry.Endpoints = null;
                 entry.EndpointsMissing = false;
                 entry.EdsName = cluster.EdsServiceName;
                 entry.EndpointsWatch = _client.Watch(XdsResourceTypes.EndpointsType, cluster.EdsServiceName, new Watcher(r => OnEndpoints(entry, r), () => OnEndpointsMissing(entry), OnAmbient));
+            }
+
+            UpdateLocked();
+        }
+    }
+
+    private void StartDns(ClusterEntry entry, EndpointsResource targets)
+    {
+        if (entry.Dns is { } running && SameTargets(running.Targets, targets))
+        {
+            return;
+        }
+
+        entry.StopDns();
+        entry.EndpointsWatch?.Dispose();
+        entry.EndpointsWatch = null;
+        entry.EdsName = null;
+        entry.Endpoints = null;
+        entry.EndpointsMissing = false;
+        var resolver = new DnsClusterResolver(targets, _client.ResolveHost, _client.TimeProvider, (endpoints, error) => OnResolved(entry, endpoints, error), _logger);
+        entry.Dns = resolver;
+        resolver.Start();
+    }
+
+    private static bool SameTargets(EndpointsResource a, EndpointsResource b)
+    {
+        if (a.Localities.Length != b.Localities.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Localities.Length; i++)
+        {
+            var (x, y) = (a.Localities[i], b.Localities[i]);
+            if (x.Key != y.Key || x.Weight != y.Weight || x.Priority != y.Priority || !x.Endpoints.SequenceEqual(y.Endpoints))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void OnResolved(ClusterEntry entry, EndpointsResource? endpoints, string? error)
+    {
+        lock (_lock)
+        {
+            if (_disposed || entry.Disposed || entry.Dns is null)
+            {
+                return;
+            }
+
+            if (endpoints is not null)
+            {
+                entry.Endpoints = endpoints;
+                entry.EndpointsMissing = false;
+                entry.EndpointsError = null;
+            }
+            else
+            {
+                entry.Endpoints = null;
+                entry.EndpointsMissing = true;
+                entry.EndpointsError = error;
             }
 
             UpdateLocked();
@@ -287,13 +361,23 @@ internal sealed partial class XdsDependencyTracker : IDisposable
         public string? EdsName { get; set; }
         public bool Missing { get; set; }
         public bool EndpointsMissing { get; set; }
+        public string? EndpointsError { get; set; }
+        public DnsClusterResolver? Dns { get; set; }
         public bool Disposed { get; private set; }
+
+        public void StopDns()
+        {
+            Dns?.Dispose();
+            Dns = null;
+            EndpointsError = null;
+        }
 
         public void Dispose()
         {
             Disposed = true;
             ClusterWatch?.Dispose();
             EndpointsWatch?.Dispose();
+            StopDns();
         }
     }
 

@@ -137,6 +137,12 @@ internal sealed partial class XdsClient : IAsyncDisposable
     /// <summary>The node sent on the first request of every stream (a copy).</summary>
     public Node Node => _node.Clone();
 
+    /// <summary>The clock of this client, which the DNS clusters of its targets re-resolve by too.</summary>
+    internal TimeProvider TimeProvider => _time;
+
+    /// <summary>How the names of DNS clusters (gRFC A37) are resolved: the system resolver unless a test says otherwise.</summary>
+    internal Routing.DnsClusterResolver.ResolveHost ResolveHost { get; set; } = Routing.DnsClusterResolver.SystemResolver;
+
     /// <summary>How long a requested resource may take to arrive before it is deemed not to exist (15 s).</summary>
     internal TimeSpan DoesNotExistTimeout { get; set; } = TimeSpan.FromSeconds(15);
 

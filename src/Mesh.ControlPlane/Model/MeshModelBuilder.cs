@@ -325,6 +325,7 @@ public sealed partial class MeshModelBuilder
             var exportTo = BuildExportTo(resource, spec.ExportTo);
 
             var endpoints = ImmutableArray.CreateBuilder<ServiceEndpoint>();
+            var hostEndpoints = false;
             if (spec.Endpoints is { } inline)
             {
                 if (spec.WorkloadSelector is not null)
@@ -353,17 +354,20 @@ public sealed partial class MeshModelBuilder
                     }
                 }
             }
-            else if (resolution is "DNS" or "DNS_ROUND_ROBIN")
+            else if (resolution is "DNS" or "DNS_ROUND_ROBIN" or "NONE")
             {
-                // With DNS resolution and no endpoints, the host itself is the address.
-                foreach (var host in spec.Hosts)
-                {
-                    endpoints.Add(new ServiceEndpoint
-                    {
-                        Address = host,
-                        Ports = ports.ToImmutableDictionary(p => p.Number, p => p.Number),
-                    });
-                }
+                // With DNS resolution and no endpoints, each host is the name the client resolves. With NONE
+                // (passthrough) it is too: a proxyless client has no original destination, so it reaches the host it
+                // was asked for by resolving that name, as it would with no mesh (the translator serves these as
+                // LOGICAL_DNS clusters of one host each).
+                hostEndpoints = true;
+            }
+
+            if (resolution == "DNS_ROUND_ROBIN" && endpoints.Count > 1)
+            {
+                // Istio's rule: DNS_ROUND_ROBIN (Envoy's LOGICAL_DNS) uses one name only.
+                Error(resource, "spec.endpoints", $"resolution DNS_ROUND_ROBIN takes at most one endpoint, not {endpoints.Count}" + SchemaError);
+                continue;
             }
 
             long endpointWeights = 0;
@@ -398,7 +402,16 @@ public sealed partial class MeshModelBuilder
                     Host = host,
                     Namespace = resource.Namespace,
                     Ports = ports,
-                    Endpoints = endpoints.ToImmutable(),
+                    Endpoints = hostEndpoints
+                        ? [new ServiceEndpoint { Address = host, Ports = ports.ToImmutableDictionary(p => p.Number, p => p.Number) }]
+                        : endpoints.ToImmutable(),
+                    Resolution = resolution switch
+                    {
+                        "DNS" => ServiceResolution.Dns,
+                        "DNS_ROUND_ROBIN" => ServiceResolution.DnsRoundRobin,
+                        "NONE" => ServiceResolution.None,
+                        _ => ServiceResolution.Static,
+                    },
                     DeclaredBy = $"{resource.DisplayName} ({resource.Origin})",
                     ExportTo = exportTo,
                 }, resource, $"spec.hosts[{i}]");
@@ -454,9 +467,16 @@ public sealed partial class MeshModelBuilder
             return null;
         }
 
-        if (resolution == "STATIC" && !IPAddress.TryParse(spec.Address, out _))
+        if (resolution is "STATIC" or "NONE" && !IPAddress.TryParse(spec.Address, out _))
         {
-            Error(resource, field + ".address", $"'{spec.Address}' is not an IP address, as resolution STATIC requires");
+            Error(resource, field + ".address", $"'{spec.Address}' is not an IP address, as resolution {resolution} requires");
+            return null;
+        }
+
+        if (resolution is "DNS" or "DNS_ROUND_ROBIN" && !IPAddress.TryParse(spec.Address, out _)
+            && IstioNames.CheckHost(spec.Address, allowWildcard: false) is { } badName)
+        {
+            Error(resource, field + ".address", badName + SchemaError);
             return null;
         }
 

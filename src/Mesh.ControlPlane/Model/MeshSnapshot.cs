@@ -69,6 +69,9 @@ public sealed record MeshService
     /// <summary>The resource that declared the service, for messages.</summary>
     public required string DeclaredBy { get; init; }
 
+    /// <summary>How the endpoints' addresses become IP addresses: <see cref="ServiceResolution.Static"/> unless a ServiceEntry says otherwise.</summary>
+    public ServiceResolution Resolution { get; init; } = ServiceResolution.Static;
+
     /// <summary>The namespaces the service is visible to (<c>exportTo</c>): <c>*</c> for all, <c>.</c> for its own, <c>~</c> for none, or names.</summary>
     public ImmutableArray<string> ExportTo { get; init; } = ["*"];
 

@@ -594,11 +594,10 @@ public static class ProxylessTranslator
         TrafficPolicy traffic)
     {
         var name = XdsResourceNames.ClusterName(port.Number, subset?.Name, service.Host);
+        var assignment = BuildLoadAssignment(name, service, port, subset);
         var cluster = new Cluster
         {
             Name = name,
-            Type = Cluster.Types.DiscoveryType.Eds,
-            EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = Ads, ServiceName = name },
             ConnectTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(10)),
             LbPolicy = traffic.LoadBalancer switch
             {
@@ -638,8 +637,19 @@ public static class ProxylessTranslator
             cluster.TransportSocket = tls;
         }
 
+        if (DnsClusters.Type(service, assignment) is { } dnsType)
+        {
+            // Names, not IP addresses: the client resolves them (gRFC A37), so the endpoints travel in the cluster and
+            // there is no EDS resource, which gRPC clients would NACK for holding host names.
+            cluster.Type = dnsType;
+            cluster.LoadAssignment = assignment;
+            clusters.Add(name, new XdsResource(name, cluster));
+            return;
+        }
+
+        cluster.Type = Cluster.Types.DiscoveryType.Eds;
+        cluster.EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = Ads, ServiceName = name };
         clusters.Add(name, new XdsResource(name, cluster));
-        var assignment = BuildLoadAssignment(name, service, port, subset);
         endpoints.Add(name, new XdsResource(name, assignment));
     }
 

@@ -96,7 +96,7 @@ public class XdsResourceTypesTests
     public void DecodeCluster_UnsupportedPolicyOrType_IsRejected()
     {
         var maglev = new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.Eds, LbPolicy = Cluster.Types.LbPolicy.Maglev, EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = new ConfigSource { Ads = new AggregatedConfigSource() } } };
-        var dns = new Cluster { Name = "d", Type = Cluster.Types.DiscoveryType.LogicalDns };
+        var dns = new Cluster { Name = "d", Type = Cluster.Types.DiscoveryType.OriginalDst };
 
         Assert.Contains("lb_policy", XdsResourceTypes.DecodeCluster(maglev).Error, StringComparison.Ordinal);
         Assert.Contains("type", XdsResourceTypes.DecodeCluster(dns).Error, StringComparison.Ordinal);

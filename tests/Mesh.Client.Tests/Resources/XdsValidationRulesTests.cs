@@ -88,6 +88,64 @@ public class XdsValidationRulesTests
         { "A52 config not parseable", c => c.LoadBalancingPolicy = Policies(new Any { TypeUrl = XdsLoadBalancingPolicies.RingHashType, Value = ByteString.CopyFrom(0x12, 0x05, 0x01) }), "cannot be parsed" },
     };
 
+    private static Cluster DnsCluster(Cluster.Types.DiscoveryType type, params (string Host, uint Port)[] targets)
+    {
+        var locality = new Envoy.Config.Endpoint.V3.LocalityLbEndpoints { Locality = new Locality() };
+        foreach (var (host, port) in targets)
+        {
+            locality.LbEndpoints.Add(new Envoy.Config.Endpoint.V3.LbEndpoint
+            {
+                Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = new Address { SocketAddress = new SocketAddress { Address = host, PortValue = port } } },
+            });
+        }
+
+        return new Cluster { Name = "c", Type = type, LoadAssignment = new Envoy.Config.Endpoint.V3.ClusterLoadAssignment { ClusterName = "c", Endpoints = { locality } } };
+    }
+
+    public static TheoryData<string, Cluster, string> BrokenDnsClusters => new()
+    {
+        { "A37 LOGICAL_DNS without load_assignment", new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.LogicalDns }, "load_assignment: is required for a LOGICAL_DNS cluster" },
+        { "A37 LOGICAL_DNS with two endpoints", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("a.example.com", 443), ("b.example.com", 443)), "load_assignment.endpoints: a LOGICAL_DNS cluster needs exactly one locality with exactly one endpoint" },
+        { "A37 LOGICAL_DNS with no endpoint", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns), "load_assignment.endpoints: a LOGICAL_DNS cluster needs exactly one" },
+        { "A37 LOGICAL_DNS port 0", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("api.example.com", 0)), "load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value" },
+        { "A37 LOGICAL_DNS name not a host", DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("bad name/x", 443)), "load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: 'bad name/x' is neither a DNS name nor an IP address" },
+        { "STRICT_DNS without load_assignment", new Cluster { Name = "c", Type = Cluster.Types.DiscoveryType.StrictDns }, "load_assignment: is required for a STRICT_DNS cluster" },
+        { "STRICT_DNS with no endpoint", DnsCluster(Cluster.Types.DiscoveryType.StrictDns), "load_assignment.endpoints: a STRICT_DNS cluster needs at least one healthy endpoint" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenDnsClusters))]
+    public void DecodeCluster_BrokenDnsCluster_IsRejectedNamingTheField(string rule, Cluster cluster, string expected)
+    {
+        var result = XdsResourceTypes.DecodeCluster(cluster);
+
+        Assert.False(result.IsSuccess, rule);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DecodeCluster_LogicalDnsWithLoadAssignment_IsAcceptedWithItsName()
+    {
+        var result = XdsResourceTypes.DecodeCluster(DnsCluster(Cluster.Types.DiscoveryType.LogicalDns, ("api.example.com", 443)));
+
+        Assert.True(result.IsSuccess, result.Error);
+        var cluster = Assert.IsType<ClusterResource>(result.Resource);
+        Assert.True(cluster.IsLogicalDns);
+        var target = Assert.Single(Assert.Single(cluster.DnsTargets!.Localities).Endpoints);
+        Assert.Equal(("api.example.com", 443), (target.Host, target.Port));
+    }
+
+    [Fact]
+    public void DecodeCluster_StrictDnsWithTwoNames_IsAcceptedWithBoth()
+    {
+        var result = XdsResourceTypes.DecodeCluster(DnsCluster(Cluster.Types.DiscoveryType.StrictDns, ("a.example.com", 443), ("10.0.0.1", 8443)));
+
+        Assert.True(result.IsSuccess, result.Error);
+        var cluster = Assert.IsType<ClusterResource>(result.Resource);
+        Assert.False(cluster.IsLogicalDns);
+        Assert.Equal(2, Assert.Single(cluster.DnsTargets!.Localities).Endpoints.Length);
+    }
+
     [Theory]
     [MemberData(nameof(BrokenClusters))]
     public void DecodeCluster_BreakingARule_IsRejectedNamingTheField(string rule, Action<Cluster> breakIt, string expected)
@@ -475,6 +533,52 @@ public class XdsValidationRulesTests
             new[] { new HashPolicyResource(HashPolicyKind.Header, "x-user", false), new HashPolicyResource(HashPolicyKind.ChannelId, string.Empty, true) },
             action.HashPolicies.ToArray());
         Assert.Equal("x-user", Assert.Single(action.HashHeaders));
+    }
+
+    [Fact]
+    public void DecodeRouteConfig_CookieAndQueryParameterHashPolicies_AreKeptInOrder()
+    {
+        var config = RouteConfig((_, r) =>
+        {
+            r.Route_.HashPolicy.Add(new RouteAction.Types.HashPolicy { Cookie = new() { Name = "session" } });
+            r.Route_.HashPolicy.Add(new RouteAction.Types.HashPolicy { QueryParameter = new() { Name = "user" }, Terminal = true });
+        });
+
+        var action = Assert.IsType<RouteConfigResource>(XdsResourceTypes.DecodeRouteConfig(config).Resource).VirtualHosts[0].Routes[0].Action!;
+
+        Assert.Equal(
+            new[] { new HashPolicyResource(HashPolicyKind.Cookie, "session", false), new HashPolicyResource(HashPolicyKind.QueryParameter, "user", true) },
+            action.HashPolicies.ToArray());
+    }
+
+    public static TheoryData<string, RouteConfiguration, string> BrokenRouteActions => new()
+    {
+        { "direct_response status 100", RouteConfig((_, r) => r.DirectResponse = new DirectResponseAction { Status = 100 }), "routes[0].direct_response.status: 100 is not an HTTP status in 200-599" },
+        { "direct_response body from a file", RouteConfig((_, r) => r.DirectResponse = new DirectResponseAction { Status = 200, Body = new DataSource { Filename = "/etc/passwd" } }), "routes[0].direct_response.body: only inline_string and inline_bytes" },
+        { "regex_rewrite with a lookbehind", RouteConfig((_, r) => r.Route_.RegexRewrite = new Envoy.Type.Matcher.V3.RegexMatchAndSubstitute { Pattern = new() { Regex = "(?<=a)b" }, Substitution = "c" }), "routes[0].route.regex_rewrite.pattern.regex" },
+        { "request header :path", RouteConfig((_, r) => r.RequestHeadersToAdd.Add(new HeaderValueOption { Header = new HeaderValue { Key = ":path", Value = "/x" } })), "routes[0].request_headers_to_add[0].header.key" },
+        { "mirror without cluster", RouteConfig((_, r) => r.Route_.RequestMirrorPolicies.Add(new RouteAction.Types.RequestMirrorPolicy())), "routes[0].route.request_mirror_policies[0].cluster: is required" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenRouteActions))]
+    public void DecodeRouteConfig_BrokenRouteAction_IsRejectedNamingTheField(string rule, RouteConfiguration config, string expected)
+    {
+        var result = XdsResourceTypes.DecodeRouteConfig(config);
+
+        Assert.False(result.IsSuccess, rule);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DecodeRouteConfig_RedirectRoute_IsKeptWithItsAnswer()
+    {
+        var config = RouteConfig((_, r) => r.Redirect = new RedirectAction { HostRedirect = "moved.example", PathRedirect = "/new", ResponseCode = RedirectAction.Types.RedirectResponseCode.Found });
+
+        var route = Assert.IsType<RouteConfigResource>(XdsResourceTypes.DecodeRouteConfig(config).Resource).VirtualHosts[0].Routes[0];
+
+        Assert.Null(route.Action);
+        Assert.Equal(new Mesh.Client.Routing.RouteActions.RedirectAnswer(302, null, "moved.example", 0, "/new", null, false), route.HttpActions!.Redirect);
     }
 
     // ---- Through the XdsClient: NACK naming resource and field, last good kept -------------------------------

@@ -11,6 +11,9 @@ namespace Mesh.Client.LoadBalancing.RingHash;
 /// </summary>
 internal static class RequestHash
 {
+    /// <summary>The name under which the header reader gives the request's path and query (for query parameter policies).</summary>
+    public const string PathAndQuery = ":path";
+
     /// <summary>Computes the hash, or null when no policy produced one (the caller then picks a random hash).</summary>
     /// <typeparam name="TState">What <paramref name="header"/> reads from (the call's headers), to avoid a closure.</typeparam>
     /// <param name="policies">The route's hash policies.</param>
@@ -39,6 +42,22 @@ internal static class RequestHash
                 case HashPolicyKind.ChannelId:
                     next = channelId;
                     break;
+                case HashPolicyKind.Cookie:
+                    if (Cookie(header(state, "cookie"), policy.HeaderName) is not { } cookie)
+                    {
+                        continue;
+                    }
+
+                    next = Xxh64.Hash(cookie);
+                    break;
+                case HashPolicyKind.QueryParameter:
+                    if (QueryParameter(header(state, PathAndQuery), policy.HeaderName) is not { } parameter)
+                    {
+                        continue;
+                    }
+
+                    next = Xxh64.Hash(parameter);
+                    break;
                 default:
                     continue;
             }
@@ -52,5 +71,50 @@ internal static class RequestHash
         }
 
         return produced ? hash : null;
+    }
+
+    /// <summary>The value of cookie <paramref name="name"/> in a Cookie header (<c>a=1; b=2</c>), or null.</summary>
+    internal static string? Cookie(string? header, string name)
+    {
+        if (header is null)
+        {
+            return null;
+        }
+
+        foreach (var range in header.AsSpan().Split(';'))
+        {
+            var pair = header.AsSpan()[range].Trim();
+            var equals = pair.IndexOf('=');
+            if (equals > 0 && pair[..equals].SequenceEqual(name))
+            {
+                return pair[(equals + 1)..].ToString();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first value of query parameter <paramref name="name"/> in a path and query (not unescaped, as Envoy hashes it), or null.</summary>
+    internal static string? QueryParameter(string? pathAndQuery, string name)
+    {
+        var mark = pathAndQuery?.IndexOf('?', StringComparison.Ordinal) ?? -1;
+        if (mark < 0)
+        {
+            return null;
+        }
+
+        var query = pathAndQuery.AsSpan(mark + 1);
+        foreach (var range in query.Split('&'))
+        {
+            var pair = query[range];
+            var equals = pair.IndexOf('=');
+            var key = equals < 0 ? pair : pair[..equals];
+            if (key.SequenceEqual(name))
+            {
+                return equals < 0 ? string.Empty : pair[(equals + 1)..].ToString();
+            }
+        }
+
+        return null;
     }
 }
