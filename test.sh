@@ -33,6 +33,12 @@ if ! command -v prometheus >/dev/null 2>&1; then
   fi
 fi
 
+echo "==> Debian packages for the end-to-end tests (chromium, for the dashboard's browser test)"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || echo "apt-get install chromium failed; the dashboard browser test will fail" >&2
+fi
+
 echo "==> build"
 if ! dotnet build Mesh.sln -c Release --nologo -v minimal; then
   echo "build failed" >&2
