@@ -16,27 +16,26 @@ if ! (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error); then
   exit 1
 fi
 
-echo "==> Debian packages for the end-to-end tests (prometheus)"
-if ! command -v prometheus >/dev/null 2>&1; then
-  # The package's maintainer scripts would start a prometheus service: forbid service starts while installing
-  # (policy-rc.d exit 101), the tests run /usr/bin/prometheus themselves on loopback.
+echo "==> Debian packages for the end-to-end tests (prometheus, chromium)"
+# prometheus for the telemetry tests, chromium for the dashboard's browser test: installed when missing, with one
+# apt-get update for both.
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+  # prometheus' maintainer scripts would start a service: forbid service starts while installing (policy-rc.d
+  # exit 101); the tests run /usr/bin/prometheus themselves on loopback.
   policy=/usr/sbin/policy-rc.d
   own_policy=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
   fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   apt_status=$?
   [ "$own_policy" -eq 1 ] && rm -f "$policy"
   if [ "$apt_status" -ne 0 ]; then
-    echo "apt-get install prometheus failed; the Prometheus tests will fail" >&2
+    echo "apt-get install ${missing[*]} failed; the tests that need them will fail" >&2
   fi
-fi
-
-echo "==> Debian packages for the end-to-end tests (chromium, for the dashboard's browser test)"
-if [ ! -x /usr/bin/chromium ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-    || echo "apt-get install chromium failed; the dashboard browser test will fail" >&2
 fi
 
 echo "==> build"
