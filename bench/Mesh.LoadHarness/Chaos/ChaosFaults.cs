@@ -15,6 +15,10 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
 
     private TimeSpan Phase => TimeSpan.FromSeconds(options.PhaseSeconds);
 
+    // How long a restarted client may take to its first successful call; the fault stays on until then, so a call that
+    // succeeds proves the cache (or the fallback) served it.
+    private static TimeSpan FirstOkTimeout => TimeSpan.FromSeconds(30);
+
     private TimeSpan Recovery => TimeSpan.FromSeconds(options.RecoverySeconds);
 
     public async Task RunAllAsync()
@@ -48,23 +52,32 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
         await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         End("rogue config", $"{ChaosYaml.Rogue.Length} invalid files (malformed, recursive alias, invalid VirtualService); control planes {(up ? "stayed up" : "DIED")}");
 
-        // Both replicas down: nothing to fall back to. The client restarted half-way has only its cache.
+        // Both replicas down: nothing to fall back to. The running client keeps its configuration; a client started
+        // half-way through has only its cache.
         run.KillControlPlane(0);
         run.KillControlPlane(1);
-        await Task.Delay(TimeSpan.FromSeconds(options.OutageSeconds / 2.0)).ConfigureAwait(false);
-        var firstOk = await run.RestartClientAsync(TimeSpan.FromSeconds(options.OutageSeconds / 2.0)).ConfigureAwait(false);
-        await Task.Delay(TimeSpan.FromSeconds(options.OutageSeconds / 2.0)).ConfigureAwait(false);
+        var half = TimeSpan.FromSeconds(options.OutageSeconds / 2.0);
+        await Task.Delay(half).ConfigureAwait(false);
+        End("control planes down", $"both replicas SIGKILLed; first half of the {options.OutageSeconds} s outage, the running client");
+        var firstOk = await run.RestartClientAsync(FirstOkTimeout).ConfigureAwait(false);
+        var left = half - TimeSpan.FromMilliseconds(ChaosRun.Now() - _phaseStart);
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left).ConfigureAwait(false);
+        }
+
         await Task.WhenAll(run.StartControlPlaneAsync(0), run.StartControlPlaneAsync(1)).ConfigureAwait(false);
         await Task.Delay(Recovery).ConfigureAwait(false);
-        End("control planes down", $"both replicas SIGKILLed for {options.OutageSeconds} s; client restarted at {options.OutageSeconds / 2} s: first call OK {Describe(firstOk)} after its start (from its cache)", clientFirstOk: firstOk);
+        End("client restart, control planes down", $"client stopped and started again in the second half of the outage: first call OK {Describe(firstOk)} after the new process started (from its cache); then both replicas restarted", clientFirstOk: firstOk);
 
         run.KillControlPlane(0);
-        await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-        firstOk = await run.RestartClientAsync(Phase).ConfigureAwait(false);
+        await Task.Delay(Phase).ConfigureAwait(false);
+        End("primary control plane down", "primary replica SIGKILLed; the running client (it holds every resource, so it stays on the primary and retries)");
+        firstOk = await run.RestartClientAsync(FirstOkTimeout).ConfigureAwait(false);
         await Task.Delay(Phase).ConfigureAwait(false);
         await run.StartControlPlaneAsync(0).ConfigureAwait(false);
         await Task.Delay(Recovery).ConfigureAwait(false);
-        End("primary control plane down", $"primary SIGKILLed, client restarted 2 s later: first call OK {Describe(firstOk)} after its start (cache / fallback replica)", clientFirstOk: firstOk);
+        End("client restart, primary down", $"client started again while the primary is down: first call OK {Describe(firstOk)} after the new process started (cache, then the fallback replica); then the primary restarted", clientFirstOk: firstOk);
 
         run.WriteConfig(ChaosYaml.PeerAuthenticationFile, ChaosYaml.PeerAuthenticationPermissive);
         await Task.Delay(TimeSpan.FromSeconds(3)).ConfigureAwait(false);

@@ -29,7 +29,7 @@ internal sealed record ChaosOptions
     {
         var shortMode = args.Contains("--short");
         var defaults = shortMode
-            ? new ChaosOptions { Rps = 200, PhaseSeconds = 6, OutageSeconds = 8, Backends = 3, CertificateSeconds = 4, KillEveryMilliseconds = 2000, RecoverySeconds = 3, Short = true }
+            ? new ChaosOptions { Rps = 200, PhaseSeconds = 3, OutageSeconds = 6, Backends = 4, CertificateSeconds = 3, KillEveryMilliseconds = 1500, RecoverySeconds = 2, Short = true }
             : new ChaosOptions();
         return defaults with
         {
