@@ -47,9 +47,9 @@ internal static class FuzzTargets
     public static ImmutableSortedDictionary<string, (string Description, Action<byte[]> Run)> All { get; } =
         ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new KeyValuePair<string, (string, Action<byte[]>)>[]
         {
-            new("listener", ("Listener bytes → Mesh.Client decode + validation (gRFC A27/A36/A39/A41)", data => Decode(XdsResourceTypes.ListenerType, XdsTypeUrls.Listener, data))),
-            new("route", ("RouteConfiguration bytes → Mesh.Client decode + validation (A28)", data => Decode(XdsResourceTypes.RouteConfigurationType, XdsTypeUrls.RouteConfiguration, data))),
-            new("cluster", ("Cluster bytes → Mesh.Client decode + validation (A27/A37/A42/A48)", data => Decode(XdsResourceTypes.ClusterType, XdsTypeUrls.Cluster, data))),
+            new("listener", ("Listener bytes → Mesh.Client decode + validation (API and server listeners)", data => Decode(XdsResourceTypes.ListenerType, XdsTypeUrls.Listener, data))),
+            new("route", ("RouteConfiguration bytes → Mesh.Client decode + validation", data => Decode(XdsResourceTypes.RouteConfigurationType, XdsTypeUrls.RouteConfiguration, data))),
+            new("cluster", ("Cluster bytes → Mesh.Client decode + validation", data => Decode(XdsResourceTypes.ClusterType, XdsTypeUrls.Cluster, data))),
             new("endpoints", ("ClusterLoadAssignment bytes → Mesh.Client decode + validation", data => Decode(XdsResourceTypes.EndpointsType, XdsTypeUrls.ClusterLoadAssignment, data))),
             new("bootstrap", ("bootstrap JSON → XdsBootstrapParser (certificate providers included)", Bootstrap)),
             new("yaml", ("YAML → YamlResourceReader → MeshModelBuilder → ProxylessTranslator", Yaml)),

@@ -8,8 +8,10 @@ namespace Mesh.Fuzz;
 /// ranges, a splice with another seed, boundary integers, or tokens from a dictionary that matters for YAML, JSON, PEM and
 /// protobuf. The same seed number gives the same sequence of inputs.
 /// </summary>
-internal sealed class Mutator(IReadOnlyList<byte[]> corpus, int seed)
+internal sealed class Mutator(IReadOnlyList<byte[]> seeds, int seed)
 {
+    private readonly IReadOnlyList<byte[]> _corpus = seeds.Count > 0 ? seeds : [[]];
+
     private static readonly byte[][] Tokens =
     [
         .. new[]
@@ -26,7 +28,7 @@ internal sealed class Mutator(IReadOnlyList<byte[]> corpus, int seed)
 
     public byte[] Next()
     {
-        var input = new List<byte>(corpus[_random.Next(corpus.Count)]);
+        var input = new List<byte>(_corpus[_random.Next(_corpus.Count)]);
         var count = 1 + _random.Next(4);
         for (var i = 0; i < count; i++)
         {
@@ -67,7 +69,7 @@ internal sealed class Mutator(IReadOnlyList<byte[]> corpus, int seed)
                 input.InsertRange(_random.Next(input.Count), input.GetRange(at, length));
                 break;
             case 5:
-                var other = corpus[_random.Next(corpus.Count)];
+                var other = _corpus[_random.Next(_corpus.Count)];
                 if (other.Length > 0)
                 {
                     var from = _random.Next(other.Length);

@@ -3,8 +3,10 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Envoy.Config.Listener.V3;
+using Google.Protobuf;
 using Mesh.ControlPlane.Configuration;
 using Mesh.ControlPlane.Model;
+using Mesh.ControlPlane.Security;
 using Mesh.ControlPlane.Translation;
 using Mesh.Xds;
 using FilterRbac = Envoy.Extensions.Filters.Http.Rbac.V3.RBAC;
@@ -88,7 +90,7 @@ internal static class SeedCorpus
             to:
             - operation: {methods: [POST], paths: ["/reviews.Reviews/*"], notPorts: ["8080"]}
             when:
-            - {key: request.headers[end-user], values: [jason, "admin*"]}
+            - {key: "request.headers[end-user]", values: [jason, "admin*"]}
         ---
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
@@ -142,7 +144,7 @@ internal static class SeedCorpus
         AddCsrs(seeds["csr"]);
         var authority = FuzzTargets.Authority.Value;
         seeds["token"].Add(("token-fuzz", Encoding.UTF8.GetBytes(authority.CreateJoinToken("default", "fuzz", TimeSpan.FromHours(1)))));
-        seeds["token"].Add(("token-expired", Encoding.UTF8.GetBytes(authority.CreateJoinToken("default", "fuzz", TimeSpan.FromSeconds(-5)))));
+        seeds["token"].Add(("token-expired", Encoding.UTF8.GetBytes(CertificateAuthority.CreateJoinToken(authority.Directory, new SpiffeId("cluster.local", "default", "fuzz"), DateTimeOffset.UtcNow.AddMinutes(-5)))));
         return seeds;
     }
 
@@ -164,6 +166,15 @@ internal static class SeedCorpus
     {
         var set = YamlResourceReader.Read(yaml, source, "default");
         var built = MeshModelBuilder.Build(set.Resources, 1);
+        if (source == "secure.yaml")
+        {
+            // The seeds' own configuration must be valid, or the translated seeds miss what it was written for.
+            foreach (var error in set.Errors.Concat(built.Errors))
+            {
+                Console.Error.WriteLine($"seed configuration {source}: {error}");
+            }
+        }
+
         if (built.Snapshot is not { } snapshot)
         {
             return;
@@ -228,6 +239,8 @@ internal static class SeedCorpus
             n.AddUri(identity);
             n.AddDnsName("fuzz.default.svc");
         }, r => r.CreateSigningRequest());
-        Add("sha1.csr", new CertificateRequest("CN=fuzz", rsa, HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1), n => n.AddUri(identity), r => r.CreateSigningRequest());
+        using var p521 = ECDsa.Create(ECCurve.NamedCurves.nistP521);
+        Add("p521.csr", new CertificateRequest("CN=fuzz", p521, HashAlgorithmName.SHA512), n => n.AddUri(identity), r => r.CreateSigningRequest());
+        Add("dns-only.csr", new CertificateRequest("CN=fuzz", p256, HashAlgorithmName.SHA256), n => n.AddDnsName("fuzz"), r => r.CreateSigningRequest());
     }
 }

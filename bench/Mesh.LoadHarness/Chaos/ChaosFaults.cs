@@ -203,7 +203,7 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
         };
         results.Add(result);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"chaos: {fault}: {attempted} calls, {failed} failed ({result.FailedPercent:F3} %) in {result.Seconds:F0} s; {notes}"));
+            $"chaos: {DateTimeOffset.FromUnixTimeMilliseconds(_phaseStart):HH:mm:ss.fff}–{DateTimeOffset.FromUnixTimeMilliseconds(end):HH:mm:ss.fff} {fault}: {attempted} calls, {failed} failed ({result.FailedPercent:F3} %) in {result.Seconds:F0} s; {notes}"));
         _phaseStart = end;
     }
 

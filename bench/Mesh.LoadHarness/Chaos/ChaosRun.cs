@@ -15,7 +15,7 @@ namespace Mesh.LoadHarness.Chaos;
 internal sealed class ChaosRun : IAsyncDisposable
 {
     public const string Target = "xds:///echo:9080";
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
 
     private readonly ChaosOptions _options;
     private readonly string _directory;
