@@ -38,7 +38,7 @@ fi
 build=$out/build
 echo "==> building fuzz/Mesh.Fuzz into $build"
 dotnet build fuzz/Mesh.Fuzz -c Release -nologo -v quiet -o "$build" || exit 1
-fuzz="dotnet $build/Mesh.Fuzz.dll"
+fuzz="$(command -v dotnet) $build/Mesh.Fuzz.dll"
 [ -n "$targets" ] || targets=$($fuzz list | awk '{print $1}' | paste -sd, -)
 
 # One CA for the whole run, so the token seeds validate in every afl-fuzz child process.
@@ -53,12 +53,10 @@ if [ "$engine" = afl ]; then
   if [ ! -x "$tools/sharpfuzz" ]; then
     dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$tools" >/dev/null || exit 1
   fi
-  if [ ! -f "$build/.instrumented" ]; then
-    for dll in Mesh.Client Mesh.ControlPlane Mesh.Server Mesh.Xds YamlDotNet Google.Protobuf; do
-      "$tools/sharpfuzz" "$build/$dll.dll" || exit 1
-    done
-    touch "$build/.instrumented"
-  fi
+  # Every time: the build above copies the plain assemblies over instrumented ones.
+  for dll in Mesh.Client Mesh.ControlPlane Mesh.Server Mesh.Xds YamlDotNet Google.Protobuf; do
+    "$tools/sharpfuzz" "$build/$dll.dll" || exit 1
+  done
 fi
 
 failed=0
@@ -68,6 +66,7 @@ for target in "${list[@]}"; do
   if [ "$engine" = afl ]; then
     findings=$out/findings/$target
     rm -rf "$findings"
+    mkdir -p "$out/findings"
     AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
       AFL_IGNORE_SEED_PROBLEMS=1 \
       afl-fuzz -i "$corpus/$target" -o "$findings" -V "$seconds" -t 10000 -m none -- $fuzz afl "$target" >"$out/afl-$target.log" 2>&1

@@ -9,7 +9,8 @@ namespace Mesh.Fuzz;
 /// </summary>
 internal static class MutationRun
 {
-    public static MutationResult Run(string target, IReadOnlyList<byte[]> corpus, TimeSpan duration, int seed)
+    /// <summary>Runs the seeds, then mutations until <paramref name="duration"/> has passed and at least <paramref name="minimumMutations"/> ran.</summary>
+    public static MutationResult Run(string target, IReadOnlyList<byte[]> corpus, TimeSpan duration, int seed, int minimumMutations = 0)
     {
         var run = FuzzTargets.All[target].Run;
         var mutator = new Mutator(corpus, seed);
@@ -27,7 +28,7 @@ internal static class MutationRun
             }
         }
 
-        while (clock.Elapsed < duration)
+        for (var mutations = 0; clock.Elapsed < duration || mutations < minimumMutations; mutations++)
         {
             var input = mutator.Next();
             if (Execute(run, input, ref executions, ref slowest, ref slowestInput) is { } crash)

@@ -24,13 +24,15 @@ switch (args)
     case ["seeds", var directory, .. var yaml]:
         SeedCorpus.Write(directory, SeedCorpus.Generate(yaml));
         return 0;
-    case ["afl", var target] when FuzzTargets.All.TryGetValue(target, out var entry):
+    case ["afl", var target]:
         // Persistent mode: one process runs many inputs; an escaping exception is reported to AFL++ as a crash.
+        // Nothing instrumented may run before Fuzzer.Run has set up AFL's shared memory, so the target (whose type
+        // initializer calls into Mesh.Server) is looked up inside the callback.
         Fuzzer.Run(stream =>
         {
             using var buffer = new MemoryStream();
             stream.CopyTo(buffer);
-            entry.Run(buffer.ToArray());
+            FuzzTargets.All[target].Run(buffer.ToArray());
         });
         return 0;
     case ["mutate", var target, .. var options] when FuzzTargets.All.ContainsKey(target):

@@ -4,7 +4,7 @@ namespace Mesh.Reliability.Tests.Fuzzing;
 
 /// <summary>
 /// The CI mode of fuzzing: every target gets its seed corpus and then mutated inputs for a bounded time (about 1.5 s
-/// each, deterministic seed), in-process, through the same functions AFL++ runs (fuzz/run.sh for longer runs).
+/// each and at least 200 mutated inputs, deterministic seed), in-process, through the same functions AFL++ runs (fuzz/run.sh for longer runs).
 /// </summary>
 public sealed class FuzzTargetsTests
 {
@@ -17,10 +17,10 @@ public sealed class FuzzTargetsTests
         var corpus = SeedCorpus.Generate([]).GetValueOrDefault(target)?.Select(s => s.Data).ToList() ?? [];
         Assert.NotEmpty(corpus);
 
-        var result = MutationRun.Run(target, corpus, TimeSpan.FromSeconds(1.5), seed: 18);
+        var result = MutationRun.Run(target, corpus, TimeSpan.FromSeconds(1.5), seed: 18, minimumMutations: 200);
 
         Assert.True(result.Crash is null, $"{target} crashed after {result.Executions} inputs on {Convert.ToBase64String(result.CrashInput ?? [])}: {result.Crash}");
-        Assert.True(result.Executions > corpus.Count, $"{target}: only {result.Executions} inputs ran");
+        Assert.True(result.Executions >= corpus.Count + 200, $"{target}: only {result.Executions} inputs ran");
         Assert.True(result.Slowest < TimeSpan.FromSeconds(5), $"{target}: one input of {result.SlowestInput.Length} bytes took {result.Slowest.TotalSeconds:F1} s");
     }
 
