@@ -35,8 +35,7 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
         End("endpoint kills", $"{kills} SIGKILLs, each endpoint restarted 1 s later; retries: 3 on UNAVAILABLE");
 
         var (writes, lastWrite) = await FloodAsync(Phase).ConfigureAwait(false);
-        await Task.Delay(Recovery).ConfigureAwait(false);
-        var convergence = Convergence(lastWrite);
+        var convergence = await WaitForConvergenceAsync(lastWrite).ConfigureAwait(false);
         run.WriteConfig(ChaosYaml.VirtualServiceFile, ChaosYaml.VirtualService(null));
         await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         End("config flood", $"{writes} VirtualService writes at 10/s; last write (100 % v2) served everywhere after {Describe(convergence)}", convergence: convergence);
@@ -102,9 +101,8 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
         RemoveRogue();
         kills = await combinedKills.ConfigureAwait(false);
         (writes, lastWrite) = await combinedFlood.ConfigureAwait(false);
-        await Task.Delay(Recovery).ConfigureAwait(false);
-        convergence = Convergence(lastWrite);
-        End("combined", $"mTLS + rotation, {kills} endpoint kills, {writes} config writes, rogue files for {options.PhaseSeconds / 4} s; last write served everywhere after {Describe(convergence)}", convergence: convergence);
+        convergence = await WaitForConvergenceAsync(lastWrite).ConfigureAwait(false);
+        End("combined", $"mTLS + rotation, {kills} endpoint kills, {writes} config writes, rogue files for {options.PhaseSeconds / 4.0:F1} s; last write served everywhere after {Describe(convergence)}", convergence: convergence);
     }
 
     private void RemoveRogue()
@@ -152,6 +150,26 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
 
         run.WriteConfig(ChaosYaml.VirtualServiceFile, ChaosYaml.VirtualService(0));
         return (writes + 1, ChaosRun.Now());
+    }
+
+    /// <summary>
+    /// Waits (at least the recovery time, at most 30 s) until every call has gone to v2 for 1 s since the last write;
+    /// returns <see cref="Convergence"/>.
+    /// </summary>
+    private async Task<long> WaitForConvergenceAsync(long lastWrite)
+    {
+        await Task.Delay(Recovery).ConfigureAwait(false);
+        var until = ChaosRun.Now() + 30_000;
+        while (true)
+        {
+            var since = Convergence(lastWrite);
+            if ((since >= 0 && ChaosRun.Now() - (lastWrite + since) >= 1000) || ChaosRun.Now() > until)
+            {
+                return since;
+            }
+
+            await Task.Delay(250).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Milliseconds from <paramref name="lastWrite"/> to the first report from which on every call went to v2; -1 if that never happened.</summary>
