@@ -1,5 +1,6 @@
 using System.Globalization;
 using Mesh.LoadHarness;
+using Mesh.LoadHarness.Chaos;
 
 const string Usage = """
     Usage: Mesh.LoadHarness MODE [options]
@@ -10,6 +11,9 @@ const string Usage = """
       client-memory  [--services 200]
       client-cpu     [--rps 1000] [--seconds 10] [--rounds 2]
       serve          --config-dir DIR | --kubeconfig PATH [--ca-dir DIR] [--backend]   (the child process the others start)
+      chaos          [--short] [--rps 1000] [--phase-seconds 60] [--outage-seconds 60] [--backends 4]
+                     [--cert-seconds 20] [--kill-every-ms 5000] [--recovery-seconds 5] [--keep]
+      chaos-cp | chaos-backend | chaos-client   (the chaos run's child processes)
     """;
 
 return args switch
@@ -19,6 +23,10 @@ return args switch
     ["translate", ..] => await TranslationTime.RunAsync(args).ConfigureAwait(false),
     ["client-memory" or "client-cpu", ..] => await ClientCost.RunAsync(args[0], args).ConfigureAwait(false),
     ["serve", ..] => await ServeMode.RunAsync(args).ConfigureAwait(false),
+    ["chaos", ..] => await ChaosDriver.RunAsync(args).ConfigureAwait(false),
+    ["chaos-cp", ..] => await ChaosControlPlane.RunAsync(args).ConfigureAwait(false),
+    ["chaos-backend", ..] => await ChaosBackend.RunAsync(args).ConfigureAwait(false),
+    ["chaos-client", ..] => await ChaosClient.RunAsync(args).ConfigureAwait(false),
     _ => Fail(),
 };
 

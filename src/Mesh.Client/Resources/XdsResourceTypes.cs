@@ -67,7 +67,16 @@ internal static partial class XdsResourceTypes
         {
             return XdsDecodeResult.Failure(null, "cannot be parsed: " + ex.Message);
         }
+        catch (InvalidOperationException ex) when (ex.Source == ProtobufAssembly)
+        {
+            // Google.Protobuf throws this, not InvalidProtocolBufferException, for some malformed wrapper fields
+            // (an end-group tag inside a UInt32Value / BoolValue: "SkipLastField cannot be called at the end of a
+            // stream"); found by fuzzing (docs/fuzzing.md).
+            return XdsDecodeResult.Failure(null, "cannot be parsed: " + ex.Message);
+        }
     };
+
+    private static readonly string ProtobufAssembly = typeof(IMessage).Assembly.GetName().Name!;
 
     internal static XdsDecodeResult DecodeListener(Listener listener)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -231,6 +232,14 @@ public sealed partial class MeshModelBuilder
             return;
         }
 
+        // An empty list item (`- ` with nothing after it) is null in JSON; every list of a spec holds objects or
+        // values, so it is refused here with its path rather than reaching the builders as a null element.
+        if (FindNullListItem(node) is { } nullItem)
+        {
+            Error(resource, (property ?? string.Empty) + nullItem, "is an empty list item");
+            return;
+        }
+
         try
         {
             var spec = node.Deserialize<T>(SpecOptions);
@@ -253,6 +262,44 @@ public sealed partial class MeshModelBuilder
             var field = property is null ? path.TrimStart('.') : property + path;
             Error(resource, field, DescribeJsonError(ex));
         }
+    }
+
+    /// <summary>The path (<c>.http[1]</c>) of the first null element of an array under <paramref name="root"/>, or null.</summary>
+    internal static string? FindNullListItem(JsonNode root)
+    {
+        var pending = new Stack<(JsonNode Node, string Path)>();
+        pending.Push((root, string.Empty));
+        while (pending.TryPop(out var current))
+        {
+            switch (current.Node)
+            {
+                case JsonArray array:
+                    for (var i = array.Count - 1; i >= 0; i--)
+                    {
+                        var path = current.Path + "[" + i.ToString(CultureInfo.InvariantCulture) + "]";
+                        if (array[i] is not { } item)
+                        {
+                            return path;
+                        }
+
+                        pending.Push((item, path));
+                    }
+
+                    break;
+                case JsonObject obj:
+                    foreach (var (name, value) in obj)
+                    {
+                        if (value is not null)
+                        {
+                            pending.Push((value, current.Path + "." + name));
+                        }
+                    }
+
+                    break;
+            }
+        }
+
+        return null;
     }
 
     internal static string DescribeJsonError(JsonException ex)
