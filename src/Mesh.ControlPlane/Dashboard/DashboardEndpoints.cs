@@ -18,9 +18,12 @@ internal static class DashboardEndpoints
     /// <summary>Maps the dashboard into <paramref name="endpoints"/> (the debug pages' group: HTTP port only).</summary>
     public static void Map(IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/dashboard", () => Asset("index.html"));
-        endpoints.MapGet("/dashboard/", (HttpContext context) => Results.Redirect(context.Request.PathBase + "/dashboard"));
-        endpoints.MapGet("/dashboard/{asset:regex(^[a-z]+\\.(js|css|svg)$)}", (string asset) => Asset(asset));
+        // Routing matches /dashboard/ here too: send it to /dashboard, which the page's relative links are written for.
+        endpoints.MapGet("/dashboard", (HttpContext context) => context.Request.Path.Value?.EndsWith('/') == true
+            ? Results.Redirect(context.Request.PathBase + "/dashboard")
+            : Asset("index.html"));
+        // Only the embedded files are found (no regex route constraint: the slim builder has none registered).
+        endpoints.MapGet("/dashboard/{asset}", (string asset) => asset.EndsWith(".html", StringComparison.Ordinal) ? Results.NotFound() : Asset(asset));
         endpoints.MapGet("/dashboard/snapshot", (DashboardHub hub) => Results.Text(hub.BuildJson(), "application/json", Encoding.UTF8));
         endpoints.MapGet("/dashboard/events", Events);
     }
