@@ -9,8 +9,9 @@ namespace Mesh.ControlPlane.Dashboard;
 /// locality's stats: a request count and a sum per name). Three shapes are understood, all in milliseconds unless the
 /// name says seconds:
 /// <list type="bullet">
-/// <item>a histogram, one metric per bucket: <c>…latency…_le_&lt;upper bound&gt;</c> (like <c>latency_ms_le_25</c>, or
-/// <c>_le_inf</c> for the last), each request counted in the one bucket it falls in;</item>
+/// <item>a histogram, one metric per bucket: Mesh clients' <c>mesh.latency_ms.bucket.&lt;upper bound&gt;</c> (see
+/// <see cref="Mesh.Xds.LoadMetricNames"/>), or <c>…latency…_le_&lt;upper bound&gt;</c>, <c>inf</c> for the last, each request
+/// counted in the one bucket it falls in;</item>
 /// <item>percentiles: <c>…latency…p50…</c> and <c>…latency…p99…</c>, the sum of per-report percentiles over the number of
 /// requests they cover (their weighted mean is shown);</item>
 /// <item>a plain sum (<c>latency_ms</c>): only the mean can be derived, no percentile.</item>
@@ -110,7 +111,7 @@ internal static partial class LatencyMetrics
         return lower;
     }
 
-    [GeneratedRegex(@"[._-]le[._-]?(?<bound>[0-9]+(?:\.[0-9]+)?|inf)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"[._-](?:le|bucket)[._-]?(?<bound>[0-9]+(?:\.[0-9]+)?|inf)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Bucket();
 
     [GeneratedRegex(@"(?:^|[._-])p(?<p>50|99)(?:[._-]|$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
