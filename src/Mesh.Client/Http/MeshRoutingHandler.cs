@@ -102,6 +102,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
                 call.Cluster = member.Cluster; // the attempt's destination_service / upstream_cluster
             }
 
+            LoadReporting.LoadReportingHandler.Track(request, member.Load);
             member.Start();
             HttpResponseMessage? response = null;
             var retriable = false;

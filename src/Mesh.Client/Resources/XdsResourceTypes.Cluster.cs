@@ -87,6 +87,7 @@ internal static partial class XdsResourceTypes
             Tls = tls,
             ShuffleAddressList = lb.ShuffleAddressList,
             LoadBalancingPolicyTypeUrl = lb.TypeUrl,
+            ReportsLoad = cluster.LrsServer is not null,
         });
     }
 

@@ -126,6 +126,9 @@ internal sealed record ClusterResource(
     /// and the type URL of the entry that was chosen; null for the enum.
     /// </summary>
     public string? LoadBalancingPolicyTypeUrl { get; init; }
+
+    /// <summary>Whether the cluster asks for load reports (gRFC A27: <c>lrs_server</c> is <c>self</c>, the ADS server).</summary>
+    public bool ReportsLoad { get; init; }
 }
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>
