@@ -460,10 +460,10 @@ internal static class DashboardSnapshot
     private static JsonObject Edge(MeshSnapshot mesh, EdgeRate rate, string source, string? target, double sourceServiceRps)
     {
         var key = rate.Key;
-        var health = rate.RequestsPerSecond <= 0 && rate.ErrorRate is null ? "idle"
+        // No request issued in the window: idle, even when the last stragglers finished with errors.
+        var health = rate.RequestsPerSecond <= 0 ? "idle"
             : rate.ErrorRate >= DashboardLimits.FailingErrorRate ? "failing"
             : rate.ErrorRate >= DashboardLimits.DegradedErrorRate ? "degraded"
-            : rate.RequestsPerSecond <= 0 ? "idle"
             : "healthy";
         return new JsonObject
         {

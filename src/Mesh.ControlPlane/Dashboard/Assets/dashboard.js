@@ -176,7 +176,7 @@
       const mid = bezier(start, c1, c2, to, 0.5);
       const group = s('g', { class: 'edge ' + edge.health, 'data-edge': edge.id, 'data-source': edge.sourceWorkload,
         'data-destination': destinationName(edge, services), 'data-rps': edge.rps, 'data-error-rate': edge.errorRate ?? '',
-        'data-share': edge.share ?? '', 'data-health': edge.health, 'data-mtls': edge.mtls });
+        'data-share': edge.share ?? '', 'data-health': edge.health, 'data-mtls': String(edge.mtls) });
       const width = edge.rps > 0 ? Math.min(7, 1.5 + Math.log10(1 + edge.rps) * 2.2) : 1.5;
       group.appendChild(s('path', { d, 'stroke-width': width.toFixed(2), 'marker-end': `url(#arrow-${edge.health})` }));
       labels.push({ group, mid, edge });
@@ -223,7 +223,7 @@
     const body = document.querySelector('#edges tbody');
     const rows = snapshot.edges.map(edge => h('tr', { 'data-edge': edge.id, 'data-source': edge.sourceWorkload,
       'data-destination': destinationName(edge, services), 'data-rps': edge.rps, 'data-error-rate': edge.errorRate ?? '',
-      'data-share': edge.share ?? '', 'data-health': edge.health, 'data-mtls': edge.mtls },
+      'data-share': edge.share ?? '', 'data-health': edge.health, 'data-mtls': String(edge.mtls) },
       h('td', {}, edge.sourceWorkload, h('span', { class: 'none' }, ' · ' + edge.sourceNamespace)),
       h('td', {}, destinationName(edge, services), edge.port ? h('span', { class: 'none' }, ' :' + edge.port) : null),
       h('td', { class: 'num' }, fmtRps(edge.rps)),
@@ -232,7 +232,7 @@
       h('td', { class: 'num' }, fmtPct(edge.errorRate)),
       h('td', { class: 'num' }, fmtMs(edge.p50Ms)),
       h('td', { class: 'num' }, fmtMs(edge.p99Ms)),
-      h('td', {}, edge.mtls ? '🔒 mTLS' : 'plaintext'),
+      h('td', {}, edge.mtls ? 'mTLS' : 'plaintext'),
       h('td', {}, h('span', { class: 'pill ' + edge.health }, edge.health))));
     if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: 10, class: 'none' }, 'No traffic reported yet.')));
     body.replaceChildren(...rows);
@@ -294,7 +294,7 @@
 
   function drawClients(snapshot) {
     const body = document.querySelector('#clients tbody');
-    const rows = snapshot.clients.map(c => h('tr', { 'data-node': c.nodeId, 'data-connected': c.connected },
+    const rows = snapshot.clients.map(c => h('tr', { 'data-node': c.nodeId, 'data-connected': String(c.connected) },
       h('td', { class: 'mono' }, c.nodeId),
       h('td', {}, c.workload || '–', h('span', { class: 'none' }, ' · ' + c.namespace)),
       h('td', {}, h('span', { class: 'pill ' + (c.connected ? 'yes' : 'no') }, c.connected ? 'connected' : 'disconnected'),
