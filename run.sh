@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the main job: the Bookinfo sample on the Mesh control plane, on this machine. Builds the sample (Release), then
-# starts the control plane and every service; prints the product page URL and the control plane's debug URLs; Ctrl+C
+# starts the control plane and every service; prints the product page URL, the dashboard URL and the control plane's
+# debug URLs, and loads the product page every 0.5 s in the background so the dashboard shows traffic; Ctrl+C
 # stops everything. Apply a scenario from another terminal: samples/bookinfo/scenario apply all-v1
 #
 #   ./run.sh [--no-build] [--config-dir DIR] [--productpage-port PORT] [--xds-port PORT] [--http-port PORT] [...]

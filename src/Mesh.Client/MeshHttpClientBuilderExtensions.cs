@@ -15,12 +15,14 @@ public static class MeshHttpClientBuilderExtensions
         builder.Services.AddTransient<MeshRoutingHandler>();
         builder.Services.AddTransient<Mesh.Client.Telemetry.MeshCallTelemetryHandler>();
         builder.Services.AddTransient<Mesh.Client.Telemetry.MeshTelemetryHandler>();
+        builder.Services.AddTransient<Mesh.Client.LoadReporting.LoadReportingHandler>();
         builder.UseSocketsHttpHandler((handler, _) => Mesh.Client.Transport.MeshConnector.InstallForHttp(handler));
 
         // Outermost to innermost: the call as Istio counts it, the mesh's routing and policies, each attempt.
         return builder
             .AddHttpMessageHandler<Mesh.Client.Telemetry.MeshCallTelemetryHandler>()
             .AddHttpMessageHandler<MeshRoutingHandler>()
+            .AddHttpMessageHandler<Mesh.Client.LoadReporting.LoadReportingHandler>()
             .AddHttpMessageHandler<Mesh.Client.Telemetry.MeshTelemetryHandler>();
     }
 }

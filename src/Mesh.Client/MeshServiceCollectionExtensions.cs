@@ -53,6 +53,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, XdsResolverFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
         services.TryAddSingleton<MeshTargetRegistry>();
+        services.TryAddSingleton(Mesh.Client.LoadReporting.LoadReporter.Create);
         services.TryAddSingleton<ClusterRegistry>();
         services.TryAddSingleton(Mesh.Client.Security.CertificateProviderStore.Create);
         services.AddServiceDiscoveryCore();

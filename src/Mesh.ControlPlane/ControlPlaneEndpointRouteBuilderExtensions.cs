@@ -1,3 +1,4 @@
+using Mesh.ControlPlane.Dashboard;
 using Mesh.ControlPlane.Debugging;
 using Mesh.ControlPlane.LoadReporting;
 using Mesh.ControlPlane.Security;
@@ -9,13 +10,15 @@ namespace Microsoft.AspNetCore.Builder;
 /// <summary>Maps the Mesh control plane's endpoints.</summary>
 public static class ControlPlaneEndpointRouteBuilderExtensions
 {
-    /// <summary>Maps the ADS and certificate signing gRPC services and the /debug and /healthz endpoints.</summary>
+    /// <summary>Maps the ADS and certificate signing gRPC services the /debug and /healthz endpoints and the /dashboard.</summary>
     public static IEndpointRouteBuilder MapMeshControlPlane(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<AggregatedDiscoveryServiceImpl>();
         endpoints.MapGrpcService<CertificateSigningService>();
         endpoints.MapGrpcService<LoadReportingServiceImpl>();
-        LoadzEndpoints.Map(DebugEndpoints.Map(endpoints)); // /debug/loadz joins the other debug pages: HTTP port only
+        var debug = DebugEndpoints.Map(endpoints);
+        LoadzEndpoints.Map(debug); // /debug/loadz joins the other debug pages: HTTP port only
+        DashboardEndpoints.Map(debug); // so does /dashboard
         return endpoints;
     }
 }

@@ -34,6 +34,7 @@ public static class ControlPlaneServiceCollectionExtensions
         services.TryAddSingleton<MeshSnapshotProvider>();
         services.TryAddSingleton<XdsResourceCache>();
         services.TryAddSingleton<LoadReportStore>();
+        services.TryAddSingleton<Mesh.ControlPlane.Dashboard.DashboardHub>();
         services.TryAddSingleton(sp =>
         {
             var value = sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value;

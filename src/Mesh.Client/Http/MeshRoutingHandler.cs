@@ -173,6 +173,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             request.Content = buffer.CreateAttempt(attempt, call.NextAttemptToken());
         }
 
+        LoadReporting.LoadReportingHandler.Track(request, member.Load);
         member.Start();
         var perTry = call.Policy.Retry?.PerTryTimeout is { } t ? new CancellationTokenSource(t, time) : null;
         var linked = perTry is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, perTry.Token);

@@ -50,6 +50,9 @@ internal sealed class ClusterMember(EndpointState endpoint, ClusterCounter count
     /// <summary>The cluster's name.</summary>
     public string Cluster { get; init; } = string.Empty;
 
+    /// <summary>The load of this endpoint's locality when the cluster reports load (gRFC A27), else null.</summary>
+    public LoadReporting.LocalityLoad? Load { get; init; }
+
     /// <summary>Whether the cluster has outlier detection, so calls must report their outcome.</summary>
     public bool ReportsOutcome => detector is not null;
 

@@ -12,6 +12,12 @@ internal sealed class ClusterRegistry
 {
     private readonly ConcurrentDictionary<string, ClusterCounter> _counters = new(StringComparer.Ordinal);
 
+    /// <summary>Creates the registry; <paramref name="loads"/> is the process's load reporting (none in some tests).</summary>
+    public ClusterRegistry(LoadReporting.LoadReporter? loads = null) => Loads = loads;
+
+    /// <summary>The process's load reporting (gRFC A27), shared like the counters; null when there is none.</summary>
+    public LoadReporting.LoadReporter? Loads { get; }
+
     /// <summary>The cluster's one counter, with its limit set to <paramref name="maxRequests"/> (the latest configuration wins).</summary>
     public ClusterCounter Counter(string cluster, uint maxRequests)
     {

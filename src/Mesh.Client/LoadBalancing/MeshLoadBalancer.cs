@@ -55,10 +55,12 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     private readonly Security.CertificateProviderStore? _certificates;
 
     private readonly ClusterRegistry _registry;
+    private readonly LoadReporting.ClusterLoadLeases _loads;
 
     public MeshLoadBalancer(IChannelControlHelper controller, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, ClusterRegistry? registry = null)
     {
         _registry = registry ?? new ClusterRegistry();
+        _loads = new LoadReporting.ClusterLoadLeases(_registry.Loads);
         _controller = controller;
         _time = time;
         _logger = logger;
@@ -133,6 +135,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 {
                     ReleaseLocked(_clusters[name]);
                     _clusters[name].Detector?.Dispose();
+                    _loads.Remove(name);
                     _clusters.Remove(name);
                 }
             }
@@ -167,13 +170,15 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
         entry.Tls = Transport.ClusterTls.Reuse(entry.Tls, cluster, _certificates, _config?.CanSecureConnections ?? true);
         var localities = new List<(LocalityResource, ClusterMember[])>();
         var all = new List<EndpointState>();
+        var clusterLoad = _loads.Use(cluster.Name, cluster.Cluster); // A27: counted per locality when the cluster reports load
         foreach (var locality in cluster.Endpoints?.Localities ?? [])
         {
             var members = new ClusterMember[locality.Endpoints.Length];
+            var load = clusterLoad?.Locality(locality.Region, locality.Zone, locality.SubZone);
             for (var i = 0; i < members.Length; i++)
             {
                 var endpoint = AcquireLocked(locality.Endpoints[i].Host, locality.Endpoints[i].Port);
-                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector, entry.Tls) { Cluster = cluster.Name };
+                members[i] = new ClusterMember(endpoint, entry.Counter, entry.Detector, entry.Tls) { Cluster = cluster.Name, Load = load };
                 all.Add(endpoint);
             }
 
@@ -346,6 +351,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 }
 
                 _clusters.Clear();
+                _loads.Dispose();
             }
         }
 

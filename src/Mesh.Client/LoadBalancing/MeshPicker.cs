@@ -75,6 +75,7 @@ internal sealed class RouteTable
         var pick = picker.Pick(headers, action);
         if (pick.Member is { } member && !member.Counter.TryAcquire())
         {
+            member.Load?.Cluster.RecordDrop(); // A27: a circuit-breaker drop is reported as dropped
             return EndpointPick.Drop($"circuit breaker: cluster '{cluster}' has {member.Counter.MaxRequests} requests in flight");
         }
 
@@ -157,6 +158,7 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies, Chann
                 request.Options.Set(Transport.MeshConnector.TlsOption, tls);
             }
 
+            LoadReporting.LoadReportingHandler.Track(request, member.Load);
             var policy = (uint)index < (uint)policies.Length ? policies[index].ForCluster(cluster) : RoutePolicy.None;
             if (!policy.IsEmpty)
             {

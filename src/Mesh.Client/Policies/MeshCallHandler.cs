@@ -328,6 +328,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                     request.RequestUri = new UriBuilder(request.RequestUri!) { Host = address.EndPoint.Host, Port = address.EndPoint.Port }.Uri;
                     request.Options.Set(SubchannelKey, subchannel);
                     request.Options.Set(CurrentAddressKey, address);
+                    LoadReporting.LoadReportingHandler.Track(request, member.Load);
                     if (member.Tls is { } tls)
                     {
                         request.Options.Set(Transport.MeshConnector.TlsOption, tls);

@@ -41,10 +41,12 @@ internal sealed class MeshTarget : IDisposable
     private readonly TimeSpan _firstUpdateWait;
 
     private readonly ClusterRegistry _clusters;
+    private readonly LoadReporting.ClusterLoadLeases _loads;
 
     public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, TimeSpan? firstUpdateWait = null, ClusterRegistry? clusters = null)
     {
         _clusters = clusters ?? new ClusterRegistry();
+        _loads = new LoadReporting.ClusterLoadLeases(_clusters.Loads);
         Name = name;
         _firstUpdateWait = firstUpdateWait ?? TimeSpan.FromSeconds(15);
         _time = time;
@@ -142,9 +144,11 @@ internal sealed class MeshTarget : IDisposable
 
             var localities = new List<(LocalityResource, ClusterMember[])>();
             var all = new List<EndpointState>();
+            var clusterLoad = _loads.Use(name, cluster.Cluster); // A27: counted per locality when the cluster reports load
             foreach (var locality in cluster.Endpoints?.Localities ?? [])
             {
                 var members = new ClusterMember[locality.Endpoints.Length];
+                var load = clusterLoad?.Locality(locality.Region, locality.Zone, locality.SubZone);
                 for (var i = 0; i < members.Length; i++)
                 {
                     var key = (locality.Endpoints[i].Host, locality.Endpoints[i].Port);
@@ -154,7 +158,7 @@ internal sealed class MeshTarget : IDisposable
                     }
 
                     endpoints[key] = state;
-                    members[i] = new ClusterMember(state, counter, detector, tls) { Cluster = name };
+                    members[i] = new ClusterMember(state, counter, detector, tls) { Cluster = name, Load = load };
                     all.Add(state);
                 }
 
@@ -167,6 +171,7 @@ internal sealed class MeshTarget : IDisposable
             byCluster[name] = all;
         }
 
+        _loads.RemoveExcept(config.Clusters.Keys.ToHashSet(StringComparer.Ordinal));
         foreach (var (name, stale) in _detectors)
         {
             if (!detectors.ContainsKey(name))
@@ -247,6 +252,11 @@ internal sealed class MeshTarget : IDisposable
     public void Dispose()
     {
         _tracker.Dispose();
+        lock (_lock)
+        {
+            _loads.Dispose();
+        }
+
         _changed.Dispose();
         foreach (var detector in _detectors.Values)
         {

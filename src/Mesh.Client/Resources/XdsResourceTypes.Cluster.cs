@@ -99,6 +99,7 @@ internal static partial class XdsResourceTypes
             LoadBalancingPolicyTypeUrl = lb.TypeUrl,
             DnsTargets = dns,
             IsLogicalDns = cluster.Type == Cluster.Types.DiscoveryType.LogicalDns,
+            ReportsLoad = cluster.LrsServer is not null,
         });
     }
 

@@ -154,6 +154,9 @@ internal sealed record ClusterResource(
 
     /// <summary>Whether the cluster is LOGICAL_DNS (one name) rather than STRICT_DNS; meaningful with <see cref="DnsTargets"/>.</summary>
     public bool IsLogicalDns { get; init; }
+
+    /// <summary>Whether the cluster asks for load reports (gRFC A27: <c>lrs_server</c> is <c>self</c>, the ADS server).</summary>
+    public bool ReportsLoad { get; init; }
 }
 
 /// <summary>The endpoints of a cluster, grouped by priority and locality; only usable ones (HEALTHY, UNKNOWN).</summary>

@@ -48,10 +48,15 @@ internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILog
                 inner = sockets;
             }
 
-            // Telemetry per attempt (metadata exchange, sizes, the attempt's span) right below the call handler.
-            if (inner is not Telemetry.MeshTelemetryHandler)
+            // Load reporting (A27) and telemetry per attempt (metadata exchange, sizes, the attempt's span) right below the call handler.
+            if (inner is not LoadReporting.LoadReportingHandler)
             {
-                inner = new Telemetry.MeshTelemetryHandler(telemetry) { InnerHandler = inner };
+                if (inner is not Telemetry.MeshTelemetryHandler)
+                {
+                    inner = new Telemetry.MeshTelemetryHandler(telemetry) { InnerHandler = inner };
+                }
+
+                inner = new LoadReporting.LoadReportingHandler(time, inner);
             }
 
             pickers = new ChannelPickers { Telemetry = telemetry, Target = target };

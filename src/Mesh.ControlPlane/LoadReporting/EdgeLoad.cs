@@ -18,6 +18,9 @@ internal sealed class EdgeLoad
     /// <summary>Recent reports, oldest first, bounded in count and age.</summary>
     public Queue<LoadSample> History { get; } = new();
 
+    /// <summary>The latency histogram since the edge was first reported, or null while no report carried one.</summary>
+    public LatencyHistogram? Latency { get; set; }
+
     /// <summary>When the latest report for the edge arrived.</summary>
     public DateTimeOffset LastReport { get; set; }
 }

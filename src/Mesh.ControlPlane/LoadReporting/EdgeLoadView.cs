@@ -9,6 +9,8 @@ namespace Mesh.ControlPlane.LoadReporting;
 /// <param name="LastReport">When the latest report arrived.</param>
 /// <param name="Localities">Counts per locality.</param>
 /// <param name="Metrics">Named load metrics.</param>
+/// <param name="Latency">The latency histogram since the edge was first reported (null: no report carried one).</param>
+/// <param name="WindowLatency">The latency histogram over the history window (null: none in the window).</param>
 internal sealed record EdgeLoadView(
     LoadCounters Total,
     ulong InProgress,
@@ -17,4 +19,6 @@ internal sealed record EdgeLoadView(
     int WindowReports,
     DateTimeOffset LastReport,
     IReadOnlyDictionary<string, LoadCounters> Localities,
-    IReadOnlyDictionary<string, MetricTotal> Metrics);
+    IReadOnlyDictionary<string, MetricTotal> Metrics,
+    LatencyHistogram? Latency = null,
+    LatencyHistogram? WindowLatency = null);

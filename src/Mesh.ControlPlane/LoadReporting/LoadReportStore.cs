@@ -60,10 +60,16 @@ internal sealed partial class LoadReportStore
                 Trim(edge.History, now);
                 var window = default(LoadCounters);
                 var windowSpan = TimeSpan.Zero;
+                LatencyHistogram? windowLatency = null;
                 foreach (var sample in edge.History)
                 {
                     window += sample.Counters;
                     windowSpan += sample.Interval;
+                    if (sample.Latency is { } latency)
+                    {
+                        windowLatency ??= new LatencyHistogram();
+                        windowLatency.Add(latency);
+                    }
                 }
 
                 ulong inProgress = 0;
@@ -75,7 +81,9 @@ internal sealed partial class LoadReportStore
                 result.Add((key, new EdgeLoadView(
                     edge.Total, inProgress, window, windowSpan, edge.History.Count, edge.LastReport,
                     new Dictionary<string, LoadCounters>(edge.Localities, StringComparer.Ordinal),
-                    new Dictionary<string, MetricTotal>(edge.Metrics, StringComparer.Ordinal))));
+                    new Dictionary<string, MetricTotal>(edge.Metrics, StringComparer.Ordinal),
+                    edge.Latency?.Clone(),
+                    windowLatency)));
             }
 
             result.Sort(static (a, b) => string.CompareOrdinal(EdgeName(a.Item1), EdgeName(b.Item1)));
@@ -116,6 +124,7 @@ internal sealed partial class LoadReportStore
 
         var report = new LoadCounters(0, 0, 0, stats.TotalDroppedRequests);
         ulong inProgress = 0;
+        LatencyHistogram? latency = null;
         foreach (var locality in stats.UpstreamLocalityStats)
         {
             var counters = new LoadCounters(locality.TotalIssuedRequests, locality.TotalSuccessfulRequests, locality.TotalErrorRequests, 0);
@@ -129,6 +138,12 @@ internal sealed partial class LoadReportStore
             else if (edge.Localities.Count < LoadReportingLimits.MaxLocalitiesPerEdge)
             {
                 edge.Localities.Add(name, counters);
+            }
+
+            if (LatencyHistogram.From(locality) is { } localityLatency)
+            {
+                latency ??= new LatencyHistogram();
+                latency.Add(localityLatency);
             }
 
             foreach (var metric in locality.LoadMetricStats)
@@ -152,7 +167,13 @@ internal sealed partial class LoadReportStore
             edge.InProgressByNode[nodeId] = inProgress;
         }
 
-        edge.History.Enqueue(new LoadSample(now, stats.LoadReportInterval?.ToTimeSpan() ?? TimeSpan.Zero, report));
+        if (latency is not null)
+        {
+            edge.Latency ??= new LatencyHistogram();
+            edge.Latency.Add(latency);
+        }
+
+        edge.History.Enqueue(new LoadSample(now, stats.LoadReportInterval?.ToTimeSpan() ?? TimeSpan.Zero, report, latency));
         Trim(edge.History, now);
     }
 

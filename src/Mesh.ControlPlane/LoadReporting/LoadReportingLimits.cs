@@ -9,8 +9,8 @@ internal static class LoadReportingLimits
     /// <summary>Localities kept per edge; load for further localities is counted on the edge only.</summary>
     public const int MaxLocalitiesPerEdge = 16;
 
-    /// <summary>Named load metrics kept per edge.</summary>
-    public const int MaxMetricsPerEdge = 16;
+    /// <summary>Named load metrics kept per edge (Mesh clients' latency histogram takes up to 15 of them).</summary>
+    public const int MaxMetricsPerEdge = 32;
 
     /// <summary>Edges (source workload → destination service/subset) kept in all; reports for new edges beyond it are dropped.</summary>
     public const int MaxEdges = 10_000;

@@ -4,4 +4,5 @@ namespace Mesh.ControlPlane.LoadReporting;
 /// <param name="ReceivedAt">When the report arrived.</param>
 /// <param name="Interval">The interval the client says the report covers.</param>
 /// <param name="Counters">The counts.</param>
-internal readonly record struct LoadSample(DateTimeOffset ReceivedAt, TimeSpan Interval, LoadCounters Counters);
+/// <param name="Latency">The latency histogram the report carried (Mesh clients), or null.</param>
+internal readonly record struct LoadSample(DateTimeOffset ReceivedAt, TimeSpan Interval, LoadCounters Counters, LatencyHistogram? Latency = null);

@@ -61,6 +61,7 @@ internal static class LoadzEndpoints
                 ["lastReport"] = load.LastReport.ToString("O", CultureInfo.InvariantCulture),
                 ["localities"] = localities,
                 ["metrics"] = metrics,
+                ["latency"] = Latency(load.Latency, load.WindowLatency),
             });
         }
 
@@ -88,8 +89,54 @@ internal static class LoadzEndpoints
             Line(text, "mesh_lrs_requests_in_progress", key, null, load.InProgress);
         }
 
+        text.Append("# HELP mesh_lrs_request_duration_milliseconds Latency of the requests Mesh clients reported by load reporting (LRS).\n");
+        text.Append("# TYPE mesh_lrs_request_duration_milliseconds histogram\n");
+        foreach (var (key, load) in snapshot)
+        {
+            if (load.Latency is not { } latency)
+            {
+                continue;
+            }
+
+            ulong cumulative = 0;
+            var bounds = Mesh.Xds.LoadMetricNames.LatencyBucketBounds;
+            for (var i = 0; i < latency.Counts.Count; i++)
+            {
+                cumulative += latency.Counts[i];
+                var le = i < bounds.Count ? bounds[i].ToString(CultureInfo.InvariantCulture) : "+Inf";
+                Line(text, "mesh_lrs_request_duration_milliseconds_bucket", key, null, cumulative, le);
+            }
+
+            LineValue(text, "mesh_lrs_request_duration_milliseconds_sum", key, latency.SumMilliseconds.ToString("R", CultureInfo.InvariantCulture));
+            Line(text, "mesh_lrs_request_duration_milliseconds_count", key, null, latency.Count);
+        }
+
         return text.ToString();
     }
+
+    /// <summary>
+    /// An edge's latency (from Mesh clients' <c>mesh.latency_ms</c> histogram): count, mean, p50 and p99 in milliseconds since
+    /// the edge was first reported, and the same over the history window; null when no report carried latency.
+    /// </summary>
+    private static JsonObject? Latency(LatencyHistogram? total, LatencyHistogram? window)
+    {
+        if (total is null)
+        {
+            return null;
+        }
+
+        var latency = LatencySummary(total);
+        latency["window"] = window is null ? null : LatencySummary(window);
+        return latency;
+    }
+
+    private static JsonObject LatencySummary(LatencyHistogram histogram) => new()
+    {
+        ["count"] = histogram.Count,
+        ["meanMs"] = Math.Round(histogram.MeanMilliseconds, 3),
+        ["p50Ms"] = Math.Round(histogram.Percentile(0.5), 3),
+        ["p99Ms"] = Math.Round(histogram.Percentile(0.99), 3),
+    };
 
     private static JsonObject Counters(LoadCounters counters) => new()
     {
@@ -99,7 +146,19 @@ internal static class LoadzEndpoints
         ["dropped"] = counters.Dropped,
     };
 
-    private static void Line(StringBuilder text, string name, LoadEdgeKey key, string? outcome, ulong value)
+    private static void Line(StringBuilder text, string name, LoadEdgeKey key, string? outcome, ulong value, string? le = null)
+    {
+        Labels(text, name, key, outcome, le);
+        text.Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    private static void LineValue(StringBuilder text, string name, LoadEdgeKey key, string value)
+    {
+        Labels(text, name, key, null, null);
+        text.Append("} ").Append(value).Append('\n');
+    }
+
+    private static void Labels(StringBuilder text, string name, LoadEdgeKey key, string? outcome, string? le)
     {
         text.Append(name).Append("{source_workload=\"").Append(Escape(key.SourceWorkload))
             .Append("\",source_namespace=\"").Append(Escape(key.SourceNamespace))
@@ -111,7 +170,10 @@ internal static class LoadzEndpoints
             text.Append(",outcome=\"").Append(outcome).Append('"');
         }
 
-        text.Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        if (le is not null)
+        {
+            text.Append(",le=\"").Append(le).Append('"');
+        }
     }
 
     private static string Escape(string value) =>

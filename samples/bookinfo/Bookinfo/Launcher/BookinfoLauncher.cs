@@ -36,8 +36,11 @@ internal static partial class BookinfoLauncher
                                    into it and writes services.yaml; scenarios are applied by copying YAML into it
                                    (default: a new temporary directory)
           --productpage-port PORT  the product page's port, 0 for any free port (default 9080)
+          --no-traffic             send no background traffic (by default the launcher loads the product page every
+                                   0.5 s, so the dashboard's graph shows traffic)
           other options            passed to the control plane (see mesh-controlplane --help); its --xds-port and
-                                   --http-port default to 15010 and 15014
+                                   --http-port default to 15010 and 15014; load reporting is on (--load-reporting
+                                   false turns it off), every second, so the dashboard's rates follow quickly
         """;
 
     // The services of the sample: (role, versions).
@@ -60,8 +63,15 @@ internal static partial class BookinfoLauncher
         string? configDir = null;
         var productpagePort = 9080;
         var controlPlaneArgs = new List<string>();
+        var traffic = true;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--no-traffic")
+            {
+                traffic = false;
+                continue;
+            }
+
             if (args[i] is "--config-dir" or "--productpage-port" && i + 1 < args.Length)
             {
                 if (args[i] == "--config-dir")
@@ -80,7 +90,8 @@ internal static partial class BookinfoLauncher
             }
         }
 
-        var options = new ControlPlaneOptions();
+        // Load reports feed the dashboard: on unless the command line says otherwise, every second so rates follow quickly.
+        var options = new ControlPlaneOptions { LoadReporting = true, LoadReportingInterval = TimeSpan.FromSeconds(1) };
         if (ControlPlaneHost.ParseArguments(controlPlaneArgs, options) is { } error)
         {
             await Console.Error.WriteLineAsync("bookinfo: " + error);
@@ -132,6 +143,7 @@ internal static partial class BookinfoLauncher
         var identity = WorkloadIdentity.Prepare(controlPlane, options);
         var children = new List<ServiceProcess>();
         var exitCode = 0;
+        var background = Task.CompletedTask;
         try
         {
             foreach (var (role, versions) in Services)
@@ -162,14 +174,19 @@ internal static partial class BookinfoLauncher
                   productpage    {productpage}
                   control plane  xDS {xds.Authority}
                   CA             {ControlPlaneHost.GetTlsAddress(controlPlane).Authority}  (root: {identity.RootFile})
+                  dashboard      {new Uri(http, "/dashboard")}
                   debug          {debug}syncz
                                  {debug}configz
                                  {debug}config_dump?node={NodeId("productpage", "v1")}
                   config         {configDir}
                 Apply a scenario with: samples/bookinfo/scenario apply all-v1   (list: samples/bookinfo/scenario list)
-                Press Ctrl+C to stop.
+                {(traffic ? "Background traffic: the product page is loaded every 0.5 s (--no-traffic turns it off).\n" : "")}Press Ctrl+C to stop.
 
                 """);
+            if (traffic)
+            {
+                background = SendBackgroundTrafficAsync(productpage, stopping.Token);
+            }
 
             var exited = Task.WhenAny(children.Select(c => c.Exited));
             var finished = await Task.WhenAny(exited, Task.Delay(Timeout.Infinite, stopping.Token));
@@ -191,6 +208,8 @@ internal static partial class BookinfoLauncher
         finally
         {
             Console.WriteLine("Stopping Bookinfo...");
+            await stopping.CancelAsync();
+            await background;
             await Task.WhenAll(children.Select(c => c.DisposeAsync().AsTask()));
             await controlPlane.StopAsync();
             await controlPlane.DisposeAsync();
@@ -362,6 +381,31 @@ internal static partial class BookinfoLauncher
             {
                 // Warming up only: the page already worked.
             }
+        }
+    }
+
+    // A little traffic so the dashboard's graph is never empty: one product page load every 0.5 s, failures ignored
+    // (a scenario may make the page fail on purpose).
+    private static async Task SendBackgroundTrafficAsync(Uri productpage, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    using var response = await http.GetAsync(productpage, cancellationToken);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    // The next load tries again.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
         }
     }
 
