@@ -26,7 +26,7 @@ internal sealed class ControlPlaneProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static ControlPlaneProcess Start(string configDir, bool backend)
+    public static ControlPlaneProcess Start(string configDir, bool backend, TimeSpan? loadReportingInterval = null)
     {
         var self = Environment.ProcessPath!;
         var start = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -46,6 +46,12 @@ internal sealed class ControlPlaneProcess : IDisposable
         if (backend)
         {
             start.ArgumentList.Add("--backend");
+        }
+
+        if (loadReportingInterval is { } interval)
+        {
+            start.ArgumentList.Add("--load-reporting-interval-ms");
+            start.ArgumentList.Add(((int)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
         }
 
         var process = Process.Start(start)!;

@@ -4,6 +4,7 @@ using Mesh.LoadHarness;
 const string Usage = """
     Usage: Mesh.LoadHarness MODE [options]
       cp-scale       [--clients 1000] [--services 100] [--subscribe 20] [--streams-per-connection 100]
+                     [--lrs [--lrs-interval-s 10]]   (run twice: without and with load reporting, and compare)
       translate      [--services 1000] [--endpoints 10] [--runs 5]
       client-memory  [--services 200]
       client-cpu     [--rps 1000] [--seconds 10] [--rounds 2]

@@ -8,7 +8,7 @@ namespace Mesh.LoadHarness;
 /// <summary>
 /// The child process: a control plane as <c>mesh-controlplane</c> builds it (ControlPlaneHost, default debounce of
 /// 100 ms quiet / 1 s max, logging at Warning so 5,000 connections do not flood the console), optionally with the
-/// benchmark backend. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
+/// benchmark backend, and with <c>--load-reporting-interval-ms N</c> asking every client for load reports (LRS) every N ms. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
 /// </summary>
 internal static class ServeMode
 {
@@ -23,6 +23,12 @@ internal static class ServeMode
         }
 
         var options = new ControlPlaneOptions { ConfigDir = configDir, XdsPort = 0, HttpPort = 0 };
+        if (Array.IndexOf(args, "--load-reporting-interval-ms") is var lrs and >= 0)
+        {
+            options.LoadReporting = true;
+            options.LoadReportingInterval = TimeSpan.FromMilliseconds(int.Parse(args[lrs + 1], CultureInfo.InvariantCulture));
+        }
+
         var app = ControlPlaneHost.Build(options, builder =>
         {
             builder.Logging.ClearProviders();
