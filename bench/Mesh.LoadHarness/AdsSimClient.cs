@@ -37,7 +37,14 @@ internal sealed class AdsSimClient
         {
             Id = $"sim-{id}",
             Cluster = "sim",
-            Metadata = new Struct { Fields = { ["NAMESPACE"] = Value.ForString("default") } },
+            Metadata = new Struct
+            {
+                Fields =
+                {
+                    ["NAMESPACE"] = Value.ForString("default"),
+                    ["WORKLOAD_NAME"] = Value.ForString($"sim-workload-{id % 20}"), // 20 workloads of 50 replicas at 1,000
+                },
+            },
             UserAgentName = "mesh-load-harness",
         };
     }
@@ -47,6 +54,12 @@ internal sealed class AdsSimClient
 
     /// <summary>Called on the stream's loop after each EDS response was ACKed, with the ACK's Stopwatch timestamp.</summary>
     public Action<AdsSimClient, DiscoveryResponse, long>? EndpointsAcked { get; init; }
+
+    /// <summary>The node the client sends.</summary>
+    public Envoy.Config.Core.V3.Node Node => _node;
+
+    /// <summary>The clusters the client subscribed to (after it synced), as its load reports name them.</summary>
+    public IReadOnlyList<string> Clusters => _names[Cds] ?? [];
 
     /// <summary>Stopwatch timestamp of the last ACK per type.</summary>
     public long[] AckedAt { get; } = new long[4];

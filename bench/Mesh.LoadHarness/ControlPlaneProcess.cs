@@ -26,8 +26,22 @@ internal sealed class ControlPlaneProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static ControlPlaneProcess Start(string configDir, bool backend) =>
-        Start(backend ? ["--config-dir", configDir, "--backend"] : ["--config-dir", configDir]);
+    public static ControlPlaneProcess Start(string configDir, bool backend, TimeSpan? loadReportingInterval = null)
+    {
+        var arguments = new List<string> { "--config-dir", configDir };
+        if (backend)
+        {
+            arguments.Add("--backend");
+        }
+
+        if (loadReportingInterval is { } interval)
+        {
+            arguments.Add("--load-reporting-interval-ms");
+            arguments.Add(((int)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
+        }
+
+        return Start(arguments);
+    }
 
     /// <summary>Starts <c>serve</c> with <paramref name="serveArguments"/> (see <see cref="ServeMode"/>).</summary>
     public static ControlPlaneProcess Start(IReadOnlyList<string> serveArguments)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Envoy.Service.Discovery.V3;
+using Envoy.Service.LoadStats.V3;
 using Grpc.Net.Client;
 
 namespace Mesh.LoadHarness;
@@ -12,6 +13,10 @@ namespace Mesh.LoadHarness;
 /// Measures the initial sync, then a route change (svc0's VirtualService weights) and an endpoint-only change
 /// (svc0's ServiceEntry gets one more endpoint): time from the file write to each client's ACK of the new version
 /// (p50/p99/max), the control plane's CPU seconds, and which response types were sent.
+/// With <c>--lrs</c> it runs twice, side by side: once as above, once with the control plane asking for load reports
+/// (LRS) every <c>--lrs-interval-s</c> seconds (10 by default) and every simulated client reporting the load of its 20
+/// clusters at that interval from a random phase (on connections of their own, as many streams per connection), the
+/// changes measured once every client has reported; then it prints both runs' convergence figures and their ratio.
 /// </summary>
 internal static class ControlPlaneScale
 {
@@ -23,11 +28,28 @@ internal static class ControlPlaneScale
         var services = Program.Option(args, "--services", 100);
         var perService = Program.Option(args, "--subscribe", 20);
         var perConnection = Program.Option(args, "--streams-per-connection", 100);
+        var compare = args.Contains("--lrs");
+        var interval = TimeSpan.FromSeconds(Program.Option(args, "--lrs-interval-s", 10));
+        Console.WriteLine($"control-plane scale: {clients} clients x {perService} services of {services} ({Endpoints} endpoints each), {perConnection} streams per HTTP/2 connection, {Environment.ProcessorCount} cores, {DateTime.UtcNow:u}");
+        if (!compare)
+        {
+            await RunOnceAsync(clients, services, perService, perConnection, loadReporting: null).ConfigureAwait(false);
+            return 0;
+        }
+
+        Console.WriteLine("run 1 of 2: without load reporting");
+        var without = await RunOnceAsync(clients, services, perService, perConnection, loadReporting: null).ConfigureAwait(false);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"run 2 of 2: every client reports its load (LRS) every {interval.TotalSeconds:0.###} s"));
+        var with = await RunOnceAsync(clients, services, perService, perConnection, interval).ConfigureAwait(false);
+        PrintComparison(clients, interval, without, with);
+        return 0;
+    }
+
+    private static async Task<ScaleResult> RunOnceAsync(int clients, int services, int perService, int perConnection, TimeSpan? loadReporting)
+    {
         var directory = Path.Combine(Path.GetTempPath(), "mesh-scale-" + Guid.NewGuid().ToString("N"));
         ScaleYaml.WriteAll(directory, services, Endpoints, static (s, e) => 20000 + (s * Endpoints) + e);
-        Console.WriteLine($"control-plane scale: {clients} clients x {perService} services of {services} ({Endpoints} endpoints each), {perConnection} streams per HTTP/2 connection, {Environment.ProcessorCount} cores, {DateTime.UtcNow:u}");
-
-        using var controlPlane = ControlPlaneProcess.Start(directory, backend: false);
+        var controlPlane = ControlPlaneProcess.Start(directory, backend: false, loadReporting);
         using var cancel = new CancellationTokenSource();
         var channels = new List<GrpcChannel>();
         var tasks = new List<Task>();
@@ -46,11 +68,7 @@ internal static class ControlPlaneScale
             {
                 if (i % perConnection == 0)
                 {
-                    var channel = GrpcChannel.ForAddress(controlPlane.XdsAddress, new GrpcChannelOptions
-                    {
-                        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = false },
-                        MaxReceiveMessageSize = 64 * 1024 * 1024,
-                    });
+                    var channel = NewChannel(controlPlane);
                     channels.Add(channel);
                     ads = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel);
                 }
@@ -76,14 +94,47 @@ internal static class ControlPlaneScale
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  connected: RSS {Mb(connectedRss)} MB, managed heap {Mb(connectedHeap)} MB; per client: RSS {(connectedRss - idleRss) / 1024.0 / clients:F1} KB, managed {(connectedHeap - idleHeap) / 1024.0 / clients:F1} KB"));
 
-            await ChangeAsync("route change (svc0 VirtualService 90/10 -> 50/50)", AdsSimClient.Rds, sims, controlPlane,
-                () => ScaleYaml.Replace(directory, "svc0-vs.yaml", ScaleYaml.VirtualService(0, 50))).ConfigureAwait(false);
-            await ChangeAsync("endpoint-only change (svc0 gets an 11th endpoint)", AdsSimClient.Eds, sims, controlPlane,
-                () => ScaleYaml.Replace(directory, "svc0-se.yaml", ScaleYaml.ServiceEntry(0, Endpoints + 1, static (s, e) => 20000 + (s * Endpoints) + e))).ConfigureAwait(false);
+            var reporters = new List<LrsSimClient>();
+            if (loadReporting is { } interval)
+            {
+                // Every client reports on an LRS stream of its own (on separate connections: Kestrel allows 100 streams on
+                // one); the changes are measured once a whole interval has passed, so every client reports during them.
+                LoadReportingService.LoadReportingServiceClient? lrs = null;
+                for (var i = 0; i < clients; i++)
+                {
+                    if (i % perConnection == 0)
+                    {
+                        var channel = NewChannel(controlPlane);
+                        channels.Add(channel);
+                        lrs = new LoadReportingService.LoadReportingServiceClient(channel);
+                    }
 
+                    var reporter = new LrsSimClient(sims[i].Node, sims[i].Clusters);
+                    reporters.Add(reporter);
+                    tasks.Add(reporter.RunAsync(lrs!, cancel.Token));
+                }
+
+                await Task.Delay(interval + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                var reporting = reporters.Count(r => r.Reports > 0);
+                Console.WriteLine($"  load reporting: {reporting} of {clients} clients have reported, {reporters.Sum(r => r.Reports)} reports so far");
+            }
+
+            var reportsBefore = reporters.Sum(r => r.Reports);
+            var route = await ChangeAsync("route change (svc0 VirtualService 90/10 -> 50/50)", AdsSimClient.Rds, sims, controlPlane,
+                () => ScaleYaml.Replace(directory, "svc0-vs.yaml", ScaleYaml.VirtualService(0, 50))).ConfigureAwait(false);
+            var endpoint = await ChangeAsync("endpoint-only change (svc0 gets an 11th endpoint)", AdsSimClient.Eds, sims, controlPlane,
+                () => ScaleYaml.Replace(directory, "svc0-se.yaml", ScaleYaml.ServiceEntry(0, Endpoints + 1, static (s, e) => 20000 + (s * Endpoints) + e))).ConfigureAwait(false);
+            var reportsDuring = reporters.Sum(r => r.Reports) - reportsBefore;
+
+            var totalCpu = (controlPlane.CpuTime - cpuStart).TotalSeconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  control plane totals: CPU {(controlPlane.CpuTime - cpuStart).TotalSeconds:F2} s since clients started; peak RSS {Mb(controlPlane.PeakResidentBytes)} MB"));
-            return 0;
+                $"  control plane totals: CPU {totalCpu:F2} s since clients started; peak RSS {Mb(controlPlane.PeakResidentBytes)} MB"));
+            if (loadReporting is not null)
+            {
+                Console.WriteLine($"  load reports written while the changes were measured: {reportsDuring}");
+            }
+
+            return new ScaleResult(syncSeconds, route, endpoint, totalCpu, reportsDuring);
         }
         finally
         {
@@ -101,11 +152,45 @@ internal static class ControlPlaneScale
                 channel.Dispose();
             }
 
+            controlPlane.Dispose(); // before its directory goes, so it does not report the directory missing
             Directory.Delete(directory, recursive: true);
         }
     }
 
-    private static async Task ChangeAsync(string what, int type, AdsSimClient[] sims, ControlPlaneProcess controlPlane, Action change)
+    private static GrpcChannel NewChannel(ControlPlaneProcess controlPlane) =>
+        GrpcChannel.ForAddress(controlPlane.XdsAddress, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = false },
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+        });
+
+    /// <summary>Both runs' convergence figures side by side, and whether load reporting stayed within 10 % of the run without it.</summary>
+    private static void PrintComparison(int clients, TimeSpan interval, ScaleResult without, ScaleResult with)
+    {
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"convergence with and without load reporting ({clients} clients, LRS every {interval.TotalSeconds:0.###} s; target: within 10 %)"));
+        Console.WriteLine("  figure                          without LRS    with LRS    with/without  within 10 %");
+        void Row(string name, double a, double b, string unit)
+        {
+            var ratio = a > 0 ? b / a : double.NaN;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {name,-30} {a,10:F0} {unit,-2} {b,9:F0} {unit,-2} {ratio,10:F2}    {(ratio <= 1.10 ? "yes" : "no")}"));
+        }
+
+        Row("initial sync", without.SyncSeconds * 1000, with.SyncSeconds * 1000, "ms");
+        Row("route change p50", without.Route.P50, with.Route.P50, "ms");
+        Row("route change p99", without.Route.P99, with.Route.P99, "ms");
+        Row("route change, all clients", without.Route.All, with.Route.All, "ms");
+        Row("endpoint change p50", without.Endpoint.P50, with.Endpoint.P50, "ms");
+        Row("endpoint change p99", without.Endpoint.P99, with.Endpoint.P99, "ms");
+        Row("endpoint change, all clients", without.Endpoint.All, with.Endpoint.All, "ms");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {"control plane CPU, whole run",-30} {without.TotalCpuSeconds,10:F2} s  {with.TotalCpuSeconds,9:F2} s  {(without.TotalCpuSeconds > 0 ? with.TotalCpuSeconds / without.TotalCpuSeconds : double.NaN),10:F2}    (not a target)"));
+        Console.WriteLine($"  load reports written during the two changes (with LRS): {with.ReportsDuringChanges}");
+    }
+
+    private static async Task<Convergence> ChangeAsync(string what, int type, AdsSimClient[] sims, ControlPlaneProcess controlPlane, Action change)
     {
         var versions = sims.Select(s => s.AckedVersion[type]).ToArray();
         var received = Totals(sims);
@@ -132,7 +217,14 @@ internal static class ControlPlaneScale
             $"  {what}: write -> ACK p50 {latencies[latencies.Length / 2]:F0} ms, p99 {latencies[(int)(latencies.Length * 0.99)]:F0} ms, all {converged * 1000:F0} ms; control plane CPU {convergedCpu:F2} s"));
         Console.WriteLine(
             $"    responses sent after the change: LDS {after[0] - received[0]}, RDS {after[1] - received[1]}, CDS {after[2] - received[2]}, EDS {after[3] - received[3]}");
+        return new Convergence(latencies[latencies.Length / 2], latencies[(int)(latencies.Length * 0.99)], converged * 1000);
     }
+
+    /// <summary>One change's convergence: write → ACK p50 and p99, and until every client ACKed, in milliseconds.</summary>
+    private readonly record struct Convergence(double P50, double P99, double All);
+
+    /// <summary>One run's figures.</summary>
+    private sealed record ScaleResult(double SyncSeconds, Convergence Route, Convergence Endpoint, double TotalCpuSeconds, int ReportsDuringChanges);
 
     private static int[] Totals(AdsSimClient[] sims)
     {

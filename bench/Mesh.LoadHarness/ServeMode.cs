@@ -9,8 +9,9 @@ namespace Mesh.LoadHarness;
 /// The child process: a control plane as <c>mesh-controlplane</c> builds it (ControlPlaneHost, default debounce of
 /// 100 ms quiet / 1 s max, logging at Warning so 5,000 connections do not flood the console), optionally with the
 /// benchmark backend. It reads <c>--config-dir DIR</c>, or a Kubernetes API server with <c>--kubeconfig PATH</c> (and
-/// <c>--ca-dir DIR</c>); <c>--debounce-quiet MS</c> and <c>--debounce-max MS</c> override the debounce. The TLS port is
-/// chosen by the OS. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
+/// <c>--ca-dir DIR</c>); <c>--debounce-quiet MS</c> and <c>--debounce-max MS</c> override the debounce;
+/// <c>--load-reporting-interval-ms N</c> asks every client for load reports (LRS) every N ms. The TLS port is chosen by
+/// the OS. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
 /// </summary>
 internal static class ServeMode
 {
@@ -43,6 +44,12 @@ internal static class ServeMode
         if (Value(args, "--debounce-max") is { } max)
         {
             options.DebounceMax = TimeSpan.FromMilliseconds(int.Parse(max, CultureInfo.InvariantCulture));
+        }
+
+        if (Array.IndexOf(args, "--load-reporting-interval-ms") is var lrs and >= 0)
+        {
+            options.LoadReporting = true;
+            options.LoadReportingInterval = TimeSpan.FromMilliseconds(int.Parse(args[lrs + 1], CultureInfo.InvariantCulture));
         }
 
         var app = ControlPlaneHost.Build(options, builder =>

@@ -181,8 +181,9 @@ internal sealed partial class LoadReporter : IAsyncDisposable
             {
                 break;
             }
-            catch (Exception ex) when (ex is RpcException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                // Whatever broke the stream (the server, the connection, a disposed channel), the loop lives on and retries.
                 Log.StreamFailed(_logger, ex.Message);
             }
 

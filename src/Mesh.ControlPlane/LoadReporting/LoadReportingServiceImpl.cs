@@ -1,6 +1,7 @@
 using Envoy.Service.LoadStats.V3;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,18 +16,38 @@ internal sealed partial class LoadReportingServiceImpl : LoadReportingService.Lo
     private readonly LoadReportStore _store;
     private readonly TimeSpan _interval;
     private readonly ILogger _logger;
+    private readonly CancellationToken _stopping;
 
-    public LoadReportingServiceImpl(LoadReportStore store, IOptions<ControlPlaneOptions> options, ILogger<LoadReportingServiceImpl> logger)
+    public LoadReportingServiceImpl(LoadReportStore store, IOptions<ControlPlaneOptions> options, IHostApplicationLifetime lifetime, ILogger<LoadReportingServiceImpl> logger)
     {
         _store = store;
         _interval = options.Value.LoadReportingInterval;
         _logger = logger;
+        _stopping = lifetime.ApplicationStopping;
     }
 
     public override async Task StreamLoadStats(
         IAsyncStreamReader<LoadStatsRequest> requestStream, IServerStreamWriter<LoadStatsResponse> responseStream, ServerCallContext context)
     {
-        var cancellation = context.CancellationToken;
+        // A stream ends when the control plane stops (UNAVAILABLE: the client reconnects elsewhere or later), so a
+        // shutdown does not wait for every client's stream to time out.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping);
+        try
+        {
+            await StreamAsync(requestStream, responseStream, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the control plane is shutting down"));
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+    }
+
+    private async Task StreamAsync(IAsyncStreamReader<LoadStatsRequest> requestStream, IServerStreamWriter<LoadStatsResponse> responseStream, CancellationToken cancellation)
+    {
         if (!await requestStream.MoveNext(cancellation).ConfigureAwait(false))
         {
             return;
@@ -59,12 +80,10 @@ internal sealed partial class LoadReportingServiceImpl : LoadReportingService.Lo
                 _store.Record(node, request.ClusterStats);
             }
         }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        finally
         {
-            // The client went away.
+            Log.Ended(_logger, node.Id);
         }
-
-        Log.Ended(_logger, node.Id);
     }
 
     private static partial class Log

@@ -69,8 +69,11 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <c>./run.sh --no-build</c> (the build is test.sh's) and waits until it prints that Bookinfo is ready.</summary>
-    public static async Task<BookinfoSample> StartAsync()
+    /// <summary>
+    /// Runs <c>./run.sh --no-build</c> (the build is test.sh's), with <paramref name="extraArguments"/> for the control plane
+    /// (e.g. <c>--load-reporting true</c>), and waits until it prints that Bookinfo is ready.
+    /// </summary>
+    public static async Task<BookinfoSample> StartAsync(IReadOnlyList<string>? extraArguments = null)
     {
         var configDir = Path.Combine(Path.GetTempPath(), "bookinfo-test-" + Guid.NewGuid().ToString("N"));
         var start = new ProcessStartInfo("bash")
@@ -85,6 +88,11 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         {
             "./run.sh", "--no-build", "--config-dir", configDir, "--productpage-port", "0", "--xds-port", "0", "--http-port", "0", "--tls-port", "0",
         })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var argument in extraArguments ?? [])
         {
             start.ArgumentList.Add(argument);
         }
