@@ -138,6 +138,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
             if (policy.Fault is { } fault && await fault.ApplyAsync(new HttpRequestHeaders(request), _time, cancellationToken).ConfigureAwait(false) is { } abort)
             {
                 AttemptEnded(first, 0, abort.GrpcStatus);
+                first?.Load?.Cluster.RecordDrop(); // load reporting: a call the fault filter failed locally is dropped, never sent
                 return TrailersOnly(request, abort.GrpcStatus, FaultPolicy.AbortMessage);
             }
 

@@ -65,7 +65,7 @@ internal sealed class EdgeRateTracker
             {
                 // One sample: fall back to the store's window (its reports' own intervals).
                 var seconds = load.WindowInterval.TotalSeconds;
-                rps = seconds > 0 && now - load.LastReport <= _window ? load.Window.Issued / seconds : 0;
+                rps = seconds > 0 && now - load.LastReport <= _window ? (load.Window.Issued + load.Window.Dropped) / seconds : 0;
                 errorRate = ErrorRate(load.Window);
                 latency = LatencyMetrics.From(load.Metrics, baseline: null);
             }
@@ -74,7 +74,7 @@ internal sealed class EdgeRateTracker
                 var delta = Subtract(latest.Total, baseline.Total);
                 var span = (latest.LastReport - baseline.LastReport).TotalSeconds;
                 var stale = now - latest.LastReport > _window + _window;
-                rps = span > 0 && !stale ? delta.Issued / span : 0;
+                rps = span > 0 && !stale ? (delta.Issued + delta.Dropped) / span : 0;
                 errorRate = stale ? null : ErrorRate(delta);
                 latency = stale ? default : LatencyMetrics.From(latest.Metrics, baseline.Metrics);
                 if (delta.Issued > 0 && latest.LastReport > history.LastActive)
@@ -97,10 +97,12 @@ internal sealed class EdgeRateTracker
         return result;
     }
 
+    // A dropped request (the circuit breaker, a fault-injection abort) failed on the client without being sent: the
+    // caller saw an error on this edge, as Istio's source-reported metrics count it (response flags UO, FI).
     private static double? ErrorRate(LoadCounters counters)
     {
-        var finished = counters.Succeeded + counters.Errored;
-        return finished > 0 ? (double)counters.Errored / finished : null;
+        var finished = counters.Succeeded + counters.Errored + counters.Dropped;
+        return finished > 0 ? (double)(counters.Errored + counters.Dropped) / finished : null;
     }
 
     // Totals only grow; a smaller value means the edge was forgotten and counted again: take the new count whole.
