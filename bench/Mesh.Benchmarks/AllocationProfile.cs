@@ -16,21 +16,33 @@ internal static class AllocationProfile
     public static async Task<int> RunAsync(string[] args)
     {
         var calls = args.Length > 0 && int.TryParse(args[0], CultureInfo.InvariantCulture, out var n) ? n : 50_000;
-        var paths = new (string Name, Func<DataPathEnvironment, Task> Call)[]
+        var only = args.Length > 1 ? args[1] : null; // a substring of path names, to profile a few
+        var paths = new (string Name, Func<DataPathEnvironment, Task> Call, bool Listen)[]
         {
-            ("unary plain", static e => e.UnaryAsync(e.Plain)),
-            ("unary xds channel", static e => e.UnaryAsync(e.MeshChannel)),
-            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh)),
-            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies)),
-            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes)),
-            ("unary 1 route + policies", static e => e.UnaryAsync(e.MeshRetry)),
-            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp)),
-            ("http mesh", static e => DataPathEnvironment.GetAsync(e.MeshHttp)),
+            ("unary plain", static e => e.UnaryAsync(e.Plain), false),
+            ("unary xds policy-free, metrics off", static e => e.UnaryAsync(e.MeshChannel), false),
+            ("unary xds policy-free, metrics on", static e => e.UnaryAsync(e.MeshChannel), true),
+            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh), false),
+            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies), false),
+            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes), false),
+            ("unary 1 route + policies, metrics off", static e => e.UnaryAsync(e.MeshRetry), false),
+            ("unary 1 route + policies, metrics on", static e => e.UnaryAsync(e.MeshRetry), true),
+            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp), false),
+            ("http mesh, metrics off", static e => DataPathEnvironment.GetAsync(e.MeshHttp), false),
+            ("http mesh, metrics on", static e => DataPathEnvironment.GetAsync(e.MeshHttp), true),
         };
         await using var environment = await DataPathEnvironment.StartAsync().ConfigureAwait(false);
         Dictionary<string, long>? baseline = null;
-        foreach (var (name, call) in paths)
+        var totals = new List<(string Name, double PerCall, double Plain)>();
+        var plainPerCall = 0.0;
+        foreach (var (name, call, listen) in paths)
         {
+            if (only is not null && !name.EndsWith("plain", StringComparison.Ordinal) && !name.Contains(only, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var listeners = listen ? TelemetryListeners.Start() : null;
             for (var i = 0; i < 2000; i++)
             {
                 await call(environment).ConfigureAwait(false);
@@ -50,7 +62,10 @@ internal static class AllocationProfile
             if (name.EndsWith("plain", StringComparison.Ordinal))
             {
                 baseline = byType; // each category against its own plain path
+                plainPerCall = perCall;
             }
+
+            totals.Add((name, perCall, plainPerCall));
 
             baseline ??= byType;
             var rows = byType.Keys.Union(baseline.Keys)
@@ -61,6 +76,19 @@ internal static class AllocationProfile
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {row.Bytes,7:F0}  (plain {row.Base,6:F0})  {row.Type}"));
             }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| path | B/call (whole process) | added vs plain | added vs the same path with metrics off |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var (name, perCall, plain) in totals)
+        {
+            var off = name.EndsWith(", metrics on", StringComparison.Ordinal)
+                ? totals.Find(t => t.Name == name[..^", metrics on".Length] + ", metrics off")
+                : default;
+            var vsOff = off.Name is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{perCall - off.PerCall:+0;-0}");
+            var added = name.EndsWith("plain", StringComparison.Ordinal) ? "—" : string.Create(CultureInfo.InvariantCulture, $"{perCall - plain:+0;-0}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {perCall:F0} | {added} | {vsOff} |"));
         }
 
         return 0;

@@ -167,7 +167,7 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies, Chann
             {
                 request.Options.Set(MeshCallHandler.MemberKey, member);
             }
-            else if (channel?.Telemetry is not null)
+            else if (channel?.Telemetry is { Measuring: true })
             {
                 request.Options.Set(MeshCallHandler.ClusterKey, member.Cluster); // telemetry's destination_service
             }

@@ -54,7 +54,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     }
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        _pickers.Telemetry is { } telemetry
+        _pickers.Telemetry is { Measuring: true } telemetry
             ? SendTrackedAsync(request, telemetry, cancellationToken)
             : SendCoreAsync(request, cancellationToken);
 
@@ -67,6 +67,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         var call = new Telemetry.ClientCallTelemetry(telemetry, _pickers.Target, Telemetry.IstioLabels.Grpc)
         {
             Method = request.RequestUri?.AbsolutePath,
+            Target = _pickers.GrpcTarget,
             Cluster = request.Options.TryGetValue(MemberKey, out var member) ? member.Cluster
                 : request.Options.TryGetValue(ClusterKey, out var cluster) ? cluster : null,
         };

@@ -17,13 +17,26 @@ internal sealed class CountingContent : HttpContent
     {
         _inner = inner;
         _completed = completed;
-        foreach (var header in inner.Headers)
-        {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
+        CopyHeaders(inner, this);
     }
 
     public long Bytes => _counter.Bytes;
+
+    /// <summary>Copies <paramref name="from"/>'s content headers as they are, without parsing them (a single value without allocating).</summary>
+    internal static void CopyHeaders(HttpContent from, HttpContent to)
+    {
+        foreach (var header in from.Headers.NonValidated)
+        {
+            if (header.Value.Count == 1)
+            {
+                to.Headers.TryAddWithoutValidation(header.Key, header.Value.ToString());
+            }
+            else
+            {
+                to.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+    }
 
     public long Messages => _counter.Messages;
 

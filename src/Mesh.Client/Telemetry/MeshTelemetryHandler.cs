@@ -14,21 +14,61 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 {
     private static readonly Action<CountingContent> ResponseRead = static content => ((Attempt)content.State!).Finish(content);
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var call = ClientCallTelemetry.Current;
+        if (call is null && !telemetry.Measuring && !telemetry.Tracing)
+        {
+            // Nobody measures and no span can start: only what the peer and the trace need on the wire.
+            AddMetadataHeaders(request);
+            if (telemetry.Options.Tracing)
+            {
+                TraceHeaders.Inject(request, Activity.Current?.Context ?? default, parentSpanId: null, TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId());
+            }
+
+            return SendUnmeasuredAsync(request, cancellationToken);
+        }
+
+        return SendMeasuredAsync(request, call, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendUnmeasuredAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        StripPeerHeaders(response);
+        return response;
+    }
+
+    private void AddMetadataHeaders(HttpRequestMessage request)
+    {
+        if (!telemetry.Options.MetadataExchange)
+        {
+            return;
+        }
+
+        var headers = request.Headers;
+        headers.Remove(PeerMetadataCodec.MetadataHeader); // a retry attempt re-sends the same request
+        headers.Remove(PeerMetadataCodec.IdHeader);
+        headers.TryAddWithoutValidation(PeerMetadataCodec.MetadataHeader, telemetry.MetadataHeader);
+        headers.TryAddWithoutValidation(PeerMetadataCodec.IdHeader, telemetry.IdHeader);
+    }
+
+    private static void StripPeerHeaders(HttpResponseMessage response)
+    {
+        response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
+        response.Headers.Remove(PeerMetadataCodec.IdHeader);
+    }
+
+    private async Task<HttpResponseMessage> SendMeasuredAsync(HttpRequestMessage request, ClientCallTelemetry? call, CancellationToken cancellationToken)
+    {
         var protocol = request.Content?.Headers.ContentType?.MediaType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
             ? IstioLabels.Grpc
             : IstioLabels.Http;
         var attempt = new Attempt(call, telemetry.NewRequest(protocol));
         telemetry.SetDestinationService(attempt.Request, call?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
 
-        var headers = request.Headers;
-        headers.Remove(PeerMetadataCodec.MetadataHeader);
-        headers.Remove(PeerMetadataCodec.IdHeader);
-        headers.TryAddWithoutValidation(PeerMetadataCodec.MetadataHeader, telemetry.MetadataHeader);
-        headers.TryAddWithoutValidation(PeerMetadataCodec.IdHeader, telemetry.IdHeader);
-        if (request.Content is { } body)
+        AddMetadataHeaders(request);
+        if (request.Content is { } body && telemetry.Measuring)
         {
             attempt.Sent = new CountingContent(body, completed: null);
             request.Content = attempt.Sent;
@@ -36,11 +76,15 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
         // A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id.
         var parent = Activity.Current;
-        var activity = MeshClientDiagnostics.ActivitySource.HasListeners()
+        var activity = telemetry.Tracing
             ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client)
             : null;
-        var requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
-        TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        var requestId = telemetry.Options.Tracing ? TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId() : string.Empty;
+        if (telemetry.Options.Tracing)
+        {
+            TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        }
+
         if (activity is not null)
         {
             attempt.Activity = activity;
@@ -70,7 +114,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         if (protocol == IstioLabels.Grpc)
         {
             attempt.Method = GrpcMetrics.Method(request.RequestUri?.AbsolutePath);
-            attempt.Target = call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority;
+            attempt.Target = call?.Target ?? (call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority);
             ClientTelemetry.Grpc.RecordStarted(attempt.Method, attempt.Target);
         }
 
@@ -96,8 +140,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         attempt.Request.ResponseCode = (int)response.StatusCode;
         attempt.Request.Destination = PeerMetadataCodec.ReadPeer(
             First(response.Headers, PeerMetadataCodec.MetadataHeader), First(response.Headers, PeerMetadataCodec.IdHeader));
-        response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
-        response.Headers.Remove(PeerMetadataCodec.IdHeader);
+        StripPeerHeaders(response);
         if (response.Content is { } content)
         {
             response.Content = new CountingContent(content, ResponseRead) { State = attempt };
@@ -110,8 +153,21 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         return response;
     }
 
-    private static string? First(System.Net.Http.Headers.HttpHeaders headers, string name) =>
-        headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+    // The raw first value, without parsing or copying (HeaderStringValues holds a single value as the string itself).
+    private static string? First(System.Net.Http.Headers.HttpHeaders headers, string name)
+    {
+        if (!headers.NonValidated.TryGetValues(name, out var values))
+        {
+            return null;
+        }
+
+        foreach (var value in values)
+        {
+            return value;
+        }
+
+        return null;
+    }
 
     /// <summary>One attempt being measured.</summary>
     private sealed class Attempt(ClientCallTelemetry? call, IstioRequest request)
