@@ -17,19 +17,20 @@ internal static class AllocationProfile
     {
         var calls = args.Length > 0 && int.TryParse(args[0], CultureInfo.InvariantCulture, out var n) ? n : 50_000;
         var only = args.Length > 1 ? args[1] : null; // a substring of path names, to profile a few
-        var paths = new (string Name, Func<DataPathEnvironment, Task> Call, bool Listen)[]
+        var paths = new (string Name, Func<DataPathEnvironment, Task> Call, Listen Listen)[]
         {
-            ("unary plain", static e => e.UnaryAsync(e.Plain), false),
-            ("unary xds policy-free, metrics off", static e => e.UnaryAsync(e.MeshChannel), false),
-            ("unary xds policy-free, metrics on", static e => e.UnaryAsync(e.MeshChannel), true),
-            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh), false),
-            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies), false),
-            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes), false),
-            ("unary 1 route + policies, metrics off", static e => e.UnaryAsync(e.MeshRetry), false),
-            ("unary 1 route + policies, metrics on", static e => e.UnaryAsync(e.MeshRetry), true),
-            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp), false),
-            ("http mesh, metrics off", static e => DataPathEnvironment.GetAsync(e.MeshHttp), false),
-            ("http mesh, metrics on", static e => DataPathEnvironment.GetAsync(e.MeshHttp), true),
+            ("unary plain", static e => e.UnaryAsync(e.Plain), Listen.None),
+            ("unary xds policy-free, metrics off", static e => e.UnaryAsync(e.MeshChannel), Listen.None),
+            ("unary xds policy-free, metrics on", static e => e.UnaryAsync(e.MeshChannel), Listen.Metrics),
+            ("unary xds policy-free, metrics on, tracing unsampled", static e => e.UnaryAsync(e.MeshChannel), Listen.MetricsAndTracing),
+            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh), Listen.None),
+            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies), Listen.None),
+            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes), Listen.None),
+            ("unary 1 route + policies, metrics off", static e => e.UnaryAsync(e.MeshRetry), Listen.None),
+            ("unary 1 route + policies, metrics on, tracing unsampled", static e => e.UnaryAsync(e.MeshRetry), Listen.MetricsAndTracing),
+            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp), Listen.None),
+            ("http mesh, metrics off", static e => DataPathEnvironment.GetAsync(e.MeshHttp), Listen.None),
+            ("http mesh, metrics on, tracing unsampled", static e => DataPathEnvironment.GetAsync(e.MeshHttp), Listen.MetricsAndTracing),
         };
         await using var environment = await DataPathEnvironment.StartAsync().ConfigureAwait(false);
         Dictionary<string, long>? baseline = null;
@@ -42,7 +43,7 @@ internal static class AllocationProfile
                 continue;
             }
 
-            using var listeners = listen ? TelemetryListeners.Start() : null;
+            using var listeners = listen == Listen.None ? null : TelemetryListeners.Start(tracing: listen == Listen.MetricsAndTracing);
             for (var i = 0; i < 2000; i++)
             {
                 await call(environment).ConfigureAwait(false);
@@ -83,15 +84,21 @@ internal static class AllocationProfile
         Console.WriteLine("|---|---:|---:|---:|");
         foreach (var (name, perCall, plain) in totals)
         {
-            var off = name.EndsWith(", metrics on", StringComparison.Ordinal)
-                ? totals.Find(t => t.Name == name[..^", metrics on".Length] + ", metrics off")
-                : default;
+            var on = name.IndexOf(", metrics on", StringComparison.Ordinal);
+            var off = on > 0 ? totals.Find(t => t.Name == name[..on] + ", metrics off") : default;
             var vsOff = off.Name is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{perCall - off.PerCall:+0;-0}");
             var added = name.EndsWith("plain", StringComparison.Ordinal) ? "—" : string.Create(CultureInfo.InvariantCulture, $"{perCall - plain:+0;-0}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {perCall:F0} | {added} | {vsOff} |"));
         }
 
         return 0;
+    }
+
+    private enum Listen
+    {
+        None,
+        Metrics,
+        MetricsAndTracing,
     }
 
     private sealed class AllocationListener : EventListener

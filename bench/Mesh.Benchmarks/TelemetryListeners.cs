@@ -14,9 +14,9 @@ namespace Mesh.Benchmarks;
 internal sealed class TelemetryListeners : IDisposable
 {
     private readonly MeterListener _meters = new();
-    private readonly ActivityListener _activities;
+    private readonly ActivityListener? _activities;
 
-    private TelemetryListeners()
+    private TelemetryListeners(bool tracing)
     {
         _meters.InstrumentPublished = static (instrument, listener) =>
         {
@@ -29,6 +29,11 @@ internal sealed class TelemetryListeners : IDisposable
         _meters.SetMeasurementEventCallback<double>(static (_, _, _, _) => { });
         _meters.SetMeasurementEventCallback<int>(static (_, _, _, _) => { });
         _meters.Start();
+        if (!tracing)
+        {
+            return;
+        }
+
         _activities = new ActivityListener
         {
             ShouldListenTo = static source => source.Name == "Mesh.Client",
@@ -39,11 +44,12 @@ internal sealed class TelemetryListeners : IDisposable
     }
 
     /// <summary>Subscribes the listeners until disposed.</summary>
-    public static TelemetryListeners Start() => new();
+    /// <param name="tracing">Whether to add the span listener (sampling nothing) to the metrics listener.</param>
+    public static TelemetryListeners Start(bool tracing) => new(tracing);
 
     public void Dispose()
     {
-        _activities.Dispose();
+        _activities?.Dispose();
         _meters.Dispose();
     }
 }

@@ -88,6 +88,10 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         if (activity is not null)
         {
             attempt.Activity = activity;
+        }
+
+        if (activity is { IsAllDataRequested: true })
+        {
             SpanTags.AddWorkload(activity, telemetry.Self);
             activity.SetTag(SpanTags.RequestId, requestId);
             activity.SetTag(SpanTags.HttpMethod, request.Method.Method);
@@ -217,7 +221,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                 ClientTelemetry.Grpc.RecordEnded(Method, Target, Request.GrpcStatus, Request.DurationMilliseconds / 1000, Request.RequestBytes, Request.ResponseBytes);
             }
 
-            if (Activity is { } activity)
+            if (Activity is { IsAllDataRequested: true } activity)
             {
                 activity.SetTag(SpanTags.HttpStatusCode, Request.ResponseCode);
                 activity.SetTag(SpanTags.RequestSize, Request.RequestBytes);
@@ -233,9 +237,9 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                     activity.SetTag(SpanTags.Error, "true");
                     activity.SetStatus(ActivityStatusCode.Error);
                 }
-
-                activity.Stop();
             }
+
+            Activity?.Stop(); // an unsampled span (propagation only) gets no tags, but ends too
 
             if (call is not null)
             {
