@@ -62,19 +62,23 @@ internal sealed class GrpcCallState(MeshCallHandler handler, HttpRequestMessage 
     public bool CanRetry { get; set; } = true;
 
     /// <summary>Whether the retry pipeline should retry after this outcome (A44: listed status, trailers-only, not dropped).</summary>
-    public static bool IsRetriable(ResilienceContext context, Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry)
+    public static bool IsRetriable(ResilienceContext context, Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry) =>
+        context.Properties.TryGetValue(Key, out var state) && IsRetriable(state, outcome.Result, outcome.Exception, retry, context.CancellationToken);
+
+    /// <summary>As above, for an attempt made outside a pipeline (the first).</summary>
+    public static bool IsRetriable(GrpcCallState state, HttpResponseMessage? response, Exception? exception, RetryPolicyResource retry, CancellationToken cancellationToken)
     {
-        if (!context.Properties.TryGetValue(Key, out var state) || !state.CanRetry || state.Buffer?.Overflowed == true)
+        if (!state.CanRetry || state.Buffer?.Overflowed == true)
         {
             return false;
         }
 
-        if (outcome.Exception is HttpRequestException)
+        if (exception is HttpRequestException)
         {
-            return retry.RetryOn.Contains(StatusCode.Unavailable) && !context.CancellationToken.IsCancellationRequested;
+            return retry.RetryOn.Contains(StatusCode.Unavailable) && !cancellationToken.IsCancellationRequested;
         }
 
-        return outcome.Result is { } response && TrailersOnlyStatus(response) is { } code && retry.RetryOn.Contains(code);
+        return response is not null && TrailersOnlyStatus(response) is { } code && retry.RetryOn.Contains(code);
     }
 
     /// <summary>The status of a trailers-only response (grpc-status among the headers: no response headers were committed), else null.</summary>

@@ -166,24 +166,36 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                 timeout = new CancellationTokenSource(routeTimeout, _time);
                 linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
                 request.Headers.Remove(TimeoutHeader);
-                request.Headers.TryAddWithoutValidation(TimeoutHeader, FormatTimeout(routeTimeout));
+                request.Headers.TryAddWithoutValidation(TimeoutHeader, policy.TimeoutHeader ?? FormatTimeout(routeTimeout));
             }
 
             var token = linked?.Token ?? cancellationToken;
             HttpResponseMessage response;
 
-            // 4. Retries (A44) through the route's Polly pipeline, deciding on results (trailers-only statuses).
-            if (policy.RetryPipeline is { } pipeline)
+            // 4. Retries (A44): the first attempt directly (most calls end there), the rest through the route's Polly
+            // pipeline, deciding on results (trailers-only statuses).
+            if (policy.RetryPipeline is not null)
             {
-                var context = ResilienceContextPool.Shared.Get(token);
-                context.Properties.Set(GrpcCallState.Key, state);
+                var retry = policy.Retry!;
+                HttpResponseMessage? initial = null;
                 try
                 {
-                    response = await pipeline.ExecuteAsync(static (ctx, s) => new ValueTask<HttpResponseMessage>(s.Handler.RetryAttemptAsync(s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
+                    initial = await RetryAttemptAsync(state, token).ConfigureAwait(false);
                 }
-                finally
+                catch (HttpRequestException e) when (GrpcCallState.IsRetriable(state, null, e, retry, token))
                 {
-                    ResilienceContextPool.Shared.Return(context);
+                    // retried below, as Polly would
+                }
+
+                if (initial is not null && !GrpcCallState.IsRetriable(state, initial, null, retry, token))
+                {
+                    response = initial;
+                }
+                else
+                {
+                    initial?.Dispose(); // as Polly disposes an outcome it retries
+                    await Task.Delay(RoutePolicy.Backoff(retry, 0), _time, token).ConfigureAwait(false);
+                    response = await LaterAttemptsAsync(state, policy, token).ConfigureAwait(false);
                 }
 
                 buffer?.Commit();
@@ -223,6 +235,26 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                 linked?.Dispose();
                 timeout?.Dispose();
             }
+        }
+    }
+
+    /// <summary>Attempts after the first: through the route's pipeline when more than one may follow, else the one directly.</summary>
+    private async Task<HttpResponseMessage> LaterAttemptsAsync(GrpcCallState state, RoutePolicy policy, CancellationToken cancellationToken)
+    {
+        if (policy.LaterAttemptsPipeline is not { } pipeline)
+        {
+            return await RetryAttemptAsync(state, cancellationToken).ConfigureAwait(false);
+        }
+
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(GrpcCallState.Key, state);
+        try
+        {
+            return await pipeline.ExecuteAsync(static (ctx, s) => new ValueTask<HttpResponseMessage>(s.Handler.RetryAttemptAsync(s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 
