@@ -180,11 +180,24 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                 HttpResponseMessage? initial = null;
                 try
                 {
-                    initial = await RetryAttemptAsync(state, token).ConfigureAwait(false);
+                    // Attempt 1 on the balancer's pick, awaited here rather than through RetryAttemptAsync (one state
+                    // machine less per call); its slot is released before any retry picks.
+                    state.Attempts = 1;
+                    state.Last = first;
+                    if (buffer is not null)
+                    {
+                        request.Content = buffer.CreateAttempt(1, state.NextAttemptToken());
+                    }
+
+                    initial = await AttemptAsync(request, first, attempt: 1, picked: false, retry.PerTryTimeout, token).ConfigureAwait(false);
                 }
                 catch (HttpRequestException e) when (GrpcCallState.IsRetriable(state, null, e, retry, token))
                 {
                     // retried below, as Polly would
+                }
+                finally
+                {
+                    state.FinishFirst();
                 }
 
                 if (initial is not null && !GrpcCallState.IsRetriable(state, initial, null, retry, token))
