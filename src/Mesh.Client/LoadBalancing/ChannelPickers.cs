@@ -36,7 +36,7 @@ internal sealed class ChannelPickers
     /// </summary>
     public void RecordPickFailure(HttpRequestMessage request, Telemetry.ResponseFlags flag)
     {
-        if (Telemetry is not { Measuring: true } telemetry)
+        if (Telemetry is not { Observing: true } telemetry)
         {
             return;
         }

@@ -27,8 +27,11 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     /// <summary>The endpoint (in its cluster) the picker chose, when policies or outlier detection need it.</summary>
     public static readonly HttpRequestOptionsKey<ClusterMember> MemberKey = new("Mesh.ClusterMember");
 
-    /// <summary>The cluster the picker chose, set only for telemetry when no member rides on the request.</summary>
-    public static readonly HttpRequestOptionsKey<string> ClusterKey = new("Mesh.Cluster");
+    /// <summary>
+    /// A measured call of a route without policies (set by the picker instead of the policies and member): it has one
+    /// attempt, so the telemetry handler below measures and ends it, and this handler passes the call straight through.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<Telemetry.ClientCallTelemetry> CallKey = new("Mesh.Call");
 
     /// <summary>A6: how many attempts were made before this one.</summary>
     public const string PreviousAttemptsHeader = "grpc-previous-rpc-attempts";
@@ -54,7 +57,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     }
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        _pickers.Telemetry is { Measuring: true } telemetry
+        _pickers.Telemetry is { Observing: true } telemetry && !request.Options.TryGetValue(CallKey, out _)
             ? SendTrackedAsync(request, telemetry, cancellationToken)
             : SendCoreAsync(request, cancellationToken);
 
@@ -68,8 +71,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         {
             Method = request.RequestUri?.AbsolutePath,
             Target = _pickers.GrpcTarget,
-            Cluster = request.Options.TryGetValue(MemberKey, out var member) ? member.Cluster
-                : request.Options.TryGetValue(ClusterKey, out var cluster) ? cluster : null,
+            Cluster = request.Options.TryGetValue(MemberKey, out var member) ? member.Cluster : null,
         };
         Telemetry.ClientCallTelemetry.Current = call; // this async method's flow only: reverted when it returns
         var start = _time.GetTimestamp();

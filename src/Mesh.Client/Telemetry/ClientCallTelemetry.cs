@@ -49,6 +49,15 @@ internal sealed class ClientCallTelemetry
     /// <summary>The channel's target as A66 labels it (<c>xds:///host:port</c>), when the owner knows it already.</summary>
     public string? Target { get; init; }
 
+    /// <summary>
+    /// A call that has exactly one attempt (a route without policies): the transport handler measures the attempt and
+    /// ends the call with it, as nothing above it tracks the call.
+    /// </summary>
+    public bool SingleAttempt { get; init; }
+
+    /// <summary>Time since the call started.</summary>
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_start);
+
     /// <summary>The cluster the picker chose for the call (null until known, or when no route matched).</summary>
     public string? Cluster { get; set; }
 

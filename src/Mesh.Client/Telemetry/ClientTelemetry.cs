@@ -43,6 +43,9 @@ internal sealed class ClientTelemetry
     /// </summary>
     public bool Measuring => Options.Metrics && (Metrics.Enabled || Metrics.RequestMessages.Enabled || Grpc.Enabled);
 
+    /// <summary>Whether calls are measured or may be traced now: calls are then tracked with their cluster and flags.</summary>
+    public bool Observing => Measuring || Tracing;
+
     /// <summary>Whether client spans may be started now: tracing is on and something listens to the source.</summary>
     public bool Tracing => Options.Tracing && MeshClientDiagnostics.ActivitySource.HasListeners();
 

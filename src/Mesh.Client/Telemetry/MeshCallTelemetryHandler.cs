@@ -7,7 +7,7 @@ namespace Mesh.Client.Telemetry;
 internal sealed class MeshCallTelemetryHandler(ClientTelemetry telemetry) : DelegatingHandler
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        telemetry.Measuring ? SendTrackedAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+        telemetry.Observing ? SendTrackedAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
 
     private async Task<HttpResponseMessage> SendTrackedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

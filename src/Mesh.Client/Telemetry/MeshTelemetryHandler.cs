@@ -16,7 +16,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var call = ClientCallTelemetry.Current;
+        var call = request.Options.TryGetValue(Policies.MeshCallHandler.CallKey, out var single) ? single : ClientCallTelemetry.Current;
         if (call is null && !telemetry.Measuring && !telemetry.Tracing)
         {
             // Nobody measures and no span can start: only what the peer and the trace need on the wire.
@@ -57,6 +57,24 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
     {
         response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
         response.Headers.Remove(PeerMetadataCodec.IdHeader);
+    }
+
+    /// <summary>
+    /// Ends a single-attempt call whose attempt threw, as the call handler ends the calls it tracks: a cancellation is
+    /// DEADLINE_EXCEEDED once the caller's deadline has passed (Grpc.Net.Client cancels the request then), else CANCELLED;
+    /// anything else UNAVAILABLE.
+    /// </summary>
+    private static void EndSingleAttempt(ClientCallTelemetry? call, HttpRequestMessage request, bool failure)
+    {
+        if (call is not { SingleAttempt: true })
+        {
+            return;
+        }
+
+        var status = failure ? Grpc.Core.StatusCode.Unavailable
+            : Policies.MeshCallHandler.CallerTimeout(request) is var timeout && timeout != TimeSpan.MaxValue && call.Elapsed >= timeout ? Grpc.Core.StatusCode.DeadlineExceeded
+            : Grpc.Core.StatusCode.Cancelled;
+        call.End((int)status, httpStatus: null);
     }
 
     private async Task<HttpResponseMessage> SendMeasuredAsync(HttpRequestMessage request, ClientCallTelemetry? call, CancellationToken cancellationToken)
@@ -132,11 +150,19 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         {
             attempt.Request.Flags |= ResponseFlags.UpstreamConnectionFailure;
             attempt.Finish(received: null);
+            EndSingleAttempt(call, request, failure: true);
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            attempt.Finish(received: null);
+            EndSingleAttempt(call, request, failure: false);
             throw;
         }
         catch (Exception)
         {
             attempt.Finish(received: null);
+            EndSingleAttempt(call, request, failure: true);
             throw;
         }
 
@@ -145,6 +171,12 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         attempt.Request.Destination = PeerMetadataCodec.ReadPeer(
             First(response.Headers, PeerMetadataCodec.MetadataHeader), First(response.Headers, PeerMetadataCodec.IdHeader));
         StripPeerHeaders(response);
+        if (call is { SingleAttempt: true })
+        {
+            // A trailers-only response ends the call now; otherwise its status is read from the trailers when the body ends.
+            call.End(Policies.GrpcCallState.TrailersOnlyStatus(response) is { } status ? (int)status : null, httpStatus: null);
+        }
+
         if (response.Content is { } content)
         {
             response.Content = new CountingContent(content, ResponseRead) { State = attempt };
