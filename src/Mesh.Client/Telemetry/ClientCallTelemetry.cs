@@ -158,6 +158,11 @@ internal sealed class ClientCallTelemetry
             request.DurationMilliseconds = ClientTelemetry.ElapsedMilliseconds(_start);
         }
 
+        if (!Telemetry.Options.Metrics)
+        {
+            return; // traced only: the call's flags went to its span
+        }
+
         ClientTelemetry.Record(request);
         if (Method is not null && ClientTelemetry.Grpc.CallDuration is { Enabled: true } duration)
         {

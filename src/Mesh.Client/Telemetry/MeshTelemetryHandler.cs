@@ -26,7 +26,8 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                 TraceHeaders.Inject(request, Activity.Current?.Context ?? default, parentSpanId: null, TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId());
             }
 
-            return SendUnmeasuredAsync(request, cancellationToken);
+            // Without the exchange no server answers with its metadata, so there is nothing to strip and nothing to await.
+            return telemetry.Options.MetadataExchange ? SendUnmeasuredAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
         }
 
         return SendMeasuredAsync(request, call, cancellationToken);
@@ -82,7 +83,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         var protocol = request.Content?.Headers.ContentType?.MediaType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
             ? IstioLabels.Grpc
             : IstioLabels.Http;
-        var attempt = new Attempt(call, telemetry.NewRequest(protocol));
+        var attempt = new Attempt(call, telemetry.NewRequest(protocol)) { Metrics = telemetry.Options.Metrics };
         telemetry.SetDestinationService(attempt.Request, call?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
 
         AddMetadataHeaders(request);
@@ -137,7 +138,10 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         {
             attempt.Method = GrpcMetrics.Method(request.RequestUri?.AbsolutePath);
             attempt.Target = call?.Target ?? (call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority);
-            ClientTelemetry.Grpc.RecordStarted(attempt.Method, attempt.Target);
+            if (attempt.Metrics)
+            {
+                ClientTelemetry.Grpc.RecordStarted(attempt.Method, attempt.Target);
+            }
         }
 
         call?.AttemptStarted();
@@ -213,6 +217,9 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
         public IstioRequest Request { get; } = request;
 
+        /// <summary>Whether metrics are on (<see cref="MeshTelemetryOptions.Metrics"/>); a traced-only attempt records none.</summary>
+        public bool Metrics { get; init; }
+
         public CountingContent? Sent { get; set; }
 
         public HttpResponseMessage? Response { get; set; }
@@ -248,7 +255,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                 }
             }
 
-            if (Method is not null)
+            if (Method is not null && Metrics)
             {
                 ClientTelemetry.Grpc.RecordEnded(Method, Target, Request.GrpcStatus, Request.DurationMilliseconds / 1000, Request.RequestBytes, Request.ResponseBytes);
             }
@@ -279,7 +286,10 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
             }
             else
             {
-                ClientTelemetry.Record(Request);
+                if (Metrics)
+                {
+                    ClientTelemetry.Record(Request);
+                }
             }
         }
     }
