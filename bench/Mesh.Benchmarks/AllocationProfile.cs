@@ -16,21 +16,34 @@ internal static class AllocationProfile
     public static async Task<int> RunAsync(string[] args)
     {
         var calls = args.Length > 0 && int.TryParse(args[0], CultureInfo.InvariantCulture, out var n) ? n : 50_000;
-        var paths = new (string Name, Func<DataPathEnvironment, Task> Call)[]
+        var only = args.Length > 1 ? args[1] : null; // a substring of path names, to profile a few
+        var paths = new (string Name, Func<DataPathEnvironment, Task> Call, Listen Listen)[]
         {
-            ("unary plain", static e => e.UnaryAsync(e.Plain)),
-            ("unary xds channel", static e => e.UnaryAsync(e.MeshChannel)),
-            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh)),
-            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies)),
-            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes)),
-            ("unary 1 route + policies", static e => e.UnaryAsync(e.MeshRetry)),
-            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp)),
-            ("http mesh", static e => DataPathEnvironment.GetAsync(e.MeshHttp)),
+            ("unary plain", static e => e.UnaryAsync(e.Plain), Listen.None),
+            ("unary xds policy-free, metrics off", static e => e.UnaryAsync(e.MeshChannel), Listen.None),
+            ("unary xds policy-free, metrics on", static e => e.UnaryAsync(e.MeshChannel), Listen.Metrics),
+            ("unary xds policy-free, metrics on, tracing unsampled", static e => e.UnaryAsync(e.MeshChannel), Listen.MetricsAndTracing),
+            ("unary xds + invoker", static e => e.UnaryAsync(e.Mesh), Listen.None),
+            ("unary 100 routes + policies", static e => e.UnaryAsync(e.MeshPolicies), Listen.None),
+            ("unary 100 routes only", static e => e.UnaryAsync(e.MeshRoutes), Listen.None),
+            ("unary 1 route + policies, metrics off", static e => e.UnaryAsync(e.MeshRetry), Listen.None),
+            ("unary 1 route + policies, metrics on, tracing unsampled", static e => e.UnaryAsync(e.MeshRetry), Listen.MetricsAndTracing),
+            ("http plain", static e => DataPathEnvironment.GetAsync(e.PlainHttp), Listen.None),
+            ("http mesh, metrics off", static e => DataPathEnvironment.GetAsync(e.MeshHttp), Listen.None),
+            ("http mesh, metrics on, tracing unsampled", static e => DataPathEnvironment.GetAsync(e.MeshHttp), Listen.MetricsAndTracing),
         };
         await using var environment = await DataPathEnvironment.StartAsync().ConfigureAwait(false);
         Dictionary<string, long>? baseline = null;
-        foreach (var (name, call) in paths)
+        var totals = new List<(string Name, double PerCall, double Plain)>();
+        var plainPerCall = 0.0;
+        foreach (var (name, call, listen) in paths)
         {
+            if (only is not null && !name.EndsWith("plain", StringComparison.Ordinal) && !name.Contains(only, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var listeners = listen == Listen.None ? null : TelemetryListeners.Start(tracing: listen == Listen.MetricsAndTracing);
             for (var i = 0; i < 2000; i++)
             {
                 await call(environment).ConfigureAwait(false);
@@ -50,7 +63,10 @@ internal static class AllocationProfile
             if (name.EndsWith("plain", StringComparison.Ordinal))
             {
                 baseline = byType; // each category against its own plain path
+                plainPerCall = perCall;
             }
+
+            totals.Add((name, perCall, plainPerCall));
 
             baseline ??= byType;
             var rows = byType.Keys.Union(baseline.Keys)
@@ -63,7 +79,26 @@ internal static class AllocationProfile
             }
         }
 
+        Console.WriteLine();
+        Console.WriteLine("| path | B/call (whole process) | added vs plain | added vs the same path with metrics off |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var (name, perCall, plain) in totals)
+        {
+            var on = name.IndexOf(", metrics on", StringComparison.Ordinal);
+            var off = on > 0 ? totals.Find(t => t.Name == name[..on] + ", metrics off") : default;
+            var vsOff = off.Name is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{perCall - off.PerCall:+0;-0}");
+            var added = name.EndsWith("plain", StringComparison.Ordinal) ? "—" : string.Create(CultureInfo.InvariantCulture, $"{perCall - plain:+0;-0}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {perCall:F0} | {added} | {vsOff} |"));
+        }
+
         return 0;
+    }
+
+    private enum Listen
+    {
+        None,
+        Metrics,
+        MetricsAndTracing,
     }
 
     private sealed class AllocationListener : EventListener

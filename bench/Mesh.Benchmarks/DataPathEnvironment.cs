@@ -218,6 +218,7 @@ public sealed class DataPathEnvironment : IAsyncDisposable
             if (policies)
             {
                 yaml.Append("    retries: {attempts: 3, retryOn: unavailable}\n");
+                yaml.Append("    timeout: 30s\n");
                 yaml.Append("    fault: {abort: {percentage: {value: 0}, grpcStatus: UNAVAILABLE}}\n");
             }
         }

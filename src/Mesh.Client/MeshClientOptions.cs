@@ -40,4 +40,7 @@ public sealed class MeshClientOptions
 
     /// <summary>How long a keepalive PING may go unanswered before the xDS connection is closed. 10 s by default.</summary>
     public TimeSpan XdsKeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>What the client measures and sends per call: metrics, spans and trace headers, metadata exchange.</summary>
+    public MeshTelemetryOptions Telemetry { get; } = new();
 }

@@ -15,7 +15,20 @@ internal sealed class ChannelPickers
     public Telemetry.ClientTelemetry? Telemetry { get; init; }
 
     /// <summary>The channel's xDS target (<c>host:port</c>), the authority its calls are counted under.</summary>
-    public string? Target { get; init; }
+    public string? Target
+    {
+        get => _target;
+        init
+        {
+            _target = value;
+            GrpcTarget = "xds:///" + value;
+        }
+    }
+
+    /// <summary>The channel's target as gRPC's A66 metrics label it (<c>xds:///host:port</c>), built once.</summary>
+    public string GrpcTarget { get; private init; } = "xds:///";
+
+    private readonly string? _target;
 
     /// <summary>
     /// A call whose pick failed (no route, no healthy endpoint, a circuit-breaker drop): it never reaches the call
@@ -23,12 +36,12 @@ internal sealed class ChannelPickers
     /// </summary>
     public void RecordPickFailure(HttpRequestMessage request, Telemetry.ResponseFlags flag)
     {
-        if (Telemetry is not { } telemetry)
+        if (Telemetry is not { Observing: true } telemetry)
         {
             return;
         }
 
-        var call = new Telemetry.ClientCallTelemetry(telemetry, Target, Mesh.Client.Telemetry.IstioLabels.Grpc) { Method = request.RequestUri?.AbsolutePath };
+        var call = new Telemetry.ClientCallTelemetry(telemetry, Target, Mesh.Client.Telemetry.IstioLabels.Grpc) { Method = request.RequestUri?.AbsolutePath, Target = GrpcTarget };
         call.AddFlag(flag);
         call.End(grpcStatus: 14, httpStatus: null);
     }

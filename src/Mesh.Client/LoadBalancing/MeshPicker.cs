@@ -169,9 +169,16 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies, Chann
             {
                 request.Options.Set(MeshCallHandler.MemberKey, member);
             }
-            else if (channel?.Telemetry is not null)
+            else if (channel?.Telemetry is { Observing: true } telemetry)
             {
-                request.Options.Set(MeshCallHandler.ClusterKey, member.Cluster); // telemetry's destination_service
+                // A call of one attempt: measured as a call by the telemetry handler alone, nothing above it wraps it.
+                request.Options.Set(MeshCallHandler.CallKey, new Telemetry.ClientCallTelemetry(telemetry, channel.Target, Telemetry.IstioLabels.Grpc)
+                {
+                    Method = uri.AbsolutePath,
+                    Target = channel.GrpcTarget,
+                    Cluster = member.Cluster,
+                    SingleAttempt = true,
+                });
             }
 
             // With policies the call handler tracks the attempts itself, so a retry never waits behind the first

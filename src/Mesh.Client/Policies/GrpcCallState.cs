@@ -33,6 +33,13 @@ internal sealed class GrpcCallState(MeshCallHandler handler, HttpRequestMessage 
     /// <summary>The endpoint of the latest attempt.</summary>
     public ClusterMember? Last { get; set; }
 
+    /// <summary>
+    /// Whether the call is retried after an attempt made outside the retry pipeline (the first: the pipeline runs only
+    /// after a retriable outcome); <paramref name="response"/> or <paramref name="exception"/> is the attempt's outcome.
+    /// </summary>
+    public static bool IsRetriable(GrpcCallState state, HttpResponseMessage? response, Exception? exception, RetryPolicyResource retry, CancellationToken cancellationToken) =>
+        state.ShouldRetry(exception is null ? Outcome.FromResult(response!) : Outcome.FromException<HttpResponseMessage>(exception), retry, cancellationToken);
+
     /// <summary>A44: a trailers-only status listed in retry_on; a connection error counts as UNAVAILABLE.</summary>
     protected override bool IsRetriable(Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry, CancellationToken cancellationToken)
     {

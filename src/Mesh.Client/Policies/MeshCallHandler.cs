@@ -27,8 +27,11 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     /// <summary>The endpoint (in its cluster) the picker chose, when policies or outlier detection need it.</summary>
     public static readonly HttpRequestOptionsKey<ClusterMember> MemberKey = new("Mesh.ClusterMember");
 
-    /// <summary>The cluster the picker chose, set only for telemetry when no member rides on the request.</summary>
-    public static readonly HttpRequestOptionsKey<string> ClusterKey = new("Mesh.Cluster");
+    /// <summary>
+    /// A measured call of a route without policies (set by the picker instead of the policies and member): it has one
+    /// attempt, so the telemetry handler below measures and ends it, and this handler passes the call straight through.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<Telemetry.ClientCallTelemetry> CallKey = new("Mesh.Call");
 
     /// <summary>A6: how many attempts were made before this one.</summary>
     public const string PreviousAttemptsHeader = "grpc-previous-rpc-attempts";
@@ -54,7 +57,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     }
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        _pickers.Telemetry is { } telemetry
+        _pickers.Telemetry is { Observing: true } telemetry && !request.Options.TryGetValue(CallKey, out _)
             ? SendTrackedAsync(request, telemetry, cancellationToken)
             : SendCoreAsync(request, cancellationToken);
 
@@ -67,8 +70,8 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         var call = new Telemetry.ClientCallTelemetry(telemetry, _pickers.Target, Telemetry.IstioLabels.Grpc)
         {
             Method = request.RequestUri?.AbsolutePath,
-            Cluster = request.Options.TryGetValue(MemberKey, out var member) ? member.Cluster
-                : request.Options.TryGetValue(ClusterKey, out var cluster) ? cluster : null,
+            Target = _pickers.GrpcTarget,
+            Cluster = request.Options.TryGetValue(MemberKey, out var member) ? member.Cluster : null,
         };
         Telemetry.ClientCallTelemetry.Current = call; // this async method's flow only: reverted when it returns
         var start = _time.GetTimestamp();
@@ -148,24 +151,49 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                 timeout = new CancellationTokenSource(routeTimeout, _time);
                 linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
                 request.Headers.Remove(TimeoutHeader);
-                request.Headers.TryAddWithoutValidation(TimeoutHeader, FormatTimeout(routeTimeout));
+                request.Headers.TryAddWithoutValidation(TimeoutHeader, policy.TimeoutHeader ?? FormatTimeout(routeTimeout));
             }
 
             var token = linked?.Token ?? cancellationToken;
             HttpResponseMessage response;
 
-            // 4. Retries (A44) through the route's Polly pipeline, deciding on results (trailers-only statuses).
-            if (policy.RetryPipeline is { } pipeline)
+            // 4. Retries (A44): the first attempt directly (most calls end there), the rest through the route's Polly
+            // pipeline, deciding on results (trailers-only statuses).
+            if (policy.RetryPipeline is not null)
             {
-                var context = ResilienceContextPool.Shared.Get(token);
-                context.Properties.Set(GrpcCallState.Key, state);
+                var retry = policy.Retry!;
+                HttpResponseMessage? initial = null;
                 try
                 {
-                    response = await pipeline.ExecuteAsync(static (ctx, s) => new ValueTask<HttpResponseMessage>(s.Handler.RetryAttemptAsync(s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
+                    // Attempt 1 on the balancer's pick, awaited here rather than through RetryAttemptAsync (one state
+                    // machine less per call); its slot is released before any retry picks.
+                    state.Attempts = 1;
+                    state.Last = first;
+                    if (buffer is not null)
+                    {
+                        request.Content = buffer.CreateAttempt(1, state.NextAttemptToken());
+                    }
+
+                    initial = await AttemptAsync(request, first, attempt: 1, picked: false, retry.PerTryTimeout, token).ConfigureAwait(false);
+                }
+                catch (HttpRequestException e) when (GrpcCallState.IsRetriable(state, null, e, retry, token))
+                {
+                    // retried below, as Polly would
                 }
                 finally
                 {
-                    ResilienceContextPool.Shared.Return(context);
+                    state.FinishFirst();
+                }
+
+                if (initial is not null && !GrpcCallState.IsRetriable(state, initial, null, retry, token))
+                {
+                    response = initial;
+                }
+                else
+                {
+                    initial?.Dispose(); // as Polly disposes an outcome it retries
+                    await Task.Delay(RoutePolicy.Backoff(retry, 0), _time, token).ConfigureAwait(false);
+                    response = await LaterAttemptsAsync(state, policy, token).ConfigureAwait(false);
                 }
 
                 buffer?.Commit();
@@ -205,6 +233,26 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                 linked?.Dispose();
                 timeout?.Dispose();
             }
+        }
+    }
+
+    /// <summary>Attempts after the first: through the route's pipeline when more than one may follow, else the one directly.</summary>
+    private async Task<HttpResponseMessage> LaterAttemptsAsync(GrpcCallState state, RoutePolicy policy, CancellationToken cancellationToken)
+    {
+        if (policy.LaterAttemptsPipeline is not { } pipeline)
+        {
+            return await RetryAttemptAsync(state, cancellationToken).ConfigureAwait(false);
+        }
+
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(PolicyCall.Key, state);
+        try
+        {
+            return await pipeline.ExecuteAsync(static (ctx, s) => new ValueTask<HttpResponseMessage>(s.Handler.RetryAttemptAsync(s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 

@@ -31,10 +31,7 @@ internal sealed class ObservedContent : HttpContent
         _member = member;
         _timeout = timeout;
         _attempt = attempt;
-        foreach (var header in _inner.Headers.NonValidated)
-        {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
+        Telemetry.CountingContent.CopyHeaders(_inner, this);
     }
 
     private bool TimedOut => _timeout?.IsCancellationRequested == true;

@@ -34,6 +34,10 @@ internal abstract class PolicyCall(RoutePolicy policy, RequestBuffer? buffer) : 
         && call.Buffer?.Overflowed != true
         && call.IsRetriable(outcome, retry, context.CancellationToken);
 
+    /// <summary>As <see cref="ShouldRetry(ResilienceContext, Outcome{HttpResponseMessage}, RetryPolicyResource)"/>, for an attempt made outside the pipeline.</summary>
+    public bool ShouldRetry(Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry, CancellationToken cancellationToken) =>
+        CanRetry && Buffer?.Overflowed != true && IsRetriable(outcome, retry, cancellationToken);
+
     /// <summary>A token for the next attempt's request body; the previous attempt's body stops sending.</summary>
     public CancellationToken NextAttemptToken()
     {

@@ -52,19 +52,19 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
         var fault = EffectiveFault(config, route);
         var retry = route.Action?.Retry;
         ResiliencePipeline<HttpResponseMessage>? pipeline = null;
+        ResiliencePipeline<HttpResponseMessage>? later = null;
         if (retry is { MaxAttempts: > 1 })
         {
-            pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
-                .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-                {
-                    ShouldHandle = args => ValueTask.FromResult(PolicyCall.ShouldRetry(args.Context, args.Outcome, retry)),
-                    MaxRetryAttempts = retry.MaxAttempts - 1,
-                    DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(retry, args.AttemptNumber)),
-                })
-                .Build();
+            pipeline = BuildRetry(retry, time, retries: retry.MaxAttempts - 1, firstRetry: 0);
+            later = retry.MaxAttempts > 2 ? BuildRetry(retry, time, retries: retry.MaxAttempts - 2, firstRetry: 1) : null;
         }
 
-        var policy = new RoutePolicy(route.Action, fault, retry, pipeline, route.Action?.MaxStreamDuration);
+        var timeout = route.Action?.MaxStreamDuration;
+        var policy = new RoutePolicy(route.Action, fault, retry, pipeline, timeout)
+        {
+            LaterAttemptsPipeline = later,
+            TimeoutHeader = timeout is { } t ? MeshCallHandler.FormatTimeout(t) : null,
+        };
         if (route.Action is { } action)
         {
             var perCluster = ImmutableArray.CreateBuilder<(string, RoutePolicy)>();
@@ -81,6 +81,26 @@ internal sealed record RoutePolicy(RouteActionResource? Action, FaultPolicy? Fau
 
         return policy;
     }
+
+    /// <summary>
+    /// The retries after a first attempt that was made without Polly (the usual call succeeds at once and never enters a
+    /// pipeline): <see cref="Retry"/>'s attempts minus two more, with the backoff continuing from the second retry. Null
+    /// when the route allows only one retry (that one is made directly).
+    /// </summary>
+    public ResiliencePipeline<HttpResponseMessage>? LaterAttemptsPipeline { get; init; }
+
+    /// <summary>The route timeout as a <c>grpc-timeout</c> value, formatted once.</summary>
+    public string? TimeoutHeader { get; init; }
+
+    private static ResiliencePipeline<HttpResponseMessage> BuildRetry(RetryPolicyResource retry, TimeProvider time, int retries, int firstRetry) =>
+        new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                ShouldHandle = args => ValueTask.FromResult(PolicyCall.ShouldRetry(args.Context, args.Outcome, retry)),
+                MaxRetryAttempts = retries,
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(retry, firstRetry + args.AttemptNumber)),
+            })
+            .Build();
 
     /// <summary>A44: a random delay in [0, min(base × 2^n, max)].</summary>
     internal static TimeSpan Backoff(RetryPolicyResource retry, int attempt)

@@ -10,11 +10,11 @@ namespace Mesh.Client.Telemetry;
 /// <see cref="Current"/> for the call's flow; policies add flags; the transport handler reports each attempt; the last
 /// attempt's outcome, with the flags, is recorded when both the call has ended and that attempt's response is read.
 /// </summary>
+/// <remarks>Its few fields are guarded by the object itself (no lock object per call); nothing outside locks it.</remarks>
 internal sealed class ClientCallTelemetry
 {
     private static readonly AsyncLocal<ClientCallTelemetry?> CurrentCall = new();
 
-    private readonly Lock _lock = new();
     private readonly long _start = Stopwatch.GetTimestamp();
     private IstioRequest? _last;
     private int _open;
@@ -46,6 +46,18 @@ internal sealed class ClientCallTelemetry
     /// <summary>The gRPC method (<c>/package.Service/Method</c>), for gRPC's <c>grpc.client.call.duration</c>.</summary>
     public string? Method { get; init; }
 
+    /// <summary>The channel's target as A66 labels it (<c>xds:///host:port</c>), when the owner knows it already.</summary>
+    public string? Target { get; init; }
+
+    /// <summary>
+    /// A call that has exactly one attempt (a route without policies): the transport handler measures the attempt and
+    /// ends the call with it, as nothing above it tracks the call.
+    /// </summary>
+    public bool SingleAttempt { get; init; }
+
+    /// <summary>Time since the call started.</summary>
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_start);
+
     /// <summary>The cluster the picker chose for the call (null until known, or when no route matched).</summary>
     public string? Cluster { get; set; }
 
@@ -58,7 +70,7 @@ internal sealed class ClientCallTelemetry
     /// <summary>Adds an Envoy response flag to the call (a policy's doing: fault, drop, retries exhausted, no route).</summary>
     public void AddFlag(ResponseFlags flag)
     {
-        lock (_lock)
+        lock (this)
         {
             Flags |= flag;
         }
@@ -73,7 +85,7 @@ internal sealed class ClientCallTelemetry
     /// <summary>An attempt reached the transport.</summary>
     public void AttemptStarted()
     {
-        lock (_lock)
+        lock (this)
         {
             _open++;
             Attempts++;
@@ -83,7 +95,7 @@ internal sealed class ClientCallTelemetry
     /// <summary>An attempt's response has been read (or it failed): it is the call's outcome unless another follows.</summary>
     public void AttemptEnded(IstioRequest attempt)
     {
-        lock (_lock)
+        lock (this)
         {
             _open--;
             _last = attempt;
@@ -102,7 +114,7 @@ internal sealed class ClientCallTelemetry
     /// </summary>
     public void End(int? grpcStatus, int? httpStatus)
     {
-        lock (_lock)
+        lock (this)
         {
             _ended = true;
             _finalGrpcStatus = grpcStatus;
@@ -119,7 +131,7 @@ internal sealed class ClientCallTelemetry
     private void RecordOnce()
     {
         IstioRequest request;
-        lock (_lock)
+        lock (this)
         {
             if (_recorded)
             {
@@ -146,13 +158,18 @@ internal sealed class ClientCallTelemetry
             request.DurationMilliseconds = ClientTelemetry.ElapsedMilliseconds(_start);
         }
 
+        if (!Telemetry.Options.Metrics)
+        {
+            return; // traced only: the call's flags went to its span
+        }
+
         ClientTelemetry.Record(request);
         if (Method is not null && ClientTelemetry.Grpc.CallDuration is { Enabled: true } duration)
         {
             duration.Record(request.DurationMilliseconds / 1000, new System.Diagnostics.TagList
             {
                 { GrpcMetrics.MethodTag, GrpcMetrics.Method(Method) },
-                { GrpcMetrics.TargetTag, "xds:///" + Authority },
+                { GrpcMetrics.TargetTag, Target ?? "xds:///" + Authority },
                 { GrpcMetrics.StatusTag, GrpcMetrics.StatusName(request.GrpcStatus) },
             });
         }

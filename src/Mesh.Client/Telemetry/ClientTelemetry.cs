@@ -19,15 +19,35 @@ internal sealed class ClientTelemetry
     public static readonly GrpcMetrics Grpc = GrpcMetrics.ForClient(MeshClientDiagnostics.Meter);
 
     private readonly Lazy<XdsNode> _node;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Cluster, string Authority), DestinationServiceLabels> _destinations = new();
     private WorkloadMetadata? _self;
     private string? _metadataHeader;
 
-    public ClientTelemetry(XdsClientProvider provider)
-        : this(() => provider.Client.Bootstrap.Node)
+    public ClientTelemetry(XdsClientProvider provider, Microsoft.Extensions.Options.IOptions<MeshClientOptions> options)
+        : this(() => provider.Client.Bootstrap.Node, options.Value.Telemetry)
     {
     }
 
-    public ClientTelemetry(Func<XdsNode> node) => _node = new Lazy<XdsNode>(node);
+    public ClientTelemetry(Func<XdsNode> node, MeshTelemetryOptions? options = null)
+    {
+        _node = new Lazy<XdsNode>(node);
+        Options = options ?? new MeshTelemetryOptions();
+    }
+
+    /// <summary>What is switched on.</summary>
+    public MeshTelemetryOptions Options { get; }
+
+    /// <summary>
+    /// Whether calls are measured now: metrics are on and a listener has enabled one of the client's request
+    /// instruments. Checked per call, so a listener added later (or removed) takes effect on the next call.
+    /// </summary>
+    public bool Measuring => Options.Metrics && (Metrics.Enabled || Metrics.RequestMessages.Enabled || Grpc.Enabled);
+
+    /// <summary>Whether calls are measured or may be traced now: calls are then tracked with their cluster and flags.</summary>
+    public bool Observing => Measuring || Tracing;
+
+    /// <summary>Whether client spans may be started now: tracing is on and something listens to the source.</summary>
+    public bool Tracing => Options.Tracing && MeshClientDiagnostics.ActivitySource.HasListeners();
 
     /// <summary>This workload.</summary>
     public WorkloadMetadata Self => _self ??= WorkloadMetadata.FromNode(_node.Value);
@@ -51,18 +71,38 @@ internal sealed class ClientTelemetry
     /// Sets the destination service from the cluster (<c>outbound|port|subset|host</c>) when the call has one, else from
     /// the request's authority, a short name completed in this workload's namespace (Istio's rule).
     /// </summary>
-    public void SetDestinationService(IstioRequest request, string? cluster, string? authority)
+    public void SetDestinationService(IstioRequest request, string? cluster, string? authority) =>
+        request.SetDestinationService(DestinationFor(cluster, authority));
+
+    /// <summary>The destination-service labels for a call to <paramref name="cluster"/> / <paramref name="authority"/> (cached, bounded).</summary>
+    public DestinationServiceLabels DestinationFor(string? cluster, string? authority)
+    {
+        var key = (cluster ?? string.Empty, authority ?? string.Empty);
+        if (_destinations.TryGetValue(key, out var labels))
+        {
+            return labels;
+        }
+
+        labels = ComputeDestination(cluster, authority);
+        if (_destinations.Count < 4096)
+        {
+            _destinations.TryAdd(key, labels);
+        }
+
+        return labels;
+    }
+
+    private DestinationServiceLabels ComputeDestination(string? cluster, string? authority)
     {
         if (cluster is not null && cluster.StartsWith("outbound|", StringComparison.Ordinal))
         {
             var bar = cluster.LastIndexOf('|');
-            request.SetDestinationService(cluster[(bar + 1)..], Self.Namespace);
-            return;
+            return DestinationServiceLabels.ForHost(cluster[(bar + 1)..], Self.Namespace);
         }
 
         if (string.IsNullOrEmpty(authority))
         {
-            return;
+            return DestinationServiceLabels.Unknown;
         }
 
         var host = authority;
@@ -84,7 +124,7 @@ internal sealed class ClientTelemetry
             };
         }
 
-        request.SetDestinationService(host, Self.Namespace);
+        return DestinationServiceLabels.ForHost(host, Self.Namespace);
     }
 
     /// <summary>Records a finished request.</summary>

@@ -17,13 +17,26 @@ internal sealed class CountingContent : HttpContent
     {
         _inner = inner;
         _completed = completed;
-        foreach (var header in inner.Headers)
-        {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
+        CopyHeaders(inner, this);
     }
 
     public long Bytes => _counter.Bytes;
+
+    /// <summary>Copies <paramref name="from"/>'s content headers as they are, without parsing them (a single value without allocating).</summary>
+    internal static void CopyHeaders(HttpContent from, HttpContent to)
+    {
+        foreach (var header in from.Headers.NonValidated)
+        {
+            if (header.Value.Count == 1)
+            {
+                to.Headers.TryAddWithoutValidation(header.Key, header.Value.ToString());
+            }
+            else
+            {
+                to.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+    }
 
     public long Messages => _counter.Messages;
 
@@ -40,17 +53,26 @@ internal sealed class CountingContent : HttpContent
         }
     }
 
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        await _inner.CopyToAsync(new CountingStream(stream, this, writing: true)).ConfigureAwait(false);
+    // The inner content's task is returned as it is (no state machine of our own per body).
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        _inner.CopyToAsync(new CountingStream(stream, this, writing: true));
 
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-        await _inner.CopyToAsync(new CountingStream(stream, this, writing: true), cancellationToken).ConfigureAwait(false);
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+        _inner.CopyToAsync(new CountingStream(stream, this, writing: true), cancellationToken);
 
     protected override async Task<Stream> CreateContentReadStreamAsync() =>
         new CountingStream(await _inner.ReadAsStreamAsync().ConfigureAwait(false), this, writing: false);
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-        new CountingStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), this, writing: false);
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
+    {
+        var inner = _inner.ReadAsStreamAsync(cancellationToken);
+        return inner.IsCompletedSuccessfully
+            ? Task.FromResult<Stream>(new CountingStream(inner.Result, this, writing: false))
+            : WrapAsync(inner);
+    }
+
+    private async Task<Stream> WrapAsync(Task<Stream> inner) =>
+        new CountingStream(await inner.ConfigureAwait(false), this, writing: false);
 
     protected override bool TryComputeLength(out long length)
     {

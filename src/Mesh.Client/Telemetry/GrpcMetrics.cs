@@ -50,6 +50,9 @@ internal sealed class GrpcMetrics
     /// <summary>Client only: <c>grpc.client.call.duration</c>.</summary>
     public Histogram<double>? CallDuration { get; }
 
+    /// <summary>Whether a listener has enabled any of these instruments.</summary>
+    public bool Enabled => Started.Enabled || Duration.Enabled || Sent.Enabled || Received.Enabled || CallDuration?.Enabled == true;
+
     public static GrpcMetrics ForClient(Meter meter) => new(meter, client: true);
 
     public static GrpcMetrics ForServer(Meter meter) => new(meter, client: false);
@@ -58,7 +61,29 @@ internal sealed class GrpcMetrics
     public static string StatusName(int? code) => code is { } c && (uint)c < (uint)StatusNames.Length ? StatusNames[c] : "UNKNOWN";
 
     /// <summary>A66's method label: <c>package.Service/Method</c> from the request path.</summary>
-    public static string Method(string? path) => string.IsNullOrEmpty(path) ? "other" : path.TrimStart('/');
+    /// <remarks>A service has few methods: labels are cached by path (bounded), so a call allocates none.</remarks>
+    public static string Method(string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return "other";
+        }
+
+        if (MethodLabels.TryGetValue(path, out var label))
+        {
+            return label;
+        }
+
+        label = path.TrimStart('/');
+        if (MethodLabels.Count < 4096)
+        {
+            MethodLabels.TryAdd(path, label);
+        }
+
+        return label;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> MethodLabels = new(StringComparer.Ordinal);
 
     public void RecordStarted(string method, string? target)
     {

@@ -22,6 +22,9 @@ internal sealed class IstioMetrics
         ResponseMessages = meter.CreateCounter<long>(IstioLabels.ResponseMessagesTotal, unit: null, "gRPC messages sent by the server");
     }
 
+    [ThreadStatic]
+    private static KeyValuePair<string, object?>[]? t_tags;
+
     public Counter<long> Requests { get; }
 
     public Histogram<double> Duration { get; }
@@ -45,7 +48,10 @@ internal sealed class IstioMetrics
             return;
         }
 
-        var tags = request.ToTags();
+        // One buffer per thread: listeners get the labels as a span and copy what they keep; Record does not re-enter.
+        var buffer = t_tags ??= new KeyValuePair<string, object?>[IstioRequest.TagCount];
+        request.FillTags(buffer);
+        ReadOnlySpan<KeyValuePair<string, object?>> tags = buffer;
         Requests.Add(1, tags);
         Duration.Record(request.DurationMilliseconds, tags);
         RequestBytes.Record(request.RequestBytes, tags);

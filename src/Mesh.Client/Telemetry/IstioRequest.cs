@@ -47,54 +47,52 @@ internal sealed class IstioRequest
     public long ResponseMessages { get; set; }
 
     /// <summary>Sets the three destination-service labels from a host name (<c>reviews.default.svc.cluster.local</c>).</summary>
-    public void SetDestinationService(string host, string defaultNamespace)
-    {
-        DestinationService = host;
-        var dot = host.IndexOf('.', StringComparison.Ordinal);
-        if (dot < 0)
-        {
-            DestinationServiceName = host;
-            DestinationServiceNamespace = defaultNamespace;
-            return;
-        }
+    public void SetDestinationService(string host, string defaultNamespace) =>
+        SetDestinationService(DestinationServiceLabels.ForHost(host, defaultNamespace));
 
-        DestinationServiceName = host[..dot];
-        var rest = host.AsSpan(dot + 1);
-        var next = rest.IndexOf('.');
-        DestinationServiceNamespace = (next < 0 ? rest : rest[..next]).ToString();
+    /// <summary>The number of labels <see cref="FillTags"/> writes.</summary>
+    public const int TagCount = 25;
+
+    /// <summary>Sets the three destination-service labels at once, from labels computed earlier for the same service.</summary>
+    public void SetDestinationService(DestinationServiceLabels labels)
+    {
+        DestinationService = labels.Service;
+        DestinationServiceName = labels.Name;
+        DestinationServiceNamespace = labels.Namespace;
     }
 
-    public TagList ToTags()
+    /// <summary>
+    /// Writes Istio's <see cref="TagCount"/> labels into <paramref name="tags"/> (istio-proxy's order). More than
+    /// <see cref="TagList"/> keeps inline, so callers pass a reused buffer instead of allocating one per request.
+    /// </summary>
+    public void FillTags(Span<KeyValuePair<string, object?>> tags)
     {
         var source = Source;
         var destination = Destination;
-        return new TagList
-        {
-            { IstioLabels.Reporter, Reporter },
-            { IstioLabels.SourceWorkload, source.Workload },
-            { IstioLabels.SourceWorkloadNamespace, SourceNamespaceOverride ?? source.Namespace },
-            { IstioLabels.SourcePrincipal, SourcePrincipal },
-            { IstioLabels.SourceApp, source.App },
-            { IstioLabels.SourceVersion, source.Version },
-            { IstioLabels.SourceCanonicalService, source.CanonicalService },
-            { IstioLabels.SourceCanonicalRevision, source.CanonicalRevision },
-            { IstioLabels.SourceCluster, source.Cluster },
-            { IstioLabels.DestinationWorkload, destination.Workload },
-            { IstioLabels.DestinationWorkloadNamespace, destination.Namespace },
-            { IstioLabels.DestinationPrincipal, DestinationPrincipal },
-            { IstioLabels.DestinationApp, destination.App },
-            { IstioLabels.DestinationVersion, destination.Version },
-            { IstioLabels.DestinationService, DestinationService },
-            { IstioLabels.DestinationServiceName, DestinationServiceName },
-            { IstioLabels.DestinationServiceNamespace, DestinationServiceNamespace },
-            { IstioLabels.DestinationCanonicalService, destination.CanonicalService },
-            { IstioLabels.DestinationCanonicalRevision, destination.CanonicalRevision },
-            { IstioLabels.DestinationCluster, destination.Cluster },
-            { IstioLabels.RequestProtocol, Protocol },
-            { IstioLabels.ResponseFlags, ResponseFlagsText.Of(Flags) },
-            { IstioLabels.ConnectionSecurityPolicy, SecurityPolicy },
-            { IstioLabels.ResponseCode, IstioLabels.Code(ResponseCode) },
-            { IstioLabels.GrpcResponseStatus, GrpcStatus is { } status ? IstioLabels.Code(status) : string.Empty },
-        };
+        tags[0] = new(IstioLabels.Reporter, Reporter);
+        tags[1] = new(IstioLabels.SourceWorkload, source.Workload);
+        tags[2] = new(IstioLabels.SourceWorkloadNamespace, SourceNamespaceOverride ?? source.Namespace);
+        tags[3] = new(IstioLabels.SourcePrincipal, SourcePrincipal);
+        tags[4] = new(IstioLabels.SourceApp, source.App);
+        tags[5] = new(IstioLabels.SourceVersion, source.Version);
+        tags[6] = new(IstioLabels.SourceCanonicalService, source.CanonicalService);
+        tags[7] = new(IstioLabels.SourceCanonicalRevision, source.CanonicalRevision);
+        tags[8] = new(IstioLabels.SourceCluster, source.Cluster);
+        tags[9] = new(IstioLabels.DestinationWorkload, destination.Workload);
+        tags[10] = new(IstioLabels.DestinationWorkloadNamespace, destination.Namespace);
+        tags[11] = new(IstioLabels.DestinationPrincipal, DestinationPrincipal);
+        tags[12] = new(IstioLabels.DestinationApp, destination.App);
+        tags[13] = new(IstioLabels.DestinationVersion, destination.Version);
+        tags[14] = new(IstioLabels.DestinationService, DestinationService);
+        tags[15] = new(IstioLabels.DestinationServiceName, DestinationServiceName);
+        tags[16] = new(IstioLabels.DestinationServiceNamespace, DestinationServiceNamespace);
+        tags[17] = new(IstioLabels.DestinationCanonicalService, destination.CanonicalService);
+        tags[18] = new(IstioLabels.DestinationCanonicalRevision, destination.CanonicalRevision);
+        tags[19] = new(IstioLabels.DestinationCluster, destination.Cluster);
+        tags[20] = new(IstioLabels.RequestProtocol, Protocol);
+        tags[21] = new(IstioLabels.ResponseFlags, ResponseFlagsText.Of(Flags));
+        tags[22] = new(IstioLabels.ConnectionSecurityPolicy, SecurityPolicy);
+        tags[23] = new(IstioLabels.ResponseCode, IstioLabels.Code(ResponseCode));
+        tags[24] = new(IstioLabels.GrpcResponseStatus, GrpcStatus is { } status ? IstioLabels.Code(status) : string.Empty);
     }
 }

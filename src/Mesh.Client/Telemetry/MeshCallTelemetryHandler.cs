@@ -6,7 +6,10 @@ namespace Mesh.Client.Telemetry;
 /// </summary>
 internal sealed class MeshCallTelemetryHandler(ClientTelemetry telemetry) : DelegatingHandler
 {
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        telemetry.Observing ? SendTrackedAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+
+    private async Task<HttpResponseMessage> SendTrackedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var call = new ClientCallTelemetry(telemetry, request.RequestUri?.Authority, IstioLabels.Http);
         ClientCallTelemetry.Current = call; // this async method's flow only: reverted when it returns

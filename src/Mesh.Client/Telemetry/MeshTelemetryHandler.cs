@@ -14,21 +14,80 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 {
     private static readonly Action<CountingContent> ResponseRead = static content => ((Attempt)content.State!).Finish(content);
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var call = ClientCallTelemetry.Current;
-        var protocol = request.Content?.Headers.ContentType?.MediaType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
-            ? IstioLabels.Grpc
-            : IstioLabels.Http;
-        var attempt = new Attempt(call, telemetry.NewRequest(protocol));
-        telemetry.SetDestinationService(attempt.Request, call?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
+        var call = request.Options.TryGetValue(Policies.MeshCallHandler.CallKey, out var single) ? single : ClientCallTelemetry.Current;
+        if (call is null && !telemetry.Measuring && !telemetry.Tracing)
+        {
+            // Nobody measures and no span can start: only what the peer and the trace need on the wire.
+            AddMetadataHeaders(request);
+            if (telemetry.Options.Tracing)
+            {
+                TraceHeaders.Inject(request, Activity.Current?.Context ?? default, parentSpanId: null, TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId());
+            }
+
+            // Without the exchange no server answers with its metadata, so there is nothing to strip and nothing to await.
+            return telemetry.Options.MetadataExchange ? SendUnmeasuredAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+        }
+
+        return SendMeasuredAsync(request, call, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendUnmeasuredAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        StripPeerHeaders(response);
+        return response;
+    }
+
+    private void AddMetadataHeaders(HttpRequestMessage request)
+    {
+        if (!telemetry.Options.MetadataExchange)
+        {
+            return;
+        }
 
         var headers = request.Headers;
-        headers.Remove(PeerMetadataCodec.MetadataHeader);
+        headers.Remove(PeerMetadataCodec.MetadataHeader); // a retry attempt re-sends the same request
         headers.Remove(PeerMetadataCodec.IdHeader);
         headers.TryAddWithoutValidation(PeerMetadataCodec.MetadataHeader, telemetry.MetadataHeader);
         headers.TryAddWithoutValidation(PeerMetadataCodec.IdHeader, telemetry.IdHeader);
-        if (request.Content is { } body)
+    }
+
+    private static void StripPeerHeaders(HttpResponseMessage response)
+    {
+        response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
+        response.Headers.Remove(PeerMetadataCodec.IdHeader);
+    }
+
+    /// <summary>
+    /// Ends a single-attempt call whose attempt threw, as the call handler ends the calls it tracks: a cancellation is
+    /// DEADLINE_EXCEEDED once the caller's deadline has passed (Grpc.Net.Client cancels the request then), else CANCELLED;
+    /// anything else UNAVAILABLE.
+    /// </summary>
+    private static void EndSingleAttempt(ClientCallTelemetry? call, HttpRequestMessage request, bool failure)
+    {
+        if (call is not { SingleAttempt: true })
+        {
+            return;
+        }
+
+        var status = failure ? Grpc.Core.StatusCode.Unavailable
+            : Policies.MeshCallHandler.CallerTimeout(request) is var timeout && timeout != TimeSpan.MaxValue && call.Elapsed >= timeout ? Grpc.Core.StatusCode.DeadlineExceeded
+            : Grpc.Core.StatusCode.Cancelled;
+        call.End((int)status, httpStatus: null);
+    }
+
+    private async Task<HttpResponseMessage> SendMeasuredAsync(HttpRequestMessage request, ClientCallTelemetry? call, CancellationToken cancellationToken)
+    {
+        var protocol = request.Content?.Headers.ContentType?.MediaType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
+            ? IstioLabels.Grpc
+            : IstioLabels.Http;
+        var attempt = new Attempt(call, telemetry.NewRequest(protocol)) { Metrics = telemetry.Options.Metrics };
+        telemetry.SetDestinationService(attempt.Request, call?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
+
+        AddMetadataHeaders(request);
+        if (request.Content is { } body && telemetry.Measuring)
         {
             attempt.Sent = new CountingContent(body, completed: null);
             request.Content = attempt.Sent;
@@ -36,14 +95,22 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
         // A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id.
         var parent = Activity.Current;
-        var activity = MeshClientDiagnostics.ActivitySource.HasListeners()
+        var activity = telemetry.Tracing
             ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client)
             : null;
-        var requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
-        TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        var requestId = telemetry.Options.Tracing ? TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId() : string.Empty;
+        if (telemetry.Options.Tracing)
+        {
+            TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        }
+
         if (activity is not null)
         {
             attempt.Activity = activity;
+        }
+
+        if (activity is { IsAllDataRequested: true })
+        {
             SpanTags.AddWorkload(activity, telemetry.Self);
             activity.SetTag(SpanTags.RequestId, requestId);
             activity.SetTag(SpanTags.HttpMethod, request.Method.Method);
@@ -70,8 +137,11 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         if (protocol == IstioLabels.Grpc)
         {
             attempt.Method = GrpcMetrics.Method(request.RequestUri?.AbsolutePath);
-            attempt.Target = call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority;
-            ClientTelemetry.Grpc.RecordStarted(attempt.Method, attempt.Target);
+            attempt.Target = call?.Target ?? (call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority);
+            if (attempt.Metrics)
+            {
+                ClientTelemetry.Grpc.RecordStarted(attempt.Method, attempt.Target);
+            }
         }
 
         call?.AttemptStarted();
@@ -84,11 +154,19 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         {
             attempt.Request.Flags |= ResponseFlags.UpstreamConnectionFailure;
             attempt.Finish(received: null);
+            EndSingleAttempt(call, request, failure: true);
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            attempt.Finish(received: null);
+            EndSingleAttempt(call, request, failure: false);
             throw;
         }
         catch (Exception)
         {
             attempt.Finish(received: null);
+            EndSingleAttempt(call, request, failure: true);
             throw;
         }
 
@@ -96,8 +174,13 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         attempt.Request.ResponseCode = (int)response.StatusCode;
         attempt.Request.Destination = PeerMetadataCodec.ReadPeer(
             First(response.Headers, PeerMetadataCodec.MetadataHeader), First(response.Headers, PeerMetadataCodec.IdHeader));
-        response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
-        response.Headers.Remove(PeerMetadataCodec.IdHeader);
+        StripPeerHeaders(response);
+        if (call is { SingleAttempt: true })
+        {
+            // A trailers-only response ends the call now; otherwise its status is read from the trailers when the body ends.
+            call.End(Policies.GrpcCallState.TrailersOnlyStatus(response) is { } status ? (int)status : null, httpStatus: null);
+        }
+
         if (response.Content is { } content)
         {
             response.Content = new CountingContent(content, ResponseRead) { State = attempt };
@@ -110,8 +193,21 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         return response;
     }
 
-    private static string? First(System.Net.Http.Headers.HttpHeaders headers, string name) =>
-        headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+    // The raw first value, without parsing or copying (HeaderStringValues holds a single value as the string itself).
+    private static string? First(System.Net.Http.Headers.HttpHeaders headers, string name)
+    {
+        if (!headers.NonValidated.TryGetValues(name, out var values))
+        {
+            return null;
+        }
+
+        foreach (var value in values)
+        {
+            return value;
+        }
+
+        return null;
+    }
 
     /// <summary>One attempt being measured.</summary>
     private sealed class Attempt(ClientCallTelemetry? call, IstioRequest request)
@@ -120,6 +216,9 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         private int _finished;
 
         public IstioRequest Request { get; } = request;
+
+        /// <summary>Whether metrics are on (<see cref="MeshTelemetryOptions.Metrics"/>); a traced-only attempt records none.</summary>
+        public bool Metrics { get; init; }
 
         public CountingContent? Sent { get; set; }
 
@@ -156,12 +255,12 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                 }
             }
 
-            if (Method is not null)
+            if (Method is not null && Metrics)
             {
                 ClientTelemetry.Grpc.RecordEnded(Method, Target, Request.GrpcStatus, Request.DurationMilliseconds / 1000, Request.RequestBytes, Request.ResponseBytes);
             }
 
-            if (Activity is { } activity)
+            if (Activity is { IsAllDataRequested: true } activity)
             {
                 activity.SetTag(SpanTags.HttpStatusCode, Request.ResponseCode);
                 activity.SetTag(SpanTags.RequestSize, Request.RequestBytes);
@@ -177,9 +276,9 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
                     activity.SetTag(SpanTags.Error, "true");
                     activity.SetStatus(ActivityStatusCode.Error);
                 }
-
-                activity.Stop();
             }
+
+            Activity?.Stop(); // an unsampled span (propagation only) gets no tags, but ends too
 
             if (call is not null)
             {
@@ -187,7 +286,10 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
             }
             else
             {
-                ClientTelemetry.Record(Request);
+                if (Metrics)
+                {
+                    ClientTelemetry.Record(Request);
+                }
             }
         }
     }

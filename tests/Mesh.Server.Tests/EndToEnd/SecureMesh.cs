@@ -127,11 +127,15 @@ internal sealed class SecureMesh : IAsyncDisposable
     }
 
     /// <summary>A mesh client running as <paramref name="serviceAccount"/>, with a Reviews client for <c>xds:///reviews:9080</c>.</summary>
-    public ServiceProvider Client(string serviceAccount, TimeSpan? lifetime = null, string? clusterId = null)
+    public ServiceProvider Client(string serviceAccount, TimeSpan? lifetime = null, string? clusterId = null, Action<Mesh.Client.MeshClientOptions>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddMesh(o => o.BootstrapJson = Bootstrap(serviceAccount, serviceAccount, lifetime, clusterId));
+        services.AddMesh(o =>
+        {
+            o.BootstrapJson = Bootstrap(serviceAccount, serviceAccount, lifetime, clusterId);
+            configure?.Invoke(o);
+        });
         services.AddGrpcClient<Reviews.Reviews.ReviewsClient>(o => o.Address = new Uri("xds:///reviews:9080"));
         services.AddGrpcClient<Admin.AdminClient>(o => o.Address = new Uri("xds:///reviews:9080"));
         services.AddHttpClient("reviews").AddMeshRouting();
