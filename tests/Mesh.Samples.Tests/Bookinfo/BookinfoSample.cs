@@ -54,6 +54,9 @@ public sealed partial class BookinfoSample : IAsyncDisposable
     /// <summary>The control plane's debug address, like <c>http://127.0.0.1:40002/debug/</c>.</summary>
     public Uri DebugAddress { get; }
 
+    /// <summary>The Prometheus configuration the launcher wrote: every service's metrics endpoint, scraped every second.</summary>
+    public string PrometheusConfig => ConfigDir.TrimEnd(Path.DirectorySeparatorChar) + "-prometheus.yml";
+
     /// <summary>The launcher's process id.</summary>
     public int LauncherProcessId => _launcher.Id;
 
@@ -298,6 +301,7 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
         Kill(_launcher);
         _launcher.Dispose();
+        File.Delete(PrometheusConfig);
         foreach (var directory in new[] { ConfigDir, CaDir })
         {
             try
