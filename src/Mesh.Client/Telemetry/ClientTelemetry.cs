@@ -22,12 +22,21 @@ internal sealed class ClientTelemetry
     private WorkloadMetadata? _self;
     private string? _metadataHeader;
 
+    private readonly Lazy<TraceSampling> _sampling;
+
     public ClientTelemetry(XdsClientProvider provider)
-        : this(() => provider.Client.Bootstrap.Node)
+        : this(() => provider.Client.Bootstrap.Node, () => provider.Client.ClientSampling)
     {
     }
 
-    public ClientTelemetry(Func<XdsNode> node) => _node = new Lazy<XdsNode>(node);
+    public ClientTelemetry(Func<XdsNode> node, Func<TraceSampling>? sampling = null)
+    {
+        _node = new Lazy<XdsNode>(node);
+        _sampling = new Lazy<TraceSampling>(sampling ?? (static () => new TraceSampling()));
+    }
+
+    /// <summary>The mesh's trace sampling for this workload's calls (see <see cref="TraceSampling"/>).</summary>
+    public TraceSampling Sampling => _sampling.Value;
 
     /// <summary>This workload.</summary>
     public WorkloadMetadata Self => _self ??= WorkloadMetadata.FromNode(_node.Value);

@@ -35,12 +35,16 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         }
 
         // A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id.
+        // The mesh's sampling (Telemetry randomSamplingPercentage) decides first; an unsampled call without a context
+        // sends one that says so, so the next hops do not draw again.
         var parent = Activity.Current;
-        var activity = MeshClientDiagnostics.ActivitySource.HasListeners()
+        var sampled = telemetry.Sampling.ShouldRecord(parent?.Context ?? default);
+        var activity = sampled && MeshClientDiagnostics.ActivitySource.HasListeners()
             ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client)
             : null;
         var requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
-        TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        var context = activity?.Context ?? parent?.Context ?? (sampled ? default : TraceSampling.NewUnsampledContext());
+        TraceHeaders.Inject(request, context, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
         if (activity is not null)
         {
             attempt.Activity = activity;

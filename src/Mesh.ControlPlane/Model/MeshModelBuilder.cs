@@ -68,6 +68,7 @@ public sealed partial class MeshModelBuilder
         var routes = BuildRouteTables(parsed, frozenServices, policies);
         var peerAuthentications = BuildPeerAuthentications(parsed.PeerAuthentications);
         var authorizationPolicies = AuthorizationPolicyBuilder.Build(parsed.AuthorizationPolicies, _errors);
+        var telemetries = BuildTelemetries(parsed.Telemetries); // before NotApplied is read: it adds notices
 
         return new MeshSnapshot
         {
@@ -80,6 +81,7 @@ public sealed partial class MeshModelBuilder
             ClusterDomain = _clusterDomain,
             NotApplied = [.. _notices],
             Sidecars = BuildSidecars(parsed.Sidecars),
+            Telemetries = telemetries,
         };
     }
 
@@ -102,6 +104,7 @@ public sealed partial class MeshModelBuilder
         public Dictionary<(string Namespace, string Name), Parsed<KubePodSpec>> Pods { get; } = [];
         public List<ConfigResource> AuthorizationPolicies { get; } = [];
         public List<Parsed<SidecarSpec>> Sidecars { get; } = [];
+        public List<Parsed<TelemetrySpec>> Telemetries { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -175,6 +178,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "Sidecar":
                     AddSpec(resource, "spec", set.Sidecars);
+                    break;
+                case "Telemetry":
+                    AddSpec(resource, "spec", set.Telemetries);
                     break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();

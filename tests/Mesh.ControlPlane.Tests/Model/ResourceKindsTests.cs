@@ -35,7 +35,7 @@ public class ResourceKindsTests
         apiVersion: telemetry.istio.io/v1
         kind: Telemetry
         metadata: {name: tracing}
-        spec: {tracing: [{randomSamplingPercentage: 10}]}
+        spec: {tracing: [{randomSamplingPercentage: 10, customTags: {team: {literal: {value: books}}}}], accessLogging: [{providers: [{name: envoy}]}]}
         ---
         apiVersion: gateway.networking.k8s.io/v1
         kind: GatewayClass
