@@ -38,13 +38,14 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         // The mesh's sampling (Telemetry randomSamplingPercentage) decides first; an unsampled call without a context
         // sends one that says so, so the next hops do not draw again.
         var parent = Activity.Current;
-        var sampled = telemetry.Sampling.ShouldRecord(parent?.Context ?? default);
+        var parentContext = RecordedParent.Of(parent);
+        var sampled = telemetry.Sampling.ShouldRecord(parentContext);
         var activity = sampled && MeshClientDiagnostics.ActivitySource.HasListeners()
-            ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client)
+            ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client, parentContext)
             : null;
         var requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
         var context = activity?.Context ?? parent?.Context ?? (sampled ? default : TraceSampling.NewUnsampledContext());
-        TraceHeaders.Inject(request, context, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+        TraceHeaders.Inject(request, context, activity is null ? null : activity.ParentSpanId.ToHexString(), requestId);
         if (activity is not null)
         {
             attempt.Activity = activity;

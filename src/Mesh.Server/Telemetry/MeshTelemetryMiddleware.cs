@@ -153,6 +153,18 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
         {
             activity = source.StartActivity(name, ActivityKind.Server, parent);
         }
+        else if (current is not null && !recordedCurrent)
+        {
+            // No caller context and an activity nobody records (ASP.NET Core's, made for its logs): a new trace, so
+            // that a parent-based sampler does not drop it for its unsampled parent. The flow keeps ASP.NET Core's
+            // activity when the span is not recorded after all.
+            Activity.Current = null;
+            activity = source.StartActivity(name, ActivityKind.Server);
+            if (activity is null)
+            {
+                Activity.Current = current;
+            }
+        }
         else
         {
             activity = source.StartActivity(name, ActivityKind.Server);

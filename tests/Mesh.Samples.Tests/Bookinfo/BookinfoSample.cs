@@ -72,8 +72,11 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <c>./run.sh --no-build</c> (the build is test.sh's) and waits until it prints that Bookinfo is ready.</summary>
-    public static async Task<BookinfoSample> StartAsync()
+    /// <summary>
+    /// Runs <c>./run.sh --no-build</c> (the build is test.sh's) and waits until it prints that Bookinfo is ready;
+    /// <paramref name="environment"/> is added to the launcher's environment, which its services inherit.
+    /// </summary>
+    public static async Task<BookinfoSample> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
         var configDir = Path.Combine(Path.GetTempPath(), "bookinfo-test-" + Guid.NewGuid().ToString("N"));
         var start = new ProcessStartInfo("bash")
@@ -93,6 +96,11 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         }
 
         start.Environment["CONFIGURATION"] = RepositoryRoot.Configuration;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var output = new StringBuilder();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var launcher = new Process { StartInfo = start, EnableRaisingEvents = true };
