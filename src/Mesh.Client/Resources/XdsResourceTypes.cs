@@ -103,6 +103,11 @@ internal static partial class XdsResourceTypes
             return Fail(name, filterField!, filterError);
         }
 
+        if (!TryDecodeTracing(hcm, out var sampling))
+        {
+            return Fail(name, "api_listener.api_listener.tracing", "random_sampling and overall_sampling are percentages from 0 to 100");
+        }
+
         switch (hcm.RouteSpecifierCase)
         {
             case Hcm.HttpConnectionManager.RouteSpecifierOneofCase.Rds:
@@ -116,7 +121,7 @@ internal static partial class XdsResourceTypes
                     return Fail(name, "rds.route_config_name", "is required");
                 }
 
-                return XdsDecodeResult.Success(name, new ListenerResource(name, hcm.Rds.RouteConfigName, null, filters));
+                return XdsDecodeResult.Success(name, new ListenerResource(name, hcm.Rds.RouteConfigName, null, filters) { RandomSampling = sampling });
             case Hcm.HttpConnectionManager.RouteSpecifierOneofCase.RouteConfig:
                 var inline = DecodeRouteConfig(hcm.RouteConfig);
                 if (inline.Error is not null)
@@ -124,7 +129,7 @@ internal static partial class XdsResourceTypes
                     return Fail(name, "route_config", inline.Error);
                 }
 
-                return XdsDecodeResult.Success(name, new ListenerResource(name, null, (RouteConfigResource)inline.Resource!, filters));
+                return XdsDecodeResult.Success(name, new ListenerResource(name, null, (RouteConfigResource)inline.Resource!, filters) { RandomSampling = sampling });
             default:
                 return Fail(name, "route_specifier", "rds or route_config is required");
         }
@@ -407,6 +412,13 @@ internal static partial class XdsResourceTypes
             return null;
         }
 
+        if (!TryDecodeTracing(hcm, out var sampling))
+        {
+            field = path + ".filters[0].tracing";
+            error = "random_sampling and overall_sampling are percentages from 0 to 100";
+            return null;
+        }
+
         // A36: the connection manager names its routes like a client's: rds over ads/self, or inline and valid.
         switch (hcm.RouteSpecifierCase)
         {
@@ -453,7 +465,28 @@ internal static partial class XdsResourceTypes
             }
         }
 
-        return new FilterChainResource(chain.Name, transport, tls, filters);
+        return new FilterChainResource(chain.Name, transport, tls, filters) { RandomSampling = sampling };
+    }
+
+    // The connection manager's tracing: the share of requests traced at random (Envoy: random_sampling, capped by
+    // overall_sampling; each 100 % when unset). No tracing message: null, the application's sampler decides alone.
+    private static bool TryDecodeTracing(Hcm.HttpConnectionManager hcm, out double? sampling)
+    {
+        sampling = null;
+        if (hcm.Tracing is not { } tracing)
+        {
+            return true;
+        }
+
+        var random = tracing.RandomSampling?.Value ?? 100;
+        var overall = tracing.OverallSampling?.Value ?? 100;
+        if (random is < 0 or > 100 || overall is < 0 or > 100 || double.IsNaN(random) || double.IsNaN(overall))
+        {
+            return false;
+        }
+
+        sampling = Math.Min(random, overall);
+        return true;
     }
 
     private static DownstreamTlsResource? DecodeDownstreamTls(DownstreamTlsContext context, out string? field, out string? error)

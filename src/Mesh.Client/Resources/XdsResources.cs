@@ -7,7 +7,14 @@ namespace Mesh.Client.Resources;
 // resource arrives; everything per call reads these immutable records.
 
 /// <summary>A listener: the HTTP connection manager of an API listener.</summary>
-internal sealed record ListenerResource(string Name, string? RouteConfigName, RouteConfigResource? InlineRouteConfig, ImmutableArray<HttpFilterResource> HttpFilters);
+internal sealed record ListenerResource(string Name, string? RouteConfigName, RouteConfigResource? InlineRouteConfig, ImmutableArray<HttpFilterResource> HttpFilters)
+{
+    /// <summary>
+    /// The percentage of calls without a caller's sampling decision that are traced (the connection manager's
+    /// <c>tracing</c>: random_sampling capped by overall_sampling); null when the listener has no tracing settings.
+    /// </summary>
+    public double? RandomSampling { get; init; }
+}
 
 /// <summary>An HTTP filter of a listener, by name and config type URL.</summary>
 internal sealed record HttpFilterResource(string Name, string TypeUrl, Google.Protobuf.WellKnownTypes.Any Config, bool IsOptional);
@@ -206,11 +213,32 @@ internal sealed record DownstreamTlsResource(
 /// <param name="TransportProtocol">The transport protocol it matches (<c>tls</c>, <c>raw_buffer</c>), or empty for any.</param>
 /// <param name="Tls">The TLS the chain terminates, or null for plaintext.</param>
 /// <param name="HttpFilters">The HTTP filters of its connection manager, router last.</param>
-internal sealed record FilterChainResource(string Name, string TransportProtocol, DownstreamTlsResource? Tls, ImmutableArray<HttpFilterResource> HttpFilters);
+internal sealed record FilterChainResource(string Name, string TransportProtocol, DownstreamTlsResource? Tls, ImmutableArray<HttpFilterResource> HttpFilters)
+{
+    /// <summary>The percentage of requests without a caller's sampling decision that are traced; null when not set.</summary>
+    public double? RandomSampling { get; init; }
+}
 
 /// <summary>An xDS-enabled server's listener (gRFC A36): its address and filter chains.</summary>
 internal sealed record ServerListenerResource(string Name, string Host, int Port, ImmutableArray<FilterChainResource> FilterChains, FilterChainResource? DefaultChain)
 {
+    /// <summary>The trace sampling of the listener's requests: the first chain's that has one; null when none has.</summary>
+    public double? RandomSampling
+    {
+        get
+        {
+            foreach (var chain in FilterChains)
+            {
+                if (chain.RandomSampling is not null)
+                {
+                    return chain.RandomSampling;
+                }
+            }
+
+            return DefaultChain?.RandomSampling;
+        }
+    }
+
     /// <summary>
     /// The chain for a connection that is (<paramref name="tls"/>) or is not TLS: a chain naming that transport
     /// protocol first, then one naming none, then the default chain; null when none takes it.

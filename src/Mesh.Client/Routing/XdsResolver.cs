@@ -64,6 +64,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             }
 
             _listener = listener;
+            _client.ClientSampling.Set(listener.RandomSampling); // the workload's trace sampling, applied live
             if (_listener.InlineRouteConfig is { } inline)
             {
                 _routeWatch?.Dispose();

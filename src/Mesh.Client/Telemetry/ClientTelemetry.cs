@@ -23,15 +23,18 @@ internal sealed class ClientTelemetry
     private WorkloadMetadata? _self;
     private string? _metadataHeader;
 
+    private readonly Lazy<TraceSampling> _sampling;
+
     public ClientTelemetry(XdsClientProvider provider, Microsoft.Extensions.Options.IOptions<MeshClientOptions> options)
-        : this(() => provider.Client.Bootstrap.Node, options.Value.Telemetry)
+        : this(() => provider.Client.Bootstrap.Node, options.Value.Telemetry, () => provider.Client.ClientSampling)
     {
     }
 
-    public ClientTelemetry(Func<XdsNode> node, MeshTelemetryOptions? options = null)
+    public ClientTelemetry(Func<XdsNode> node, MeshTelemetryOptions? options = null, Func<TraceSampling>? sampling = null)
     {
         _node = new Lazy<XdsNode>(node);
         Options = options ?? new MeshTelemetryOptions();
+        _sampling = new Lazy<TraceSampling>(sampling ?? (static () => new TraceSampling()));
     }
 
     /// <summary>What is switched on.</summary>
@@ -48,6 +51,9 @@ internal sealed class ClientTelemetry
 
     /// <summary>Whether client spans may be started now: tracing is on and something listens to the source.</summary>
     public bool Tracing => Options.Tracing && MeshClientDiagnostics.ActivitySource.HasListeners();
+
+    /// <summary>The mesh's trace sampling for this workload's calls (see <see cref="TraceSampling"/>).</summary>
+    public TraceSampling Sampling => _sampling.Value;
 
     /// <summary>This workload.</summary>
     public WorkloadMetadata Self => _self ??= WorkloadMetadata.FromNode(_node.Value);

@@ -94,14 +94,21 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         }
 
         // A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id.
+        // The mesh's sampling (Telemetry randomSamplingPercentage) decides first; an unsampled call without a context
+        // sends one that says so, so the next hops do not draw again.
         var parent = Activity.Current;
-        var activity = telemetry.Tracing
-            ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client)
-            : null;
-        var requestId = telemetry.Options.Tracing ? TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId() : string.Empty;
+        Activity? activity = null;
+        var requestId = string.Empty;
         if (telemetry.Options.Tracing)
         {
-            TraceHeaders.Inject(request, activity?.Context ?? parent?.Context ?? default, activity is null ? null : parent?.SpanId.ToHexString(), requestId);
+            var parentContext = RecordedParent.Of(parent);
+            var sampled = telemetry.Sampling.ShouldRecord(parentContext);
+            activity = sampled && telemetry.Tracing
+                ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client, parentContext)
+                : null;
+            requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
+            var context = activity?.Context ?? parent?.Context ?? (sampled ? default : TraceSampling.NewUnsampledContext());
+            TraceHeaders.Inject(request, context, activity is null ? null : activity.ParentSpanId.ToHexString(), requestId);
         }
 
         if (activity is not null)

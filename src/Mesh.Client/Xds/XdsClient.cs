@@ -134,6 +134,9 @@ internal sealed partial class XdsClient : IAsyncDisposable
     /// <summary>The bootstrap this client was made from.</summary>
     public XdsBootstrap Bootstrap { get; }
 
+    /// <summary>The trace sampling the control plane sets for this workload's outbound calls (from its client listeners).</summary>
+    public Telemetry.TraceSampling ClientSampling { get; } = new();
+
     /// <summary>The node sent on the first request of every stream (a copy).</summary>
     public Node Node => _node.Clone();
 

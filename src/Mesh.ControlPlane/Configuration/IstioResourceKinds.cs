@@ -29,7 +29,8 @@ internal static class IstioResourceKinds
         new("PeerAuthentication", Security, null),
         new("AuthorizationPolicy", Security, null),
         new("RequestAuthentication", Security, "proxyless servers do not validate JWTs; AuthorizationPolicy rules on requestPrincipals are rejected rather than widened"),
-        new("Telemetry", Telemetry, "Mesh clients and servers emit Istio's standard metrics under their own OpenTelemetry setup; Telemetry providers, sampling and access logs are configured there"),
+        // Telemetry's trace sampling is applied; its other fields are reported as not applied, field by field.
+        new("Telemetry", Telemetry, null),
         new("Gateway", GatewayApi, "Gateway API gateways are served by a gateway proxy, not by proxyless workloads"),
         new("GatewayClass", GatewayApi, "GatewayClass selects a gateway controller, which Mesh is not"),
         new("HTTPRoute", GatewayApi, "Gateway API routes are not translated for proxyless workloads yet; use a VirtualService for mesh traffic"),

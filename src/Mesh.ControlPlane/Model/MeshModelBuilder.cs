@@ -79,6 +79,7 @@ public sealed partial class MeshModelBuilder
         var routes = BuildRouteTables(parsed, frozenServices, policies);
         var peerAuthentications = BuildPeerAuthentications(parsed.PeerAuthentications);
         var authorizationPolicies = AuthorizationPolicyBuilder.Build(parsed.AuthorizationPolicies, _errors);
+        var telemetries = BuildTelemetries(parsed.Telemetries); // before NotApplied is read: it adds notices
 
         return new MeshSnapshot
         {
@@ -91,6 +92,7 @@ public sealed partial class MeshModelBuilder
             ClusterDomain = _clusterDomain,
             NotApplied = [.. _notices],
             Sidecars = BuildSidecars(parsed.Sidecars),
+            Telemetries = telemetries,
         };
     }
 
@@ -114,6 +116,7 @@ public sealed partial class MeshModelBuilder
         public Dictionary<string, ImmutableDictionary<string, string>> NodeLabels { get; } = new(StringComparer.Ordinal);
         public List<ConfigResource> AuthorizationPolicies { get; } = [];
         public List<Parsed<SidecarSpec>> Sidecars { get; } = [];
+        public List<Parsed<TelemetrySpec>> Telemetries { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -194,6 +197,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "Sidecar":
                     AddSpec(resource, "spec", set.Sidecars);
+                    break;
+                case "Telemetry":
+                    AddSpec(resource, "spec", set.Telemetries);
                     break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();

@@ -43,6 +43,9 @@ public sealed record MeshSnapshot
     /// <summary>The Sidecars' egress scopes: which services each workload is sent (every one when none applies).</summary>
     public ImmutableArray<SidecarScope> Sidecars { get; init; } = [];
 
+    /// <summary>The Telemetry resources' trace sampling (see <see cref="TelemetryPolicy.Sampling"/>).</summary>
+    public ImmutableArray<TelemetryPolicy> Telemetries { get; init; } = [];
+
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
 

@@ -110,7 +110,8 @@ public static class ProxylessTranslator
             (name, workload) => BuildInboundListener(snapshot, name, workload),
             clientSpecific.ToImmutable(),
             (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null,
-            snapshot.Sidecars.IsEmpty && snapshot.Services.Values.All(static s => s.ExportTo is ["*"]) ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload));
+            snapshot.Sidecars.IsEmpty && snapshot.Services.Values.All(static s => s.ExportTo is ["*"]) ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload),
+            snapshot.Telemetries.IsEmpty ? null : (listener, workload) => TelemetryTranslator.Decorate(snapshot, listener, workload));
     }
 
     /// <summary>

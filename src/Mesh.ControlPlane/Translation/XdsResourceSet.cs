@@ -47,6 +47,8 @@ public sealed class XdsResourceSet
     private readonly Func<string, string, ClientWorkload, IMessage?> _clientSpecificFactory;
     private readonly ConcurrentDictionary<(string TypeUrl, string Name, string Workload), XdsResource> _clientSpecific = new();
     private readonly Func<string, string, ClientWorkload, bool> _visible;
+    private readonly Func<XdsResource, ClientWorkload, XdsResource>? _listenerDecorator;
+    private readonly ConcurrentDictionary<(string Name, string Version, string Workload), XdsResource> _decorated = new();
 
     /// <summary>The most per-workload server listeners (and misses) one set caches.</summary>
     private const int MaxCachedServerListeners = 4096;
@@ -70,6 +72,10 @@ public sealed class XdsResourceSet
     /// Whether a client may be sent a resource it names: (type URL, name, client). A Sidecar's egress scope leaves
     /// the other services out; <see cref="Of"/> (wildcard subscriptions) is not scoped.
     /// </param>
+    /// <param name="listenerDecorator">
+    /// Adds what a listener carries per workload (the Telemetry's trace sampling) to the listener a client is sent:
+    /// (listener, client) → the listener to send, the same one when nothing applies.
+    /// </param>
     public XdsResourceSet(
         long version,
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
@@ -77,8 +83,10 @@ public sealed class XdsResourceSet
         Func<string, ClientWorkload, IMessage?>? inboundListenerFactory = null,
         ImmutableHashSet<(string TypeUrl, string Name)>? clientSpecificNames = null,
         Func<string, string, ClientWorkload, IMessage?>? clientSpecificFactory = null,
-        Func<string, string, ClientWorkload, bool>? visibleTo = null)
+        Func<string, string, ClientWorkload, bool>? visibleTo = null,
+        Func<XdsResource, ClientWorkload, XdsResource>? listenerDecorator = null)
     {
+        _listenerDecorator = listenerDecorator;
         _visible = visibleTo ?? ((_, _, _) => true);
         _clientSpecificNames = clientSpecificFactory is null ? [] : clientSpecificNames ?? [];
         _clientSpecificFactory = clientSpecificFactory ?? ((_, _, _) => null);
@@ -92,7 +100,7 @@ public sealed class XdsResourceSet
         XdsResourceSet source,
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
         Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory)
-        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory) =>
+        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory, listenerDecorator: source._listenerDecorator) =>
         _sidecarFactory = sidecarFactory;
 
     /// <summary>An empty set.</summary>
@@ -142,7 +150,21 @@ public sealed class XdsResourceSet
 
     /// <summary>The resource of <paramref name="typeUrl"/> that <paramref name="client"/> means by <paramref name="name"/>, or null.</summary>
     public XdsResource? Find(string typeUrl, string name, ClientWorkload client) =>
-        FindAny(typeUrl, name, client) is { } resource && _visible(typeUrl, name, client) ? resource : null;
+        FindAny(typeUrl, name, client) is { } resource && _visible(typeUrl, name, client) ? Decorate(typeUrl, resource, client) : null;
+
+    private XdsResource Decorate(string typeUrl, XdsResource resource, ClientWorkload client)
+    {
+        if (_listenerDecorator is null || typeUrl != XdsTypeUrls.Listener)
+        {
+            return resource;
+        }
+
+        // Cached per listener version and workload, up to a bound (listener names are client-supplied).
+        return _decorated.Count < MaxCachedServerListeners
+            ? _decorated.GetOrAdd((resource.Name, resource.Version, client.Key), static (_, state) => state.Decorator(state.Resource, state.Client),
+                (Decorator: _listenerDecorator, Resource: resource, Client: client))
+            : _listenerDecorator(resource, client);
+    }
 
     private XdsResource? FindAny(string typeUrl, string name, ClientWorkload client)
     {

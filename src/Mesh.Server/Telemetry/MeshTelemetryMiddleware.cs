@@ -37,7 +37,7 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
         // x-request-id: the caller's, or a new one (Envoy makes one at the edge); outgoing calls of this request carry it.
         var requestId = headers[TraceHeaders.RequestId].FirstOrDefault() ?? TraceHeaders.NewRequestId();
         TraceHeaders.CurrentRequest = requestId; // this async method's flow (the application's handling) only
-        var activity = StartActivity(context, requestId, peer);
+        var activity = StartActivity(context, requestId, peer, out var unsampled);
         var metered = ServerTelemetry.Metrics.Enabled || ServerTelemetry.Grpc.Duration.Enabled;
         var grpcMethod = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
             ? GrpcMetrics.Method(context.Request.Path.Value)
@@ -49,7 +49,15 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
 
         if (!metered && activity is null)
         {
-            await next(context).ConfigureAwait(false);
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            finally
+            {
+                unsampled?.Stop();
+            }
+
             return;
         }
 
@@ -102,6 +110,8 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
             {
                 EndActivity(activity, record);
             }
+
+            unsampled?.Stop();
         }
     }
 
@@ -109,10 +119,23 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
     /// The server span (Envoy's inbound span): a child of the caller's W3C context (through ASP.NET Core's own activity
     /// when that is recorded), or of its B3 context when the caller is a Zipkin-propagating one.
     /// </summary>
-    private Activity? StartActivity(HttpContext context, string requestId, WorkloadMetadata peer)
+    /// <remarks>
+    /// The mesh's sampling (the listener's <c>tracing.random_sampling</c>, from a Telemetry resource) decides first:
+    /// the caller's decision when it sent one, else a random draw. A request it does not sample gets no span; when the
+    /// application's flow has no context to say so, <paramref name="unsampled"/> carries one (not recorded, never
+    /// exported) so that the calls it makes do not draw again.
+    /// </remarks>
+    private Activity? StartActivity(HttpContext context, string requestId, WorkloadMetadata peer, out Activity? unsampled)
     {
+        unsampled = null;
         var source = MeshServerDiagnostics.ActivitySource;
         if (!source.HasListeners())
+        {
+            return null;
+        }
+
+        if (context.Features.Get<MeshConnectionFeature>()?.Listener.Current?.Resource.RandomSampling is { } percent
+            && !MeshSampled(context, percent, out unsampled))
         {
             return null;
         }
@@ -129,6 +152,18 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
                 headers[TraceHeaders.B3TraceId].FirstOrDefault(), headers[TraceHeaders.B3SpanId].FirstOrDefault(), headers[TraceHeaders.B3Sampled].FirstOrDefault(), out var parent))
         {
             activity = source.StartActivity(name, ActivityKind.Server, parent);
+        }
+        else if (current is not null && !recordedCurrent)
+        {
+            // No caller context and an activity nobody records (ASP.NET Core's, made for its logs): a new trace, so
+            // that a parent-based sampler does not drop it for its unsampled parent. The flow keeps ASP.NET Core's
+            // activity when the span is not recorded after all.
+            Activity.Current = null;
+            activity = source.StartActivity(name, ActivityKind.Server);
+            if (activity is null)
+            {
+                Activity.Current = current;
+            }
         }
         else
         {
@@ -147,6 +182,36 @@ internal sealed class MeshTelemetryMiddleware(RequestDelegate next, ServerTeleme
         }
 
         return activity;
+    }
+
+    private static bool MeshSampled(HttpContext context, double percent, out Activity? unsampled)
+    {
+        unsampled = null;
+        var headers = context.Request.Headers;
+        var current = Activity.Current;
+        var caller = TraceHeaders.TryExtract(headers[TraceHeaders.TraceParent].FirstOrDefault(), headers[TraceHeaders.TraceState].FirstOrDefault(), headers[TraceHeaders.B3].FirstOrDefault(),
+            headers[TraceHeaders.B3TraceId].FirstOrDefault(), headers[TraceHeaders.B3SpanId].FirstOrDefault(), headers[TraceHeaders.B3Sampled].FirstOrDefault(), out var remote)
+            ? remote
+            : current is { Recorded: true } ? current.Context : default;
+        if (TraceSampling.ShouldRecord(percent, caller))
+        {
+            if (caller.TraceId == default && current is not null)
+            {
+                Activity.Current = null; // sampled as a new trace: the span is a root, not a child of an unrecorded activity
+            }
+
+            return true;
+        }
+
+        if (current is null || current.Recorded)
+        {
+            var propagated = caller.TraceId == default ? TraceSampling.NewUnsampledContext() : caller;
+            unsampled = new Activity("Mesh.Server.Unsampled");
+            unsampled.SetParentId(propagated.TraceId, propagated.SpanId, ActivityTraceFlags.None);
+            unsampled.Start();
+        }
+
+        return false;
     }
 
     private static void EndActivity(Activity activity, IstioRequest record)

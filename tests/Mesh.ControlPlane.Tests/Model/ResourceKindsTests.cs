@@ -35,7 +35,7 @@ public class ResourceKindsTests
         apiVersion: telemetry.istio.io/v1
         kind: Telemetry
         metadata: {name: tracing}
-        spec: {tracing: [{randomSamplingPercentage: 10}]}
+        spec: {tracing: [{randomSamplingPercentage: 10, customTags: {team: {literal: {value: books}}}}], accessLogging: [{providers: [{name: envoy}]}]}
         ---
         apiVersion: gateway.networking.k8s.io/v1
         kind: GatewayClass
@@ -77,8 +77,9 @@ public class ResourceKindsTests
         string[] expected =
         [
             "Gateway default/ingress", "EnvoyFilter default/lua", "ProxyConfig default/concurrency", "WorkloadGroup default/vms",
-            "RequestAuthentication default/jwt", "Telemetry default/tracing", "GatewayClass default/istio", "Gateway default/ingress",
+            "RequestAuthentication default/jwt", "GatewayClass default/istio", "Gateway default/ingress",
             "HTTPRoute default/reviews", "GRPCRoute default/ratings", "ReferenceGrant default/allow",
+            "Telemetry default/tracing", "Telemetry default/tracing", // its sampling applies; accessLogging and customTags do not
         ];
         Assert.Equal(expected, snapshot.NotApplied.Select(n => n.Resource));
         Assert.All(snapshot.NotApplied, n => Assert.StartsWith(MeshModelBuilder.NotAppliedPrefix, n.Message, StringComparison.Ordinal));

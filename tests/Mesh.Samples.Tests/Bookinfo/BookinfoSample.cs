@@ -54,6 +54,9 @@ public sealed partial class BookinfoSample : IAsyncDisposable
     /// <summary>The control plane's debug address, like <c>http://127.0.0.1:40002/debug/</c>.</summary>
     public Uri DebugAddress { get; }
 
+    /// <summary>The Prometheus configuration the launcher wrote: every service's metrics endpoint, scraped every second.</summary>
+    public string PrometheusConfig => ConfigDir.TrimEnd(Path.DirectorySeparatorChar) + "-prometheus.yml";
+
     /// <summary>The launcher's process id.</summary>
     public int LauncherProcessId => _launcher.Id;
 
@@ -71,9 +74,10 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
     /// <summary>
     /// Runs <c>./run.sh --no-build</c> (the build is test.sh's), with <paramref name="extraArguments"/> for the control plane
-    /// (e.g. <c>--load-reporting true</c>), and waits until it prints that Bookinfo is ready.
+    /// (e.g. <c>--load-reporting true</c>), and waits until it prints that Bookinfo is ready; <paramref name="environment"/>
+    /// is added to the launcher's environment, which its services inherit.
     /// </summary>
-    public static async Task<BookinfoSample> StartAsync(IReadOnlyList<string>? extraArguments = null)
+    public static async Task<BookinfoSample> StartAsync(IReadOnlyList<string>? extraArguments = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var configDir = Path.Combine(Path.GetTempPath(), "bookinfo-test-" + Guid.NewGuid().ToString("N"));
         var start = new ProcessStartInfo("bash")
@@ -98,6 +102,11 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         }
 
         start.Environment["CONFIGURATION"] = RepositoryRoot.Configuration;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var output = new StringBuilder();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var launcher = new Process { StartInfo = start, EnableRaisingEvents = true };
@@ -306,6 +315,7 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
         Kill(_launcher);
         _launcher.Dispose();
+        File.Delete(PrometheusConfig);
         foreach (var directory in new[] { ConfigDir, CaDir })
         {
             try

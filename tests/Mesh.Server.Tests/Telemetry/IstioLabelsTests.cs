@@ -255,6 +255,39 @@ public sealed class IstioLabelsTests
     }
 
     [Fact]
+    public async Task IstioRequestsTotal_HttpCallToAClosedPort_NeverReachedServerFlagUFAndNoDestinationWorkload()
+    {
+        var cluster = NewCluster();
+        using var metrics = new MetricCollector("Mesh.Client");
+        await using var mesh = await SecureMesh.StartAsync();
+        int closed;
+        using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            closed = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; // nobody listens there once this is disposed
+        }
+
+        await mesh.ControlPlane.WriteFileAsync("reviews.yaml", SecureMesh.ReviewsEntry(closed));
+        var http = mesh.Client("productpage", clusterId: cluster).GetRequiredService<IHttpClientFactory>().CreateClient("reviews");
+        try
+        {
+            using var response = await http.GetAsync(new Uri("http://reviews:9080/whoami"));
+            Assert.False(response.IsSuccessStatusCode);
+        }
+        catch (HttpRequestException)
+        {
+            // The connection was refused: the application sees the failure as HttpClient reports it.
+        }
+
+        var source = await SingleAsync(metrics, cluster, IstioLabels.Source, m => m.Tag("response_flags")?.Contains("UF", StringComparison.Ordinal) == true);
+        Assert.True(source.Tag("response_code") is "0" or "503", source.Tag("response_code")); // no server answered (Envoy answers UF locally with 503)
+        Assert.Equal("unknown", source.Tag("destination_workload"));
+        Assert.Equal("reviews", source.Tag("destination_service_name"));
+        Assert.Equal("http", source.Tag("request_protocol"));
+        Assert.Equal("productpage", source.Tag("source_workload"));
+    }
+
+    [Fact]
     public async Task IstioRequestsTotal_RetriedHttpCall_ClientCountsTheCallOnceServerCountsEachAttempt()
     {
         var cluster = NewCluster();

@@ -1,4 +1,5 @@
 using Mesh.Server.Tests.EndToEnd;
+using Mesh.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Bookinfo.Hosting;
 
@@ -33,6 +35,15 @@ internal static class BookinfoServer
         builder.Services.AddMesh();
         builder.Services.AddMeshServer();
 
+        // Traces: the mesh's client and server spans, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT says where
+        // (a collector, Jaeger, Tempo...). The service name is Kiali's default for looking traces up: service.namespace.
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
+        {
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService(service.Role + "." + Launcher.BookinfoLauncher.Namespace, serviceVersion: service.Version, serviceInstanceId: service.Workload))
+                .WithTracing(tracing => tracing.AddMeshInstrumentation().AddOtlpExporter());
+        }
+
         // productpage serves browsers (HTTP/1.1) and the rest serve gRPC over HTTP/2.
         var protocols = service.Role == "productpage" ? HttpProtocols.Http1 : HttpProtocols.Http2;
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(service.Listen, service.Port, listen => listen.Protocols = protocols));
@@ -53,6 +64,21 @@ internal static class BookinfoServer
             return 1;
         }
 
+        WebApplication metrics;
+        Uri metricsUrl;
+        try
+        {
+            (metrics, metricsUrl) = await MetricsEndpoint.StartAsync(service);
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"{service.Workload}: cannot listen on {service.Listen}:{service.MetricsPort} for metrics: {ex.Message}");
+            await app.StopAsync();
+            return 1;
+        }
+
+        await using var stopMetrics = metrics;
+        Console.WriteLine(MetricsEndpoint.ListeningLine + metricsUrl);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Console.WriteLine(ListeningLine + address);
         if (service.StopWithStdin)
@@ -61,6 +87,7 @@ internal static class BookinfoServer
         }
 
         await app.WaitForShutdownAsync();
+        await metrics.StopAsync();
         return 0;
     }
 

@@ -38,6 +38,8 @@ internal static partial class BookinfoLauncher
           --productpage-port PORT  the product page's port, 0 for any free port (default 9080)
           --no-traffic             send no background traffic (by default the launcher loads the product page every
                                    0.5 s, so the dashboard's graph shows traffic)
+          --prometheus-config FILE where to write a Prometheus configuration that scrapes every service's metrics
+                                   endpoint every second (default: DIR-prometheus.yml, beside the configuration)
           other options            passed to the control plane (see mesh-controlplane --help); its --xds-port and
                                    --http-port default to 15010 and 15014; load reporting is on (--load-reporting
                                    false turns it off), every second, so the dashboard's rates follow quickly
@@ -61,6 +63,7 @@ internal static partial class BookinfoLauncher
         }
 
         string? configDir = null;
+        string? prometheusConfig = null;
         var productpagePort = 9080;
         var controlPlaneArgs = new List<string>();
         var traffic = true;
@@ -72,11 +75,15 @@ internal static partial class BookinfoLauncher
                 continue;
             }
 
-            if (args[i] is "--config-dir" or "--productpage-port" && i + 1 < args.Length)
+            if (args[i] is "--config-dir" or "--productpage-port" or "--prometheus-config" && i + 1 < args.Length)
             {
                 if (args[i] == "--config-dir")
                 {
                     configDir = Path.GetFullPath(args[++i]);
+                }
+                else if (args[i] == "--prometheus-config")
+                {
+                    prometheusConfig = Path.GetFullPath(args[++i]);
                 }
                 else if (!int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out productpagePort) || productpagePort > 65535)
                 {
@@ -104,6 +111,7 @@ internal static partial class BookinfoLauncher
         options.InsecureIdentityFromMetadata = true;
         configDir ??= Path.Combine(Path.GetTempPath(), "bookinfo-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         options.ConfigDir = configDir;
+        prometheusConfig ??= PrometheusConfigFor(configDir);
         PrepareConfigDirectory(configDir);
 
         // The mesh's CA lives next to the configuration (not in it: the control plane watches that directory), and
@@ -156,10 +164,14 @@ internal static partial class BookinfoLauncher
             }
 
             var addresses = new Dictionary<string, Uri>();
+            var metrics = new List<(string Workload, Uri Url)>();
             foreach (var child in children)
             {
                 addresses[child.Workload] = await child.Listening.WaitAsync(TimeSpan.FromSeconds(60), stopping.Token);
+                metrics.Add((child.Workload, await child.Metrics.WaitAsync(TimeSpan.FromSeconds(10), stopping.Token)));
             }
+
+            WriteAtomically(prometheusConfig, PrometheusConfiguration.Write(Namespace, metrics));
 
             // Services first, then the rules that refer to them: every state the control plane sees is valid.
             WriteAtomically(Path.Combine(configDir, ServicesFile), ServiceEntries(addresses));
@@ -179,6 +191,8 @@ internal static partial class BookinfoLauncher
                                  {debug}configz
                                  {debug}config_dump?node={NodeId("productpage", "v1")}
                   config         {configDir}
+                  metrics        {string.Join("\n                 ", metrics.Select(m => $"{m.Workload,-14} {m.Url}"))}
+                  prometheus     prometheus --config.file={prometheusConfig}   (scrapes them all every second)
                 Apply a scenario with: samples/bookinfo/scenario apply all-v1   (list: samples/bookinfo/scenario list)
                 {(traffic ? "Background traffic: the product page is loaded every 0.5 s (--no-traffic turns it off).\n" : "")}Press Ctrl+C to stop.
 
@@ -231,6 +245,9 @@ internal static partial class BookinfoLauncher
         var full = Path.GetFullPath(configDir).TrimEnd(Path.DirectorySeparatorChar);
         return full + "-ca";
     }
+
+    /// <summary>The Prometheus configuration the launcher writes for a configuration directory: <c>&lt;dir&gt;-prometheus.yml</c>.</summary>
+    public static string PrometheusConfigFor(string configDir) => Path.GetFullPath(configDir).TrimEnd(Path.DirectorySeparatorChar) + "-prometheus.yml";
 
     /// <summary>The node id of a workload, <c>productpage-v1.default</c> (a pod name and its namespace).</summary>
     public static string NodeId(string role, string version) => $"{role}-{version}.{Namespace}";

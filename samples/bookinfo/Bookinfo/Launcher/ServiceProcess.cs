@@ -11,6 +11,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Uri> _metrics = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ServiceProcess(string role, string version, Process process)
     {
@@ -28,12 +29,15 @@ internal sealed class ServiceProcess : IAsyncDisposable
     /// <summary>The address the service listens on, once it printed it; fails if the process ends first.</summary>
     public Task<Uri> Listening => _listening.Task;
 
+    /// <summary>The URL of the service's Prometheus endpoint, once it printed it; fails if the process ends first.</summary>
+    public Task<Uri> Metrics => _metrics.Task;
+
     /// <summary>Completes when the process has ended.</summary>
     public Task Exited => _process.WaitForExitAsync();
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts <c>Bookinfo ROLE --version VERSION --port PORT --stop-with-stdin</c> with its own xDS bootstrap.</summary>
+    /// <summary>Starts <c>Bookinfo ROLE --version VERSION --port PORT --metrics-port 0 --stop-with-stdin</c> with its own xDS bootstrap.</summary>
     public static ServiceProcess Start(string role, string version, int port, string bootstrapJson)
     {
         var start = new ProcessStartInfo
@@ -52,7 +56,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
         }
 
         start.FileName = host;
-        foreach (var argument in new[] { role, "--version", version, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--stop-with-stdin" })
+        foreach (var argument in new[] { role, "--version", version, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--metrics-port", "0", "--stop-with-stdin" })
         {
             start.ArgumentList.Add(argument);
         }
@@ -65,8 +69,11 @@ internal sealed class ServiceProcess : IAsyncDisposable
         var service = new ServiceProcess(role, version, process);
         process.OutputDataReceived += (_, e) => service.OnOutput(e.Data, Console.Out);
         process.ErrorDataReceived += (_, e) => service.OnOutput(e.Data, Console.Error);
-        process.Exited += (_, _) => service._listening.TrySetException(
-            new InvalidOperationException($"{service.Workload} ended (exit code {process.ExitCode}) before it listened"));
+        process.Exited += (_, _) =>
+        {
+            service._listening.TrySetException(new InvalidOperationException($"{service.Workload} ended (exit code {process.ExitCode}) before it listened"));
+            service._metrics.TrySetException(new InvalidOperationException($"{service.Workload} ended (exit code {process.ExitCode}) before its metrics endpoint listened"));
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -84,6 +91,12 @@ internal sealed class ServiceProcess : IAsyncDisposable
             && Uri.TryCreate(line[BookinfoServer.ListeningLine.Length..].Trim(), UriKind.Absolute, out var address))
         {
             _listening.TrySetResult(address);
+        }
+
+        if (line.StartsWith(MetricsEndpoint.ListeningLine, StringComparison.Ordinal)
+            && Uri.TryCreate(line[MetricsEndpoint.ListeningLine.Length..].Trim(), UriKind.Absolute, out var metrics))
+        {
+            _metrics.TrySetResult(metrics);
         }
 
         writer.WriteLine($"[{Workload}] {line}");

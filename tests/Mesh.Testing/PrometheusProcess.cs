@@ -3,14 +3,15 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 
-namespace Mesh.Server.Tests.Telemetry;
+namespace Mesh.Testing;
 
 /// <summary>
 /// A real Prometheus (Debian's <c>prometheus</c> package, installed by test.sh) on loopback, scraping the given
-/// targets every second into a temporary storage directory; stopped and deleted on dispose. There is no fallback:
-/// without the binary the test fails and says how to install it.
+/// targets every second (or with a configuration file of the caller's) into a temporary storage directory; stopped and
+/// deleted on dispose. There is no fallback: without the binary the test fails and says how to install it. Prometheus
+/// cannot listen on port 0, so a free loopback port is picked first.
 /// </summary>
-internal sealed class PrometheusProcess : IDisposable
+public sealed class PrometheusProcess : IDisposable
 {
     public const string Binary = "/usr/bin/prometheus";
 
@@ -26,14 +27,13 @@ internal sealed class PrometheusProcess : IDisposable
         _http.BaseAddress = address;
     }
 
+    /// <summary>Where Prometheus answers, like <c>http://127.0.0.1:40123/</c>.</summary>
     public Uri Address { get; }
 
     /// <summary>Starts Prometheus scraping <paramref name="targets"/> (host:port, path /metrics) every second and waits until it is ready.</summary>
     public static async Task<PrometheusProcess> StartAsync(params string[] targets)
     {
-        Assert.True(File.Exists(Binary), $"{Binary} is missing: install Debian's prometheus package (test.sh runs 'apt-get install -y prometheus').");
-        var directory = Path.Combine(Path.GetTempPath(), "mesh-prometheus-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        var directory = NewDirectory();
         var config = Path.Combine(directory, "prometheus.yml");
         await File.WriteAllTextAsync(config, $$"""
             global:
@@ -45,6 +45,26 @@ internal sealed class PrometheusProcess : IDisposable
               static_configs:
               - targets: [{{string.Join(", ", targets.Select(t => "'" + t + "'"))}}]
             """);
+        return await StartCoreAsync(config, directory);
+    }
+
+    /// <summary>Starts Prometheus with the configuration file <paramref name="configFile"/> and waits until it is ready.</summary>
+    public static Task<PrometheusProcess> StartWithConfigAsync(string configFile) => StartCoreAsync(configFile, NewDirectory());
+
+    private static string NewDirectory()
+    {
+        if (!File.Exists(Binary))
+        {
+            throw new InvalidOperationException($"{Binary} is missing: install Debian's prometheus package (test.sh runs 'apt-get install -y prometheus').");
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "mesh-prometheus-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    private static async Task<PrometheusProcess> StartCoreAsync(string config, string directory)
+    {
         var port = FreePort();
         var start = new ProcessStartInfo(Binary)
         {
@@ -64,7 +84,11 @@ internal sealed class PrometheusProcess : IDisposable
         var prometheus = new PrometheusProcess(process, directory, new Uri($"http://127.0.0.1:{port}/"));
         for (var i = 0; i < 150; i++)
         {
-            Assert.False(process.HasExited, $"prometheus exited with code {(process.HasExited ? process.ExitCode : 0)}");
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"prometheus exited with code {process.ExitCode}");
+            }
+
             try
             {
                 using var ready = await prometheus._http.GetAsync(new Uri("-/ready", UriKind.Relative));
@@ -85,9 +109,10 @@ internal sealed class PrometheusProcess : IDisposable
     }
 
     /// <summary>Runs an instant PromQL query; returns the result vector (labels and value per series).</summary>
-    public async Task<IReadOnlyList<(IReadOnlyDictionary<string, string> Labels, double Value)>> QueryAsync(string promql)
+    public async Task<IReadOnlyList<(IReadOnlyDictionary<string, string> Labels, double Value)>> QueryAsync(string promql, DateTimeOffset? time = null)
     {
-        var json = await _http.GetStringAsync(new Uri("api/v1/query?query=" + Uri.EscapeDataString(promql), UriKind.Relative));
+        var at = time is { } t ? "&time=" + (t.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", System.Globalization.CultureInfo.InvariantCulture) : "";
+        var json = await _http.GetStringAsync(new Uri("api/v1/query?query=" + Uri.EscapeDataString(promql) + at, UriKind.Relative));
         using var document = JsonDocument.Parse(json);
         var result = new List<(IReadOnlyDictionary<string, string>, double)>();
         foreach (var series in document.RootElement.GetProperty("data").GetProperty("result").EnumerateArray())
@@ -123,6 +148,7 @@ internal sealed class PrometheusProcess : IDisposable
         return result;
     }
 
+    /// <inheritdoc />
     public void Dispose()
     {
         try
