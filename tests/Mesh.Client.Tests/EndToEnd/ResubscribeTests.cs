@@ -23,12 +23,11 @@ public sealed class ResubscribeTests
         var services = new ServiceCollection().AddLogging();
         services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(cp.XdsAddress));
         await using var provider = services.BuildServiceProvider();
-        var options = new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure };
 
         for (var round = 0; round < 3; round++)
         {
             var watch = Stopwatch.StartNew();
-            using (var channel = GrpcChannel.ForAddress(Target, options))
+            using (var channel = GrpcChannel.ForAddress(Target, new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure }))
             {
                 var client = new Greeter.GreeterClient(channel);
                 var reply = await client.SayHelloAsync(new HelloRequest { Name = "round" + round }, deadline: DateTime.UtcNow.AddSeconds(20));
