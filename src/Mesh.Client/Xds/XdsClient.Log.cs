@@ -12,6 +12,9 @@ internal sealed partial class XdsClient
         [LoggerMessage(2, LogLevel.Debug, "Unsubscribing from xDS resource {TypeUrl} '{Name}'.")]
         public static partial void Unsubscribing(ILogger logger, string typeUrl, string name);
 
+        [LoggerMessage(47, LogLevel.Debug, "Watching xDS resource {TypeUrl} '{Name}' again before its unsubscription went out; keeping it.")]
+        public static partial void Resubscribed(ILogger logger, string typeUrl, string name);
+
         [LoggerMessage(3, LogLevel.Debug, "Opening ADS stream {StreamId} to {ServerUri}.")]
         public static partial void StreamStarting(ILogger logger, string serverUri, long streamId);
 

@@ -360,6 +360,8 @@ internal sealed partial class XdsClient
                 typeState.PendingReplies--;
             }
 
+            PurgeDroppedLocked(typeState);
+
             // The first request of a type on a stream never goes out empty: an empty list would be a wildcard.
             if (typeState.Resources.Count == 0 && !typeState.SentOnStream)
             {
@@ -393,6 +395,28 @@ internal sealed partial class XdsClient
             }
 
             return request;
+        }
+    }
+
+    /// <summary>Removes the resources whose last watcher left: the request being built leaves them out. Called under the lock.</summary>
+    private static void PurgeDroppedLocked(TypeState typeState)
+    {
+        List<string>? dropped = null;
+        foreach (var resource in typeState.Resources.Values)
+        {
+            if (resource.Dropping)
+            {
+                resource.StopTimer();
+                (dropped ??= []).Add(resource.Name);
+            }
+        }
+
+        if (dropped is not null)
+        {
+            foreach (var name in dropped)
+            {
+                typeState.Resources.Remove(name);
+            }
         }
     }
 
@@ -471,8 +495,10 @@ internal sealed partial class XdsClient
             }
 
             // No timer runs while there is no stream; they start again when the requests go out on the next one.
+            // A resource whose last watcher left is gone: the next stream subscribes only what is watched.
             foreach (var typeState in _types.Values)
             {
+                PurgeDroppedLocked(typeState);
                 foreach (var resource in typeState.Resources.Values)
                 {
                     if (resource.WatchState == XdsWatchState.Requested)

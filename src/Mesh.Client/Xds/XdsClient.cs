@@ -190,7 +190,14 @@ internal sealed partial class XdsClient : IAsyncDisposable
                 _types.Add(type.TypeUrl, typeState);
             }
 
-            if (!typeState.Resources.TryGetValue(name, out var resource))
+            if (typeState.Resources.TryGetValue(name, out var resource) && resource.Dropping)
+            {
+                // Watched again before a request without it went out: the server never saw it go, and will not
+                // send it again (an unchanged subscription gets no response), so the cached state carries on.
+                resource.Dropping = false;
+                Log.Resubscribed(_logger, type.TypeUrl, name);
+            }
+            else if (resource is null)
             {
                 resource = new ResourceState(type.TypeUrl, name);
                 typeState.Resources.Add(name, resource);
@@ -344,8 +351,18 @@ internal sealed partial class XdsClient : IAsyncDisposable
                 return;
             }
 
-            resource.StopTimer();
-            typeState.Resources.Remove(registration.Name);
+            if (_stream is null)
+            {
+                resource.StopTimer();
+                typeState.Resources.Remove(registration.Name);
+            }
+            else
+            {
+                // Dropped when the next request of the type is built (and then left out of it); until then a new
+                // watch of the name takes it back with its value, as far as the server knows it never left.
+                resource.Dropping = true;
+            }
+
             typeState.PendingWrite = true;
             _stream?.Enqueue(WriteItem.Subscription(registration.TypeUrl));
             Log.Unsubscribing(_logger, registration.TypeUrl, registration.Name);
@@ -423,6 +440,9 @@ internal sealed partial class XdsClient : IAsyncDisposable
         public DateTimeOffset? CachedSavedAt { get; set; }
 
         public XdsWatchState WatchState { get; set; } = XdsWatchState.NotSent;
+
+        /// <summary>The last watcher left; the resource goes when the next request of its type is built.</summary>
+        public bool Dropping { get; set; }
 
         public ITimer? Timer { get; set; }
 

@@ -274,6 +274,35 @@ public class XdsClientTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Unwatch_LastWatcherThenWatchAgainAtOnce_NewWatcherGetsTheListenerFromAServerThatAnswersOnlyChanges()
+    {
+        await using var h = await XdsClientHarness.StartAsync(output);
+        var (first, firstWatch) = h.Watch(ListenerType, "a");
+        var stream = await h.Server.NextStreamAsync();
+        await WaitForNamesAsync(stream, "a");
+        await stream.ReplyToAsync(await stream.SendAsync(Lds, "v1", Listener("a", "cached")));
+        await first.NextChangedAsync<Listener>();
+
+        // A channel disposed and a new one opened for the same target: the two usually coalesce into no change.
+        firstWatch.Dispose();
+        var (again, _) = h.Watch(ListenerType, "a");
+
+        // Answer like a real server: only a changed subscription gets a response (the whole listener state).
+        IReadOnlyList<string> subscribed = ["a"];
+        while (await stream.TryNextRequestAsync(Quiet) is { } request)
+        {
+            if (!request.ResourceNames.SequenceEqual(subscribed))
+            {
+                subscribed = [.. request.ResourceNames];
+                await stream.SendAsync(Lds, "v1", subscribed.Contains("a") ? [Listener("a", "cached")] : []);
+            }
+        }
+
+        Assert.Equal("cached", (await again.NextChangedAsync<Listener>()).StatPrefix);
+        Assert.Equal(ClientResourceStatus.Acked, h.Client.GetStatus().Find(Lds, "a")!.Status);
+    }
+
+    [Fact]
     public async Task Unwatch_LastNameOfType_SendsEmptyListForThatType()
     {
         await using var h = await XdsClientHarness.StartAsync(output);
