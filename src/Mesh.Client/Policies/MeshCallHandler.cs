@@ -56,6 +56,12 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
         _logger = logger;
     }
 
+    /// <summary>
+    /// The handler the application set in the channel options (null: none), from which a channel built later from the
+    /// same options starts again.
+    /// </summary>
+    public HttpMessageHandler? ApplicationHandler { get; init; }
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         _pickers.Telemetry is { Observing: true } telemetry && !request.Options.TryGetValue(CallKey, out _)
             ? SendTrackedAsync(request, telemetry, cancellationToken)

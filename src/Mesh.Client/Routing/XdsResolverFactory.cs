@@ -40,7 +40,10 @@ internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILog
         }
         else
         {
-            var inner = channel.HttpHandler is MeshCallHandler reused ? reused.InnerHandler! : channel.HttpHandler;
+            // Options used again for another channel still hold the call handler installed for the first one, whose
+            // chain that channel may have disposed: start again from the handler the application gave (or none).
+            var applicationHandler = channel.HttpHandler is MeshCallHandler reused ? reused.ApplicationHandler : channel.HttpHandler;
+            var inner = applicationHandler;
             if (inner is null)
             {
                 var sockets = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
@@ -60,7 +63,10 @@ internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILog
             }
 
             pickers = new ChannelPickers { Telemetry = telemetry, Target = target };
-            channel.HttpHandler = new MeshCallHandler(inner, pickers, time, meshOptions.Value.RetryBufferPerCallSize, loggers.CreateLogger<MeshCallHandler>());
+            channel.HttpHandler = new MeshCallHandler(inner, pickers, time, meshOptions.Value.RetryBufferPerCallSize, loggers.CreateLogger<MeshCallHandler>())
+            {
+                ApplicationHandler = applicationHandler,
+            };
         }
 
         var canSecure = Transport.MeshConnector.IsInstalled(channel.HttpHandler);

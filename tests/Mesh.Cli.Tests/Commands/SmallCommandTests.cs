@@ -126,11 +126,27 @@ public sealed class SmallCommandTests
     }
 
     [Fact]
-    public async Task Dashboard_NotServed_SaysSoAndPointsAtTheDebugPages()
+    public async Task Dashboard_ControlPlaneServesIt_PrintsItsUrl()
     {
         await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>());
+        Uri? opened = null;
 
         var result = await MeshTool.RunAsync(cp.HttpAddress, "dashboard");
+        var open = await MeshTool.RunAsync(["dashboard", "--open", "--control-plane", cp.HttpAddress.ToString()], openBrowser: url => (opened = url) is not null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(new Uri(cp.HttpAddress, "dashboard") + "\n", result.Out);
+        Assert.True(open.ExitCode == 0, open.ToString());
+        Assert.Equal(new Uri(cp.HttpAddress, "dashboard"), opened);
+    }
+
+    [Fact]
+    public async Task Dashboard_NotServed_SaysSoAndPointsAtTheDebugPages()
+    {
+        // An older control plane: every page but the debug ones answers 404.
+        await using var older = await FakeHttpServer.StartAsync(new Dictionary<string, (int, string)> { ["/debug/syncz"] = (200, "[]") });
+
+        var result = await MeshTool.RunAsync(older.Address, "dashboard");
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("serves no dashboard", result.Error, StringComparison.Ordinal);

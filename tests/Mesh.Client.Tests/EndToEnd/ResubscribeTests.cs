@@ -37,4 +37,22 @@ public sealed class ResubscribeTests
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"round {round}: the first call took {watch.Elapsed}");
         }
     }
+
+    [Fact]
+    public async Task SameChannelOptionsForASecondChannel_AfterTheFirstIsDisposed_CallsSucceed()
+    {
+        await using var backends = await GreeterBackends.StartAsync("a");
+        await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string> { ["se.yaml"] = MeshYaml.ServiceEntry(backends, "a") });
+        var services = new ServiceCollection().AddLogging();
+        services.AddMesh(o => o.BootstrapJson = MeshYaml.Bootstrap(cp.XdsAddress));
+        await using var provider = services.BuildServiceProvider();
+        var options = new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure, DisposeHttpClient = true };
+
+        for (var round = 0; round < 2; round++)
+        {
+            using var channel = GrpcChannel.ForAddress(Target, options);
+            var reply = await new Greeter.GreeterClient(channel).SayHelloAsync(new HelloRequest { Name = "round" + round }, deadline: DateTime.UtcNow.AddSeconds(20));
+            Assert.Equal("a", reply.Backend);
+        }
+    }
 }

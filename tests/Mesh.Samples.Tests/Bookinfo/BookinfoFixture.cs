@@ -7,7 +7,7 @@ public sealed class BookinfoFixture : IAsyncLifetime
 
     public BookinfoSample Sample => _sample ?? throw new InvalidOperationException("not started");
 
-    public async Task InitializeAsync() => _sample = await BookinfoSample.StartAsync();
+    public async Task InitializeAsync() => _sample = await BookinfoSample.StartAsync(["--no-traffic"]); // each test makes its own calls
 
     public async Task DisposeAsync()
     {

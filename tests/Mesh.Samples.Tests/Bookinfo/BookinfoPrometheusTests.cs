@@ -51,7 +51,7 @@ public sealed class BookinfoPrometheusTests
     [Fact]
     public async Task Prometheus_BookinfoUnderLoad_KialiQueriesShowEdgesRatesFaultsAndMutualTls()
     {
-        await using var sample = await BookinfoSample.StartAsync();
+        await using var sample = await BookinfoSample.StartAsync(["--no-traffic"]); // the load the test counts is its own
         using var prometheus = await PrometheusProcess.StartWithConfigAsync(sample.PrometheusConfig);
         var up = await prometheus.QueryUntilAsync("""up{job="bookinfo"} == 1""", r => r.Count == 6);
         Assert.True(up.Count == 6, $"Prometheus scrapes {up.Count} of the 6 services:\n{File.ReadAllText(sample.PrometheusConfig)}");

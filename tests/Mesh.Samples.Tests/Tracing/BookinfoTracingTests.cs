@@ -16,7 +16,7 @@ public sealed class BookinfoTracingTests
     public async Task PageLoad_ServedByReviewsWithStars_OneTraceClientAndServerSpanPerHopWithIstioTags()
     {
         await using var collector = await OtlpCollector.StartAsync();
-        await using var sample = await BookinfoSample.StartAsync(environment: new Dictionary<string, string>
+        await using var sample = await BookinfoSample.StartAsync(["--no-traffic"], environment: new Dictionary<string, string>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Endpoint.GetLeftPart(UriPartial.Authority),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc",
