@@ -24,6 +24,9 @@ internal sealed partial class LoadReporter : IAsyncDisposable
     /// <summary>The shortest interval honoured; a server asking for less gets reports this often.</summary>
     public static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long a stream that sent its last report waits for the server to end its side before it is cancelled.</summary>
+    private static readonly TimeSpan LastReportGrace = TimeSpan.FromSeconds(5);
+
     private static volatile bool s_anyReporting;
 
     private readonly Func<GrpcChannel?> _channel;
@@ -316,6 +319,19 @@ internal sealed partial class LoadReporter : IAsyncDisposable
                 if (stop)
                 {
                     await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+
+                    // Give the server the time to read the last report before the stream is cancelled below (a cancel
+                    // resets the stream, and a report still in flight would be lost): it ends its side once ours is
+                    // complete. Bounded, so a server that never answers cannot hold the reporter.
+                    try
+                    {
+                        await reading.WaitAsync(LastReportGrace, _time, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or RpcException or IOException)
+                    {
+                        // The stream ends below either way.
+                    }
+
                     return StreamOutcome.Stopped;
                 }
             }

@@ -1598,8 +1598,15 @@ public sealed partial class MeshModelBuilder
         };
     }
 
-    private StringCondition? BuildString(ConfigResource resource, string field, StringMatch match, bool allowEmpty = false)
+    private StringCondition? BuildString(ConfigResource resource, string field, StringMatch? match, bool allowEmpty = false)
     {
+        if (match is null)
+        {
+            // `name:` with nothing after it (null in JSON): not `{}` (presence), so it is refused rather than widened.
+            Error(resource, field, "is empty; use {} to match presence, or one of exact, prefix or regex");
+            return null;
+        }
+
         var set = (match.Exact is not null ? 1 : 0) + (match.Prefix is not null ? 1 : 0) + (match.Regex is not null ? 1 : 0);
         if (set == 0)
         {

@@ -48,4 +48,19 @@ public sealed class FuzzRegressionTests
         Assert.Equal("reviews.yaml", error.Origin);
         Assert.Contains("empty list item", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Yaml_HeaderMatchWithNoValue_ErrorNamesTheHeader_NoNullReference()
+    {
+        // The fuzzer's input: a header match left with nothing after its name (null, not {} for presence) made the
+        // model builder throw NullReferenceException; it is refused, naming the header, and never read as presence.
+        var body = (JsonObject)JsonNode.Parse("""{"spec": {"hosts": ["reviews"], "http": [{"match": [{"headers": {"x-canary": null}}], "route": [{"destination": {"host": "reviews"}}]}]}}""")!;
+        var resource = new ConfigResource("networking.istio.io/v1", "VirtualService", "default", "reviews", "reviews.yaml", body);
+
+        var result = MeshModelBuilder.Build([resource], 1);
+
+        var error = Assert.Single(result.Errors, e => e.Field == "spec.http[0].match[0].headers.x-canary");
+        Assert.Equal("reviews.yaml", error.Origin);
+        Assert.Contains("use {} to match presence", error.Message, StringComparison.Ordinal);
+    }
 }
