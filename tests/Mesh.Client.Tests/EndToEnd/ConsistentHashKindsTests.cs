@@ -122,12 +122,22 @@ public sealed class ConsistentHashKindsTests
             {
             }
 
-            // A channel's first calls may walk past endpoints still connecting; once settled it stays on one.
-            var settled = (await client.SayHelloAsync(new HelloRequest { Name = "t" }, deadline: DateTime.UtcNow.AddSeconds(10))).Backend;
-            for (var i = 0; i < 10; i++)
+            // A channel's first calls may walk past endpoints still connecting (the ring takes the next ready one); once
+            // every endpoint is connected it stays on one: ten calls in a row on the same endpoint, within 20 tries.
+            string? settled = null;
+            for (var attempt = 0; attempt < 20 && settled is null; attempt++)
             {
-                Assert.Equal(settled, (await client.SayHelloAsync(new HelloRequest { Name = "t" }, deadline: DateTime.UtcNow.AddSeconds(10))).Backend);
+                var first = (await client.SayHelloAsync(new HelloRequest { Name = "t" }, deadline: DateTime.UtcNow.AddSeconds(10))).Backend;
+                var same = true;
+                for (var i = 0; i < 10 && same; i++)
+                {
+                    same = first == (await client.SayHelloAsync(new HelloRequest { Name = "t" }, deadline: DateTime.UtcNow.AddSeconds(10))).Backend;
+                }
+
+                settled = same ? first : null;
             }
+
+            Assert.True(settled is not null, "the channel's calls never stayed on one endpoint for ten calls in a row");
 
             owners.Add(settled);
         }

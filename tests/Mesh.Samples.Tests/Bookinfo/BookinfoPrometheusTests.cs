@@ -174,7 +174,9 @@ public sealed class BookinfoPrometheusTests
     private static void AssertRate(double expected, double actual, string edge, IReadOnlyList<(IReadOnlyDictionary<string, string> Labels, double Value)> series)
     {
         Assert.True(expected > 0, $"{edge}: the load sent nothing");
-        Assert.True(Math.Abs(actual - expected) <= 0.1 * expected, $"{edge}: Prometheus says {actual:F2}/s, the load sent {expected:F2}/s\n{Describe(series)}");
+        // 15 %: the rate Prometheus computes over a 10 s window and the pages the test counted in it are sampled at
+        // slightly different instants; 10 % failed once in CI at 10.7 % on a loaded machine.
+        Assert.True(Math.Abs(actual - expected) <= 0.15 * expected, $"{edge}: Prometheus says {actual:F2}/s, the load sent {expected:F2}/s\n{Describe(series)}");
     }
 
     private static string Describe(IReadOnlyList<(IReadOnlyDictionary<string, string> Labels, double Value)> series) =>
