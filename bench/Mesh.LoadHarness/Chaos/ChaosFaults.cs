@@ -156,14 +156,14 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
     /// Waits (at least the recovery time, at most 30 s) until every call has gone to v2 for 1 s since the last write;
     /// returns <see cref="Convergence"/>.
     /// </summary>
-    private async Task<long> WaitForConvergenceAsync(long lastWrite)
+    private async Task<long?> WaitForConvergenceAsync(long lastWrite)
     {
         await Task.Delay(Recovery).ConfigureAwait(false);
         var until = ChaosRun.Now() + 30_000;
         while (true)
         {
             var since = Convergence(lastWrite);
-            if ((since >= 0 && ChaosRun.Now() - (lastWrite + since) >= 1000) || ChaosRun.Now() > until)
+            if ((since is { } ms && ChaosRun.Now() - (lastWrite + ms) >= 1000) || ChaosRun.Now() > until)
             {
                 return since;
             }
@@ -172,8 +172,8 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
         }
     }
 
-    /// <summary>Milliseconds from <paramref name="lastWrite"/> to the first report from which on every call went to v2; -1 if that never happened.</summary>
-    private long Convergence(long lastWrite)
+    /// <summary>Milliseconds from <paramref name="lastWrite"/> to the first report from which on every call went to v2; null if that never happened.</summary>
+    private long? Convergence(long lastWrite)
     {
         var ticks = run.Ticks(lastWrite, ChaosRun.Now());
         long? since = null;
@@ -189,7 +189,7 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
             }
         }
 
-        return since is { } s ? s - lastWrite : -1;
+        return since - lastWrite;
     }
 
     private void End(string fault, string notes, long? clientFirstOk = null, long? convergence = null)
@@ -225,6 +225,6 @@ internal sealed class ChaosFaults(ChaosRun run, ChaosOptions options, List<Fault
         _phaseStart = end;
     }
 
-    private static string Describe(long milliseconds) =>
-        milliseconds < 0 ? "never" : string.Create(CultureInfo.InvariantCulture, $"{milliseconds} ms");
+    private static string Describe(long? milliseconds) =>
+        milliseconds is { } ms ? string.Create(CultureInfo.InvariantCulture, $"{ms} ms") : "never";
 }

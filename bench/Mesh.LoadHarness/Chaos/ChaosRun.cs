@@ -181,8 +181,8 @@ internal sealed class ChaosRun : IAsyncDisposable
         return _client.WaitReadyAsync(StartTimeout);
     }
 
-    /// <summary>Stops the client cleanly (its calls in flight end and are reported) and starts a new one; returns the new one's milliseconds from start to first successful call, or -1.</summary>
-    public async Task<long> RestartClientAsync(TimeSpan firstOkTimeout)
+    /// <summary>Stops the client cleanly (its calls in flight end and are reported) and starts a new one; returns the new one's milliseconds from start to first successful call, or null if none within the timeout.</summary>
+    public async Task<long?> RestartClientAsync(TimeSpan firstOkTimeout)
     {
         if (_client is not null)
         {
@@ -197,7 +197,7 @@ internal sealed class ChaosRun : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            return -1;
+            return null;
         }
     }
 

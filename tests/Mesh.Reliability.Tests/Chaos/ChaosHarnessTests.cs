@@ -58,15 +58,15 @@ public sealed class ChaosHarnessTests(ITestOutputHelper output)
         Assert.Equal(0, results["primary control plane down"].Failed);
 
         // A client started while both control planes are down serves from its cache (the fault stays on until it has).
-        Assert.True(results["client restart, control planes down"].ClientFirstOkMs >= 0, "the restarted client never served a call while the control planes were down");
-        Assert.True(results["client restart, primary down"].ClientFirstOkMs >= 0, "the restarted client never served a call while the primary was down");
+        Assert.NotNull(results["client restart, control planes down"].ClientFirstOkMs); // null: the restarted client never served a call while the control planes were down
+        Assert.NotNull(results["client restart, primary down"].ClientFirstOkMs); // null: the restarted client never served a call while the primary was down
 
         // Invalid configuration leaves the control planes up.
         Assert.Contains("stayed up", results["rogue config"].Notes, StringComparison.Ordinal);
 
         // Floods converge to the last write.
-        Assert.True(results["config flood"].ConvergenceMs >= 0, "the config flood's last write was never served everywhere");
-        Assert.True(results["combined"].ConvergenceMs >= 0, "the combined run's last write was never served everywhere");
+        Assert.NotNull(results["config flood"].ConvergenceMs); // null: the flood's last write was never served everywhere
+        Assert.NotNull(results["combined"].ConvergenceMs); // null: the combined run's last write was never served everywhere
 
         // Endpoint kills with retries: a small share at most (1,000 rps full mode: ≤ 0.1 %, docs/reliability.md).
         Assert.True(results["endpoint kills"].FailedPercent <= 2, $"endpoint kills: {results["endpoint kills"].FailedPercent:F2} % failed");
