@@ -44,6 +44,12 @@ internal sealed partial class LoadReportingServiceImpl : LoadReportingService.Lo
         {
             // The client went away.
         }
+        catch (IOException)
+        {
+            // The client reset its stream or lost the connection: a normal end of a load-reporting stream (it reconnects
+            // if it still reports), not a failure of the service method for grpc-dotnet to log as an error.
+            Log.Reset(_logger, context.Peer);
+        }
     }
 
     private async Task StreamAsync(IAsyncStreamReader<LoadStatsRequest> requestStream, IServerStreamWriter<LoadStatsResponse> responseStream, CancellationToken cancellation)
@@ -93,5 +99,8 @@ internal sealed partial class LoadReportingServiceImpl : LoadReportingService.Lo
 
         [LoggerMessage(2, LogLevel.Debug, "Load reporting stream from {Node} ended")]
         public static partial void Ended(ILogger logger, string node);
+
+        [LoggerMessage(3, LogLevel.Debug, "Load reporting stream from {Peer} was reset by the client")]
+        public static partial void Reset(ILogger logger, string peer);
     }
 }

@@ -75,6 +75,29 @@ public class LoadReportingServiceTests
     }
 
     [Fact]
+    public async Task StreamLoadStats_ClientResetsTheStream_IsLoggedAtDebugWithoutAnError()
+    {
+        await using var cp = await TestControlPlane.StartAsync(TestYaml.Reviews());
+        using var channel = GrpcChannel.ForAddress(cp.XdsAddress);
+        var client = new LoadReportingService.LoadReportingServiceClient(channel);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var call = client.StreamLoadStats(cancellationToken: timeout.Token);
+        await call.RequestStream.WriteAsync(new LoadStatsRequest { Node = ProductPage("productpage-reset") });
+        Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
+
+        call.Dispose(); // cancels the call: the server sees RST_STREAM while it waits for the next report.
+
+        for (var i = 0; i < 200 && !cp.Logs.Entries.Any(e => e.Message.Contains("was reset by the client", StringComparison.Ordinal)); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        var reset = Assert.Single(cp.Logs.Entries, e => e.Message.Contains("was reset by the client", StringComparison.Ordinal));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, reset.Level);
+        Assert.DoesNotContain(cp.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
+    }
+
+    [Fact]
     public async Task StreamLoadStats_TwoReports_LoadzShowsExactTotalsPerEdgeAndLocality()
     {
         await using var cp = await TestControlPlane.StartAsync(TestYaml.Reviews());
