@@ -14,7 +14,7 @@ namespace Mesh.ControlPlane.Debugging;
 
 /// <summary>
 /// The HTTP endpoints that show what the control plane is serving: /debug/syncz, /debug/config_dump, /debug/configz,
-/// /healthz/ready. They answer only on the HTTP port (HTTP/1.1, on <see cref="ControlPlaneOptions.HttpListenAddress"/>,
+/// /healthz/ready, /version. They answer only on the HTTP port (HTTP/1.1, on <see cref="ControlPlaneOptions.HttpListenAddress"/>,
 /// loopback by default), never on the xDS or TLS ports, since they reveal policies, peers and file paths.
 /// </summary>
 internal static class DebugEndpoints
@@ -35,6 +35,8 @@ internal static class DebugEndpoints
             provider.Current.Version == 0 ? Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable)
             : kubernetes is null ? Results.Text("ok")
             : KubernetesDebug.Ready(kubernetes, provider.Current.Version));
+
+        endpoints.MapGet("/version", () => Results.Json(new JsonObject { ["version"] = ControlPlaneVersion.Current }));
 
         endpoints.MapGet("/debug/syncz", (XdsResourceCache cache, HttpContext context) =>
         {

@@ -154,7 +154,7 @@ public sealed class SmallCommandTests
     }
 
     [Fact]
-    public async Task Version_ControlPlaneWithoutVersionEndpoint_PrintsUnknownForIt()
+    public async Task Version_RealControlPlane_PrintsBothVersions()
     {
         await using var cp = await TestControlPlane.StartAsync(new Dictionary<string, string>());
 
@@ -164,10 +164,21 @@ public sealed class SmallCommandTests
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Matches(@"^client version: \d+\.\d+\.\d+", result.Out);
-        Assert.Contains("control plane version: unknown (the control plane exposes no version endpoint)", result.Out, StringComparison.Ordinal);
-        Assert.Equal("unknown", (string?)JsonNode.Parse(json.Out)!["controlPlane"]);
+        Assert.Matches(@"control plane version: \d+\.\d+\.\d+", result.Out);
+        Assert.DoesNotContain("+", (string?)JsonNode.Parse(json.Out)!["controlPlane"], StringComparison.Ordinal);
+        Assert.Matches(@"^\d+\.\d+\.\d+", (string?)JsonNode.Parse(json.Out)!["controlPlane"]);
         Assert.Equal(0, unreachable.ExitCode);
         Assert.Contains("control plane version: unknown (cannot reach the control plane", unreachable.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_ControlPlaneWithoutVersionEndpoint_PrintsUnknownForIt()
+    {
+        await using var server = await FakeHttpServer.StartAsync(new Dictionary<string, (int, string)> { ["/healthz/ready"] = (200, "ok") });
+
+        var result = await MeshTool.RunAsync(server.Address, "version");
+
+        Assert.Contains("control plane version: unknown (the control plane exposes no version endpoint)", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
