@@ -114,6 +114,36 @@ public sealed class PackageConsumerTests : IAsyncLifetime
         Assert.Equal(1, backend.Calls);
     }
 
+    [Fact]
+    public async Task DotnetToolInstall_MeshCliFromTheLocalFeed_TalksToAControlPlane()
+    {
+        var pack = await CommandLine.RunAsync(
+            "dotnet",
+            ["pack", Path.Combine("src", "Mesh.Cli", "Mesh.Cli.csproj"), "--configuration", RepositoryRoot.Configuration, "--no-build", "--nologo",
+                "-p:PackageOutputPath=" + Feed, "-p:Version=" + _version],
+            RepositoryRoot.Path,
+            TimeSpan.FromSeconds(180));
+        Assert.True(pack.ExitCode == 0, pack.Output);
+
+        // The user's step (a tool path rather than --global, so the machine's tools are left alone).
+        var home = Path.Combine(_work, "home");
+        Directory.CreateDirectory(home);
+        WriteNuGetConfig(home);
+        var tools = Path.Combine(_work, "tools");
+        await DotnetAsync(home, "tool", "install", "Mesh.Cli", "--tool-path", tools, "--version", _version, "--add-source", Feed);
+
+        await using var controlPlane = await TestControlPlane.StartAsync(new Dictionary<string, string>());
+        var mesh = Path.Combine(tools, OperatingSystem.IsWindows() ? "mesh.exe" : "mesh");
+        var version = await CommandLine.RunAsync(mesh, ["version", "--control-plane", controlPlane.HttpAddress.ToString()], home, TimeSpan.FromSeconds(60));
+        var status = await CommandLine.RunAsync(mesh, ["proxy-status", "--control-plane", controlPlane.HttpAddress.ToString()], home, TimeSpan.FromSeconds(60));
+
+        Assert.True(version.ExitCode == 0, version.Output);
+        Assert.Matches(@"client version: \d+\.\d+\.\d+", version.Output); // the assembly built by test.sh; the package carries _version
+        Assert.Matches(@"control plane version: \d+\.\d+\.\d+", version.Output);
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.DoesNotContain("cannot reach", status.Output, StringComparison.Ordinal);
+    }
+
     // `dotnet pack` of the solution, as a user would run it (the build is test.sh's, hence --no-build), into a
     // feed of this test's own.
     private async Task PackAsync()
