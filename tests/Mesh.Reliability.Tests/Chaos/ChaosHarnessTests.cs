@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Mesh.Testing;
 using Xunit.Abstractions;
 
 namespace Mesh.Reliability.Tests.Chaos;

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Bookinfo.Reviews;
 using Grpc.Net.ClientFactory;
+using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Samples.Tests.Bookinfo;

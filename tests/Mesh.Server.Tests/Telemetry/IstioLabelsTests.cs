@@ -34,64 +34,16 @@ public sealed class IstioLabelsTests
         Assert.True(error is null, error?.Status.ToString());
 
         var source = await SingleAsync(metrics, cluster, IstioLabels.Source, m => m.Tag("response_code") == "200");
-        AssertLabels(source, new()
-        {
-            ["reporter"] = "source",
-            ["source_workload"] = "productpage",
-            ["source_workload_namespace"] = "default",
-            ["source_principal"] = "unknown",
-            ["source_app"] = "productpage",
-            ["source_version"] = "unknown",
-            ["source_canonical_service"] = "productpage",
-            ["source_canonical_revision"] = "latest",
-            ["source_cluster"] = cluster,
-            ["destination_workload"] = "reviews",
-            ["destination_workload_namespace"] = "default",
-            ["destination_principal"] = "unknown",
-            ["destination_app"] = "reviews",
-            ["destination_version"] = "unknown",
-            ["destination_service"] = "reviews.default.svc.cluster.local",
-            ["destination_service_name"] = "reviews",
-            ["destination_service_namespace"] = "default",
-            ["destination_canonical_service"] = "reviews",
-            ["destination_canonical_revision"] = "latest",
-            ["destination_cluster"] = cluster,
-            ["request_protocol"] = "grpc",
-            ["response_flags"] = "-",
-            ["connection_security_policy"] = "unknown",
-            ["response_code"] = "200",
-            ["grpc_response_status"] = "0",
-        });
+        AssertLabels(source, ProductpageToReviews(cluster));
 
         var destination = await SingleAsync(metrics, cluster, IstioLabels.Destination, m => m.Tag("response_code") == "200");
-        AssertLabels(destination, new()
+        AssertLabels(destination, ProductpageToReviews(cluster, new()
         {
             ["reporter"] = "destination",
-            ["source_workload"] = "productpage",
-            ["source_workload_namespace"] = "default",
             ["source_principal"] = ProductpagePrincipal,
-            ["source_app"] = "productpage",
-            ["source_version"] = "unknown",
-            ["source_canonical_service"] = "productpage",
-            ["source_canonical_revision"] = "latest",
-            ["source_cluster"] = cluster,
-            ["destination_workload"] = "reviews",
-            ["destination_workload_namespace"] = "default",
             ["destination_principal"] = ReviewsPrincipal,
-            ["destination_app"] = "reviews",
-            ["destination_version"] = "unknown",
-            ["destination_service"] = "reviews.default.svc.cluster.local",
-            ["destination_service_name"] = "reviews",
-            ["destination_service_namespace"] = "default",
-            ["destination_canonical_service"] = "reviews",
-            ["destination_canonical_revision"] = "latest",
-            ["destination_cluster"] = cluster,
-            ["request_protocol"] = "grpc",
-            ["response_flags"] = "-",
             ["connection_security_policy"] = "mutual_tls",
-            ["response_code"] = "200",
-            ["grpc_response_status"] = "0",
-        });
+        }));
 
         // The other instruments carry the same labels; a unary call is one message each way, with bytes.
         foreach (var reporter in new[] { IstioLabels.Source, IstioLabels.Destination })
@@ -189,34 +141,19 @@ public sealed class IstioLabelsTests
         Assert.StartsWith("reviews-", answer.GetValues("x-envoy-peer-metadata-id").Single(), StringComparison.Ordinal);
 
         var destination = await SingleAsync(metrics, cluster, IstioLabels.Destination, m => m.Tag("response_code") == "200");
-        AssertLabels(destination, new()
+        AssertLabels(destination, ProductpageToReviews(cluster, new()
         {
             ["reporter"] = "destination",
             ["source_workload"] = "ratings-v1",
             ["source_workload_namespace"] = "bookinfo",
-            ["source_principal"] = "unknown",
             ["source_app"] = "ratings",
             ["source_version"] = "v1",
             ["source_canonical_service"] = "ratings",
             ["source_canonical_revision"] = "v1",
-            ["source_cluster"] = cluster,
-            ["destination_workload"] = "reviews",
-            ["destination_workload_namespace"] = "default",
-            ["destination_principal"] = "unknown",
-            ["destination_app"] = "reviews",
-            ["destination_version"] = "unknown",
-            ["destination_service"] = "reviews.default.svc.cluster.local",
-            ["destination_service_name"] = "reviews",
-            ["destination_service_namespace"] = "default",
-            ["destination_canonical_service"] = "reviews",
-            ["destination_canonical_revision"] = "latest",
-            ["destination_cluster"] = cluster,
             ["request_protocol"] = "http",
-            ["response_flags"] = "-",
             ["connection_security_policy"] = "none",
-            ["response_code"] = "200",
             ["grpc_response_status"] = "",
-        });
+        }));
     }
 
     [Fact]
@@ -368,6 +305,49 @@ public sealed class IstioLabelsTests
             && (m.Tag("source_cluster") == cluster || m.Tag("destination_cluster") == cluster) && filter(m);
         Assert.True(await metrics.WaitForAsync(m => m.Of("istio_requests_total", Match).Count > 0), $"no {reporter} measurement in cluster {cluster}");
         return metrics.Of("istio_requests_total", Match)[^1];
+    }
+
+    /// <summary>
+    /// Every label of a gRPC call from productpage to reviews in <paramref name="cluster"/> as the source reports it
+    /// (istio-proxy's values: no principals on the client side, "latest" revisions without a version label), with
+    /// <paramref name="changes"/> applied.
+    /// </summary>
+    private static Dictionary<string, string> ProductpageToReviews(string cluster, Dictionary<string, string>? changes = null)
+    {
+        var labels = new Dictionary<string, string>
+        {
+            ["reporter"] = "source",
+            ["source_workload"] = "productpage",
+            ["source_workload_namespace"] = "default",
+            ["source_principal"] = "unknown",
+            ["source_app"] = "productpage",
+            ["source_version"] = "unknown",
+            ["source_canonical_service"] = "productpage",
+            ["source_canonical_revision"] = "latest",
+            ["source_cluster"] = cluster,
+            ["destination_workload"] = "reviews",
+            ["destination_workload_namespace"] = "default",
+            ["destination_principal"] = "unknown",
+            ["destination_app"] = "reviews",
+            ["destination_version"] = "unknown",
+            ["destination_service"] = "reviews.default.svc.cluster.local",
+            ["destination_service_name"] = "reviews",
+            ["destination_service_namespace"] = "default",
+            ["destination_canonical_service"] = "reviews",
+            ["destination_canonical_revision"] = "latest",
+            ["destination_cluster"] = cluster,
+            ["request_protocol"] = "grpc",
+            ["response_flags"] = "-",
+            ["connection_security_policy"] = "unknown",
+            ["response_code"] = "200",
+            ["grpc_response_status"] = "0",
+        };
+        foreach (var (label, value) in changes ?? [])
+        {
+            labels[label] = value;
+        }
+
+        return labels;
     }
 
     private static void AssertLabels(CollectedMeasurement measurement, Dictionary<string, string> expected)

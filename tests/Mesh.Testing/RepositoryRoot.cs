@@ -1,10 +1,12 @@
-namespace Mesh.Samples.Tests;
+namespace Mesh.Testing;
 
 /// <summary>Where the repository is (the directory with Mesh.sln above the test binaries), and the build configuration.</summary>
-internal static class RepositoryRoot
+public static class RepositoryRoot
 {
+    /// <summary>The directory holding Mesh.sln.</summary>
     public static string Path { get; } = Find();
 
+    /// <summary>The configuration these binaries were built in (the one test.sh builds).</summary>
 #if DEBUG
     public const string Configuration = "Debug";
 #else
