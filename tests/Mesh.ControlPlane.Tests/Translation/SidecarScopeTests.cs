@@ -64,7 +64,7 @@ public class SidecarScopeTests
     [Fact]
     public void Find_SidecarLimitingEgressToOwnNamespaceAndIstioSystem_ClientReceivesOnlyThose()
     {
-        var set = ProxylessTranslator.Translate(Build(Sidecar("[./*, istio-system/*]")).Snapshot!);
+        var set = MeshTranslator.Translate(Build(Sidecar("[./*, istio-system/*]")).Snapshot!);
         var shopClient = ClientWorkload.InNamespace("shop");
 
         Assert.True(Sees(set, shopClient, "reviews.shop.svc.cluster.local"));
@@ -79,7 +79,7 @@ public class SidecarScopeTests
     [Fact]
     public void Find_SidecarWithSelector_ScopesOnlyTheSelectedWorkloads()
     {
-        var set = ProxylessTranslator.Translate(Build(Sidecar("[./*]", selector: "workloadSelector: {labels: {app: cart}}")).Snapshot!);
+        var set = MeshTranslator.Translate(Build(Sidecar("[./*]", selector: "workloadSelector: {labels: {app: cart}}")).Snapshot!);
         var cart = new ClientWorkload("shop", ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [KeyValuePair.Create("app", "cart")]));
 
         Assert.False(Sees(set, cart, "ratings.other.svc.cluster.local"));
@@ -89,7 +89,7 @@ public class SidecarScopeTests
     [Fact]
     public void Find_RootNamespaceSidecar_IsTheMeshDefault()
     {
-        var set = ProxylessTranslator.Translate(Build(Sidecar("[./*]", ns: "istio-system")).Snapshot!);
+        var set = MeshTranslator.Translate(Build(Sidecar("[./*]", ns: "istio-system")).Snapshot!);
 
         Assert.False(Sees(set, ClientWorkload.InNamespace("other"), "reviews.shop.svc.cluster.local"));
         Assert.True(Sees(set, ClientWorkload.InNamespace("other"), "telemetry.istio-system.svc.cluster.local"));
@@ -116,7 +116,7 @@ public class SidecarScopeTests
     {
         var services = Services.Replace("  hosts: [reviews.shop.svc.cluster.local]", "  hosts: [reviews.shop.svc.cluster.local]\n  exportTo: [.]", StringComparison.Ordinal);
         var read = YamlResourceReader.Read(services, "in.yaml", "default");
-        var set = ProxylessTranslator.Translate(MeshModelBuilder.Build(read.Resources, version: 1).Snapshot!);
+        var set = MeshTranslator.Translate(MeshModelBuilder.Build(read.Resources, version: 1).Snapshot!);
 
         Assert.True(Sees(set, ClientWorkload.InNamespace("shop"), "reviews.shop.svc.cluster.local"));
         Assert.False(Sees(set, ClientWorkload.InNamespace("other"), "reviews.shop.svc.cluster.local"));
