@@ -68,7 +68,7 @@ public sealed class InjectionWebhookApiServerTests
         var bad = KubernetesJson.Deserialize<V1Pod>(InjectionTestPods.PodOf(deployment).ToJsonString());
         bad.Metadata.Annotations["inject.mesh.io/template"] = "ambient";
         var refused = await Assert.ThrowsAsync<HttpOperationException>(() => client.CoreV1.CreateNamespacedPodAsync(bad, "default"));
-        Assert.Contains("unknown injection template 'ambient'", refused.Response.Content, StringComparison.Ordinal);
+        Assert.Contains("unknown injection template 'ambient'", JsonNode.Parse(refused.Response.Content)!["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(2, server.Store.List(server.TypeOf("v1", "Pod")).Count);
 
         // The root every injected pod mounts, in the namespace's ConfigMap.
