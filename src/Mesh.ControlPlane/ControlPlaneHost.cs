@@ -18,7 +18,7 @@ public static class ControlPlaneHost
     /// <summary>The command-line usage text.</summary>
     public const string Usage = """
         Usage: mesh-controlplane [--config-dir DIR] [--kubernetes | --kubeconfig PATH] [--xds-port PORT] [--http-port PORT]
-                                 [--tls-port PORT] [--listen ADDRESS] [--http-listen ADDRESS] [--namespace NS]
+                                 [--tls-port PORT] [--webhook-port PORT] [--listen ADDRESS] [--http-listen ADDRESS] [--namespace NS]
                                  [--cluster-domain DOMAIN] [--ca-dir DIR] [--trust-domain DOMAIN] [--keepalive DURATION]
                                  [--keepalive-timeout DURATION] [--insecure-identity-from-metadata]
                mesh-controlplane token create --namespace NS --service-account SA [--ttl DURATION]
@@ -32,6 +32,8 @@ public static class ControlPlaneHost
           --xds-port PORT         plaintext xDS (ADS) port, 0 for any free port (default 15010)
           --http-port PORT        /debug, /healthz port, 0 for any free port (default 15014)
           --tls-port PORT         xDS over TLS and certificate signing, 0 for any free port (default 15012)
+          --webhook-port PORT     the sidecar-injection webhook (HTTPS, /inject), served with --kubernetes, 0 for
+                                  any free port (default 15017)
           --listen ADDRESS        address the xDS and TLS ports listen on (default 127.0.0.1)
           --http-listen ADDRESS   address the HTTP (/debug, /healthz) port listens on (default 127.0.0.1); the
                                   debug endpoints reveal policies and peers, keep them off public addresses
@@ -98,7 +100,7 @@ public static class ControlPlaneHost
                     options.Kubeconfig = value;
                     options.Kubernetes = true;
                     break;
-                case "--xds-port" or "--http-port" or "--tls-port":
+                case "--xds-port" or "--http-port" or "--tls-port" or "--webhook-port":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
                     {
                         return $"'{name} {value}': a port is a number from 0 to 65535.";
@@ -111,6 +113,10 @@ public static class ControlPlaneHost
                     else if (name == "--tls-port")
                     {
                         options.TlsPort = port;
+                    }
+                    else if (name == "--webhook-port")
+                    {
+                        options.WebhookPort = port;
                     }
                     else
                     {
@@ -298,6 +304,8 @@ public static class ControlPlaneHost
             o.XdsPort = options.XdsPort;
             o.HttpPort = options.HttpPort;
             o.TlsPort = options.TlsPort;
+            o.WebhookPort = options.WebhookPort;
+            o.ServiceAccountTokenAudience = options.ServiceAccountTokenAudience;
             o.CaDir = options.CaDir;
             o.TrustDomain = options.TrustDomain;
             o.ListenAddress = options.ListenAddress;

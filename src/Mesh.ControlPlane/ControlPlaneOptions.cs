@@ -37,6 +37,20 @@ public sealed class ControlPlaneOptions
     public int TlsPort { get; set; } = 15012;
 
     /// <summary>
+    /// The injection webhook's HTTPS port (<c>POST /inject</c>, AdmissionReview v1), served when the control plane reads a
+    /// cluster (<see cref="Kubernetes"/>). Default 15017; 0 picks a free port. <c>--webhook-port</c>.
+    /// </summary>
+    [Range(0, 65535)]
+    public int WebhookPort { get; set; } = 15017;
+
+    /// <summary>
+    /// The audience a projected ServiceAccount token must be issued for to prove a workload's identity to the CA and on
+    /// the TLS port (checked with the TokenReview API). Default <c>mesh-ca</c>, the audience the injected pods' tokens have.
+    /// </summary>
+    [Required]
+    public string ServiceAccountTokenAudience { get; set; } = "mesh-ca";
+
+    /// <summary>
     /// The CA directory: the signing certificate and key (generated on first start when absent) and the join token key.
     /// Default <c>.mesh-ca</c> in the working directory.
     /// </summary>

@@ -42,9 +42,18 @@ public static class ControlPlaneServiceCollectionExtensions
                 value.ResolveCaDir(), value.TrustDomain, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CertificateAuthority>>());
         });
         services.TryAddSingleton<ServingCertificate>();
+        services.AddOptions<Mesh.ControlPlane.Injection.InjectionOptions>();
+        services.TryAddSingleton<Mesh.ControlPlane.Injection.InjectionWebhookServer>();
+        services.TryAddSingleton(sp => new ServiceAccountTokenValidator(
+            sp.GetRequiredService<CertificateAuthority>(),
+            sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Kubernetes ? new KubernetesTokenReview(sp.GetRequiredService<KubernetesConfigSource>()) : null,
+            sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.ServiceAccountTokenAudience,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ServiceAccountTokenValidator>>()));
         services.TryAddSingleton<IssuanceRateLimiter>();
         services.AddHostedService<ControlPlaneStartup>();
         services.AddMeshKubernetesSource();
+        services.AddHostedService(sp => sp.GetRequiredService<Mesh.ControlPlane.Injection.InjectionWebhookServer>());
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = 4 * 1024 * 1024; // gRPC's default; an xDS request is far smaller.

@@ -163,6 +163,7 @@ internal static class InstallManifests
                 Rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], read),
                 Rule([string.Empty, "events.k8s.io"], ["events"], ["create", "patch"]),
                 Rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+                Rule([string.Empty], ["configmaps"], ["get", "create", "update"]),
                 Rule(["admissionregistration.k8s.io"], ["mutatingwebhookconfigurations"], read),
                 Rule(["admissionregistration.k8s.io"], ["mutatingwebhookconfigurations"], ["update", "patch"], [WebhookName(s)])),
         };
@@ -254,7 +255,10 @@ internal static class InstallManifests
                     {
                         ["name"] = "discovery",
                         ["image"] = s.ImageReference,
-                        ["args"] = new JsonArray("--listen", "0.0.0.0", "--trust-domain", s.TrustDomain, "--ca-dir", "/var/run/mesh/ca"),
+                        // --kubernetes: read the cluster, run the injection webhook (15017) and TokenReview-based identity;
+                        // --http-listen: the kubelet's readiness probe reaches /healthz/ready on the pod's address.
+                        ["args"] = new JsonArray("--kubernetes", "--listen", "0.0.0.0", "--http-listen", "0.0.0.0", "--webhook-port", "15017",
+                            "--trust-domain", s.TrustDomain, "--ca-dir", "/var/run/mesh/ca"),
                         ["ports"] = new JsonArray(ContainerPort("grpc-xds", 15010), ContainerPort("https-xds-ca", 15012), ContainerPort("http-monitoring", 15014), ContainerPort("https-webhook", 15017)),
                         ["env"] = new JsonArray(
                             FieldEnv("POD_NAME", "metadata.name"),

@@ -149,6 +149,7 @@ internal sealed class XdsBootstrapParser
             }
         }
 
+        var tokenFile = ReadCallCredentials(entry, path, credentialsType);
         if (uri is null || credentialsType is null)
         {
             return null;
@@ -160,7 +161,55 @@ internal sealed class XdsBootstrapParser
             ChannelCredentialsType = credentialsType,
             ChannelCredentialsConfig = credentialsConfig,
             ServerFeatures = features,
+            CallCredentialsTokenFile = tokenFile,
         };
+    }
+
+    /// <summary>gRFC A97 <c>call_creds</c>: the first <c>jwt_token_file</c> entry's file; other types are ignored.</summary>
+    private string? ReadCallCredentials(JsonElement server, string path, string? channelCredentials)
+    {
+        if (!TryGet(server, "call_creds", out var list))
+        {
+            return null;
+        }
+
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            _errors.Add($"{path}.call_creds must be an array");
+            return null;
+        }
+
+        var index = 0;
+        foreach (var creds in list.EnumerateArray())
+        {
+            var credsPath = $"{path}.call_creds[{index++}]";
+            if (creds.ValueKind != JsonValueKind.Object || OptionalString(creds, "type", $"{credsPath}.type") != XdsServerConfig.JwtTokenFileCallCredentials)
+            {
+                continue;
+            }
+
+            string? file = null;
+            if (TryGet(creds, "config", out var config) && config.ValueKind == JsonValueKind.Object)
+            {
+                file = OptionalString(config, "jwt_token_file", $"{credsPath}.config.jwt_token_file");
+            }
+
+            if (string.IsNullOrEmpty(file))
+            {
+                _errors.Add($"{credsPath}.config.jwt_token_file is required");
+                return null;
+            }
+
+            if (channelCredentials is not null && channelCredentials != XdsServerConfig.TlsCredentials)
+            {
+                _errors.Add($"{credsPath}: call credentials are sent only over TLS channel credentials (the token would travel in plaintext)");
+                return null;
+            }
+
+            return file;
+        }
+
+        return null;
     }
 
     private (string? Type, JsonElement? Config) ReadChannelCredentials(JsonElement server, string path)

@@ -31,6 +31,16 @@ public sealed record XdsServerConfig
     /// <summary>The <c>config</c> object of the chosen channel credentials, if any.</summary>
     public JsonElement? ChannelCredentialsConfig { get; init; }
 
+    /// <summary>The <c>call_creds</c> type that sends a JWT read from a file (gRFC A97).</summary>
+    public const string JwtTokenFileCallCredentials = "jwt_token_file";
+
+    /// <summary>
+    /// The file of the <c>jwt_token_file</c> call credentials (gRFC A97), or null: its content is sent as
+    /// <c>authorization: Bearer …</c> on every ADS stream, read again for each stream so a rotated token is used. Only
+    /// with <see cref="TlsCredentials"/>.
+    /// </summary>
+    public string? CallCredentialsTokenFile { get; init; }
+
     /// <summary>The server's <c>server_features</c>.</summary>
     public IReadOnlyList<string> ServerFeatures { get; init; } = [];
 

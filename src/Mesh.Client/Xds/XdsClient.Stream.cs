@@ -34,7 +34,8 @@ internal sealed partial class XdsClient
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
         };
         XdsChannelCredentials.Apply(server, handler);
-        var httpClient = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        HttpMessageHandler outer = server.CallCredentialsTokenFile is { } tokenFile ? new BearerTokenFileHandler(tokenFile) { InnerHandler = handler } : handler;
+        var httpClient = new HttpClient(outer) { Timeout = Timeout.InfiniteTimeSpan };
         return GrpcChannel.ForAddress(server.GetAddress(), new GrpcChannelOptions
         {
             HttpClient = httpClient,

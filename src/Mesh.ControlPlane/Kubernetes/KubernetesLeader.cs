@@ -19,6 +19,7 @@ public sealed partial class KubernetesLeader : IAsyncDisposable
     private readonly StatusWriter _writer;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _running = [];
+    private readonly List<ILeaderWork> _work = [];
     private volatile bool _leading;
 
     /// <summary>Creates the elector for <paramref name="source"/>'s cluster.</summary>
@@ -43,6 +44,9 @@ public sealed partial class KubernetesLeader : IAsyncDisposable
 
     /// <summary>How many status writes and Events this replica made.</summary>
     public int StatusWrites => _writer.Writes;
+
+    /// <summary>Adds singleton work the leader does after each status round.</summary>
+    internal void AddWork(ILeaderWork work) => _work.Add(work);
 
     /// <summary>Starts competing for the Lease, and the status loop.</summary>
     public void Start()
@@ -110,6 +114,10 @@ public sealed partial class KubernetesLeader : IAsyncDisposable
                 if (_leading)
                 {
                     await _writer.ReconcileAsync(token).ConfigureAwait(false);
+                    foreach (var work in _work)
+                    {
+                        await work.RunAsync(token).ConfigureAwait(false);
+                    }
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)

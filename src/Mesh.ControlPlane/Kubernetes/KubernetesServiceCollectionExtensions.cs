@@ -30,12 +30,31 @@ public static class KubernetesServiceCollectionExtensions
             sp.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>()));
-        services.TryAddSingleton(sp => new KubernetesLeader(
-            sp.GetRequiredService<KubernetesConfigSource>(),
-            sp.GetRequiredService<Mesh.ControlPlane.Model.MeshSnapshotProvider>(),
-            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton(sp =>
+        {
+            var leader = new KubernetesLeader(
+                sp.GetRequiredService<KubernetesConfigSource>(),
+                sp.GetRequiredService<Mesh.ControlPlane.Model.MeshSnapshotProvider>(),
+                sp.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value,
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>());
+
+            // The injection webhook's singleton work: its caBundle, and the mesh root in every namespace.
+            var injection = sp.GetRequiredService<IOptions<Mesh.ControlPlane.Injection.InjectionOptions>>().Value;
+            if (sp.GetService<Mesh.ControlPlane.Security.CertificateAuthority>() is not { } authority)
+            {
+                return leader;
+            }
+
+            var source = sp.GetRequiredService<KubernetesConfigSource>();
+            var time = sp.GetRequiredService<TimeProvider>();
+            var loggers = sp.GetRequiredService<ILoggerFactory>();
+            leader.AddWork(new Mesh.ControlPlane.Injection.WebhookCaBundlePatcher(
+                source, injection.EffectiveConfigurationName, authority.RootCertificatePem, time, loggers.CreateLogger<Mesh.ControlPlane.Injection.WebhookCaBundlePatcher>()));
+            leader.AddWork(new Mesh.ControlPlane.Injection.RootCertificatePublisher(
+                source, injection, authority.RootCertificatePem, time, loggers.CreateLogger<Mesh.ControlPlane.Injection.RootCertificatePublisher>()));
+            return leader;
+        });
         services.AddHostedService<KubernetesLifetime>();
         return services;
     }

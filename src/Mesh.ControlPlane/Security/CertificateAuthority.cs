@@ -234,9 +234,11 @@ public sealed partial class CertificateAuthority : IDisposable
     /// <summary>
     /// Issues the control plane's own TLS certificate (with a fresh key): SANs DNS <c>localhost</c> and the host name,
     /// IP 127.0.0.1 and ::1 (and <paramref name="listenAddress"/> when it is a specific address), and the URI
-    /// <c>spiffe://&lt;td&gt;/ns/istio-system/sa/mesh-controlplane</c>.
+    /// <c>spiffe://&lt;td&gt;/ns/istio-system/sa/mesh-controlplane</c>; plus <paramref name="dnsNames"/> (the control plane's
+    /// Service names in a cluster, which workloads and the API server dial).
     /// </summary>
-    internal (X509Certificate2 Certificate, X509Certificate2Collection Intermediates) IssueServerCertificate(IPAddress? listenAddress, TimeSpan lifetime)
+    internal (X509Certificate2 Certificate, X509Certificate2Collection Intermediates) IssueServerCertificate(
+        IPAddress? listenAddress, TimeSpan lifetime, IReadOnlyList<string>? dnsNames = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var now = _time.GetUtcNow();
@@ -245,6 +247,11 @@ public sealed partial class CertificateAuthority : IDisposable
             new PublicKey(key), Max(now - ClockSkewAllowance, _signer.NotBefore), Min(now + lifetime, _signer.NotAfter), names =>
             {
                 names.AddDnsName("localhost");
+                foreach (var dnsName in dnsNames ?? [])
+                {
+                    names.AddDnsName(dnsName);
+                }
+
                 if (Uri.CheckHostName(Environment.MachineName) == UriHostNameType.Dns && Environment.MachineName != "localhost")
                 {
                     names.AddDnsName(Environment.MachineName.ToLowerInvariant());

@@ -8,15 +8,17 @@ namespace Mesh.ControlPlane.Security;
 
 /// <summary>
 /// Istio's <c>istio.v1.auth.IstioCertificateService/CreateCertificate</c>, served on the TLS port only. The caller
-/// proves its identity with <c>authorization: Bearer &lt;join token&gt;</c>, or, to renew, with a client certificate
+/// proves its identity with <c>authorization: Bearer &lt;token&gt;</c> (a join token, or a projected Kubernetes
+/// ServiceAccount token checked with the TokenReview API), or, to renew, with a client certificate
 /// this CA issued that is still valid; the CSR must ask for exactly that identity.
 /// </summary>
-internal sealed partial class CertificateSigningService(CertificateAuthority authority, IssuanceRateLimiter limiter, ILogger<CertificateSigningService> logger)
+internal sealed partial class CertificateSigningService(
+    CertificateAuthority authority, ServiceAccountTokenValidator tokens, IssuanceRateLimiter limiter, ILogger<CertificateSigningService> logger)
     : IstioCertificateService.IstioCertificateServiceBase
 {
     private const string BearerPrefix = "Bearer ";
 
-    public override Task<IstioCertificateResponse> CreateCertificate(IstioCertificateRequest request, ServerCallContext context)
+    public override async Task<IstioCertificateResponse> CreateCertificate(IstioCertificateRequest request, ServerCallContext context)
     {
         var http = context.GetHttpContext();
         var peer = http.Connection.RemoteIpAddress?.ToString() ?? context.Peer;
@@ -26,7 +28,7 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
             throw new RpcException(new Status(StatusCode.PermissionDenied, "Certificates are signed only over TLS (the control plane's TLS port, 15012 by default)."));
         }
 
-        var identity = Authenticate(http, out var error);
+        var (identity, error) = await AuthenticateAsync(http, context.CancellationToken).ConfigureAwait(false);
         if (identity is null)
         {
             Log.Refused(logger, peer, "(none)", error);
@@ -49,7 +51,7 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
             var chain = authority.Sign(request.Csr, identity, TimeSpan.FromSeconds(Math.Clamp(request.ValidityDuration, 0, (long)TimeSpan.MaxValue.TotalSeconds / 2)));
             var response = new IstioCertificateResponse();
             response.CertChain.AddRange(chain);
-            return Task.FromResult(response);
+            return response;
         }
         catch (CertificateSigningException ex)
         {
@@ -58,7 +60,7 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
         }
     }
 
-    private SpiffeId? Authenticate(HttpContext http, out string error)
+    private async Task<(SpiffeId? Identity, string Error)> AuthenticateAsync(HttpContext http, CancellationToken cancellationToken)
     {
         string? tokenError = null;
         var header = http.Request.Headers.Authorization.ToString();
@@ -66,11 +68,13 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
         {
             if (header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && header.Length > BearerPrefix.Length)
             {
-                if (authority.ValidateJoinToken(header[BearerPrefix.Length..].Trim(), out tokenError) is { } fromToken)
+                var (fromToken, error) = await tokens.ValidateAsync(header[BearerPrefix.Length..].Trim(), cancellationToken).ConfigureAwait(false);
+                if (fromToken is not null)
                 {
-                    error = string.Empty;
-                    return fromToken;
+                    return (fromToken, string.Empty);
                 }
+
+                tokenError = error;
             }
             else
             {
@@ -83,16 +87,13 @@ internal sealed partial class CertificateSigningService(CertificateAuthority aut
         {
             if (authority.ValidatePeerCertificate(certificate, out var certificateError) is { } fromCertificate)
             {
-                error = string.Empty;
-                return fromCertificate;
+                return (fromCertificate, string.Empty);
             }
 
-            error = tokenError is null ? certificateError : tokenError + "; " + certificateError;
-            return null;
+            return (null, tokenError is null ? certificateError : tokenError + "; " + certificateError);
         }
 
-        error = tokenError ?? "no 'authorization: Bearer <join token>' header and no client certificate";
-        return null;
+        return (null, tokenError ?? "no 'authorization: Bearer <token>' header (a join token or a projected ServiceAccount token) and no client certificate");
     }
 
     private static partial class Log

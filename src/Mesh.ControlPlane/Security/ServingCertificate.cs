@@ -10,7 +10,8 @@ namespace Mesh.ControlPlane.Security;
 /// The control plane's own TLS certificate for the TLS port, issued by its CA and re-issued when half of its lifetime
 /// has passed, so a long-running control plane never serves an expired one.
 /// </summary>
-internal sealed partial class ServingCertificate(CertificateAuthority authority, IOptions<ControlPlaneOptions> options, TimeProvider time, ILogger<ServingCertificate> logger)
+internal sealed partial class ServingCertificate(
+    CertificateAuthority authority, IOptions<ControlPlaneOptions> options, IOptions<Injection.InjectionOptions> injection, TimeProvider time, ILogger<ServingCertificate> logger)
 {
     /// <summary>The lifetime of the control plane's certificate.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
@@ -30,7 +31,9 @@ internal sealed partial class ServingCertificate(CertificateAuthority authority,
                 if (_context is null || now >= _renewAt)
                 {
                     var listen = IPAddress.TryParse(options.Value.ListenAddress, out var parsed) ? parsed : null;
-                    var (certificate, intermediates) = authority.IssueServerCertificate(listen, Lifetime);
+                    // In a cluster, workloads dial the control plane's Service by name (mesh-controlplane.mesh-system.svc).
+                    var names = options.Value.Kubernetes ? injection.Value.ServiceDnsNames(options.Value.ClusterDomain) : null;
+                    var (certificate, intermediates) = authority.IssueServerCertificate(listen, Lifetime, names);
                     _context = SslStreamCertificateContext.Create(certificate, intermediates, offline: true);
                     _renewAt = now + ((new DateTimeOffset(certificate.NotAfter.ToUniversalTime()) - now) / 2);
                     Log.Issued(logger, certificate.NotAfter);

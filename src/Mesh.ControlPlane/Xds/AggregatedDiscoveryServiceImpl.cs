@@ -39,21 +39,27 @@ internal sealed partial class AggregatedDiscoveryServiceImpl : AggregatedDiscove
         _stopping = lifetime.ApplicationStopping;
     }
 
-    public override Task StreamAggregatedResources(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
-        Run(token => new SotwConnection(_cache, responseStream, _time, _logger, context.Peer)
+    public override async Task StreamAggregatedResources(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context)
+    {
+        var identity = await AuthenticateAsync(context).ConfigureAwait(false);
+        await Run(token => new SotwConnection(_cache, responseStream, _time, _logger, context.Peer)
         {
-            AuthenticatedIdentity = Authenticate(context),
+            AuthenticatedIdentity = identity,
             TrustMetadataIdentity = _trustMetadata,
             Abort = AbortOf(context),
-        }.RunAsync(requestStream, token), context);
+        }.RunAsync(requestStream, token), context).ConfigureAwait(false);
+    }
 
-    public override Task DeltaAggregatedResources(IAsyncStreamReader<DeltaDiscoveryRequest> requestStream, IServerStreamWriter<DeltaDiscoveryResponse> responseStream, ServerCallContext context) =>
-        Run(token => new DeltaConnection(_cache, responseStream, _time, _logger, context.Peer)
+    public override async Task DeltaAggregatedResources(IAsyncStreamReader<DeltaDiscoveryRequest> requestStream, IServerStreamWriter<DeltaDiscoveryResponse> responseStream, ServerCallContext context)
+    {
+        var identity = await AuthenticateAsync(context).ConfigureAwait(false);
+        await Run(token => new DeltaConnection(_cache, responseStream, _time, _logger, context.Peer)
         {
-            AuthenticatedIdentity = Authenticate(context),
+            AuthenticatedIdentity = identity,
             TrustMetadataIdentity = _trustMetadata,
             Abort = AbortOf(context),
-        }.RunAsync(requestStream, token), context);
+        }.RunAsync(requestStream, token), context).ConfigureAwait(false);
+    }
 
     private static Action AbortOf(ServerCallContext context)
     {
@@ -61,8 +67,8 @@ internal sealed partial class AggregatedDiscoveryServiceImpl : AggregatedDiscove
         return http.Abort;
     }
 
-    /// <summary>The identity the client proved: over TLS only, its mesh client certificate, else a join token.</summary>
-    private SpiffeId? Authenticate(ServerCallContext context)
+    /// <summary>The identity the client proved: over TLS only, its mesh client certificate, else a bearer token (join or ServiceAccount token).</summary>
+    private async Task<SpiffeId?> AuthenticateAsync(ServerCallContext context)
     {
         var http = context.GetHttpContext();
         if (!http.Request.IsHttps)
@@ -83,7 +89,9 @@ internal sealed partial class AggregatedDiscoveryServiceImpl : AggregatedDiscove
         var header = http.Request.Headers.Authorization.ToString();
         if (header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && header.Length > BearerPrefix.Length)
         {
-            if (authority.ValidateJoinToken(header[BearerPrefix.Length..].Trim(), out var tokenError) is { } fromToken)
+            var tokens = _services.GetRequiredService<ServiceAccountTokenValidator>();
+            var (fromToken, tokenError) = await tokens.ValidateAsync(header[BearerPrefix.Length..].Trim(), context.CancellationToken).ConfigureAwait(false);
+            if (fromToken is not null)
             {
                 return fromToken;
             }

@@ -23,7 +23,8 @@ namespace Mesh.Testing.Kubernetes;
 /// <c>/apis/group/version</c>), list (with <c>limit</c>/<c>continue</c> and selectors), watch (chunked JSON lines with
 /// ADDED/MODIFIED/DELETED/BOOKMARK/ERROR, resume from a resourceVersion, 410 Gone once compacted), create, update with
 /// optimistic concurrency (409), merge patch, delete, <c>/status</c> subresources. Types can be made missing (a CRD
-/// that is not installed: 404) or forbidden (403). KubernetesClient and <c>kubectl</c> both work against it.
+/// that is not installed: 404) or forbidden (403); mutating admission webhooks (<see cref="Admission"/>) and review kinds
+/// answered by a handler (<see cref="SetCreateHandler"/>). KubernetesClient and <c>kubectl</c> both work against it.
 /// </summary>
 public sealed class FakeKubernetesApiServer : IAsyncDisposable
 {
@@ -31,6 +32,7 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
     private readonly ConcurrentDictionary<FakeResourceType, bool> _missing = new();
     private readonly ConcurrentDictionary<FakeResourceType, bool> _forbidden = new();
     private readonly ConcurrentQueue<string> _requests = new();
+    private readonly ConcurrentDictionary<FakeResourceType, Func<JsonObject, JsonObject>> _createHandlers = new();
     private readonly CancellationTokenSource _stopping = new();
 
     private FakeKubernetesApiServer(WebApplication app, FakeResourceStore store, X509Certificate2 certificate)
@@ -38,7 +40,11 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
         _app = app;
         Store = store;
         Certificate = certificate;
+        Admission = new FakeAdmission(store);
     }
+
+    /// <summary>Mutating admission webhooks, called for every object created through the API.</summary>
+    public FakeAdmission Admission { get; }
 
     /// <summary>The objects, and the hooks that expire or drop watches.</summary>
     public FakeResourceStore Store { get; private set; }
@@ -83,6 +89,12 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
 
     /// <summary>Makes a type forbidden (403 on every request), as RBAC without the grant; or grants it again.</summary>
     public void SetForbidden(FakeResourceType type, bool forbidden = true) => Set(_forbidden, type, forbidden);
+
+    /// <summary>
+    /// Answers creates of <paramref name="type"/> with <paramref name="handler"/> instead of storing them, as the API
+    /// server does for review kinds (TokenReview, SubjectAccessReview): the request body in, the object with its status out.
+    /// </summary>
+    public void SetCreateHandler(FakeResourceType type, Func<JsonObject, JsonObject> handler) => _createHandlers[type] = handler;
 
     /// <summary>A client configuration for KubernetesClient that trusts this server.</summary>
     public KubernetesClientConfiguration CreateClientConfiguration() => new()
@@ -289,8 +301,12 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
             case "GET":
                 await WriteAsync(context, 200, Store.Read(type, ns, name)).ConfigureAwait(false);
                 return;
+            case "POST" when name is null && _createHandlers.TryGetValue(type, out var handler):
+                await WriteAsync(context, 201, handler(await ReadBodyAsync(context).ConfigureAwait(false))).ConfigureAwait(false);
+                return;
             case "POST" when name is null:
-                await WriteAsync(context, 201, Store.Create(type, ns, await ReadBodyAsync(context).ConfigureAwait(false))).ConfigureAwait(false);
+                var created = await Admission.AdmitAsync(type, ns, await ReadBodyAsync(context).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
+                await WriteAsync(context, 201, Store.Create(type, ns, created)).ConfigureAwait(false);
                 return;
             case "PUT" when name is not null:
                 var body = await ReadBodyAsync(context).ConfigureAwait(false);

@@ -30,6 +30,8 @@ public sealed record FakeResourceType(string Group, string Version, string Plura
         new("apps", "v1", "deployments", "Deployment", HasStatus: true, ShortNames: "deploy"),
         new("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
         new("coordination.k8s.io", "v1", "leases", "Lease"),
+        new("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", Namespaced: false),
+        new("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", Namespaced: false),
         new("networking.istio.io", "v1", "virtualservices", "VirtualService", HasStatus: true, ShortNames: "vs"),
         new("networking.istio.io", "v1", "destinationrules", "DestinationRule", HasStatus: true, ShortNames: "dr"),
         new("networking.istio.io", "v1", "serviceentries", "ServiceEntry", HasStatus: true, ShortNames: "se"),

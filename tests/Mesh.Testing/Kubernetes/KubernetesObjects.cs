@@ -95,6 +95,32 @@ public static class KubernetesObjects
         },
     };
 
+    /// <summary>
+    /// The pod the ReplicaSet controller creates from <paramref name="deployment"/>'s template: a generateName of the
+    /// ReplicaSet's name, the ReplicaSet as controlling owner, and the <c>pod-template-hash</c> label.
+    /// </summary>
+    public static JsonObject PodFromDeployment(k8s.Models.V1Deployment deployment, string hash = "7d9f8c6b5")
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        var pod = JsonNode.Parse(k8s.KubernetesJson.Serialize(deployment.Spec.Template))!.AsObject();
+        pod["apiVersion"] = "v1";
+        pod["kind"] = "Pod";
+        var metadata = (JsonObject)pod["metadata"]!;
+        var replicaSet = deployment.Metadata.Name + "-" + hash;
+        metadata["generateName"] = replicaSet + "-";
+        ((JsonObject)(metadata["labels"] ??= new JsonObject()))["pod-template-hash"] = hash;
+        metadata["ownerReferences"] = new JsonArray(new JsonObject
+        {
+            ["apiVersion"] = "apps/v1",
+            ["kind"] = "ReplicaSet",
+            ["name"] = replicaSet,
+            ["uid"] = Guid.NewGuid().ToString(),
+            ["controller"] = true,
+            ["blockOwnerDeletion"] = true,
+        });
+        return pod;
+    }
+
     /// <summary>A Namespace with <paramref name="labels"/>.</summary>
     public static JsonObject Namespace(string name, IReadOnlyDictionary<string, string>? labels = null) => new()
     {

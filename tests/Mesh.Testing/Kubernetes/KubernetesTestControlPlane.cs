@@ -23,6 +23,7 @@ public sealed class KubernetesTestControlPlane : IAsyncDisposable
         _directory = directory;
         Logs = logs;
         var (xds, http) = ControlPlaneHost.GetAddresses(app);
+        TlsAddress = ControlPlaneHost.GetTlsAddress(app);
         XdsAddress = xds;
         HttpAddress = http;
         Http = new HttpClient { BaseAddress = http };
@@ -30,6 +31,15 @@ public sealed class KubernetesTestControlPlane : IAsyncDisposable
 
     /// <summary>The ADS address.</summary>
     public Uri XdsAddress { get; }
+
+    /// <summary>The TLS address (xDS over TLS and the CA).</summary>
+    public Uri TlsAddress { get; }
+
+    /// <summary>The injection webhook's address.</summary>
+    public Uri WebhookAddress => _app.Services.GetRequiredService<Mesh.ControlPlane.Injection.InjectionWebhookServer>().Address!;
+
+    /// <summary>The mesh CA.</summary>
+    public Mesh.ControlPlane.Security.CertificateAuthority CertificateAuthority => _app.Services.GetRequiredService<Mesh.ControlPlane.Security.CertificateAuthority>();
 
     /// <summary>The debug HTTP address.</summary>
     public Uri HttpAddress { get; }
@@ -81,6 +91,7 @@ public sealed class KubernetesTestControlPlane : IAsyncDisposable
             XdsPort = 0,
             HttpPort = 0,
             TlsPort = 0,
+            WebhookPort = 0,
             CaDir = Path.Combine(directory, "ca"),
             DebounceQuiet = TimeSpan.FromMilliseconds(50),
             DebounceMax = TimeSpan.FromMilliseconds(300),
