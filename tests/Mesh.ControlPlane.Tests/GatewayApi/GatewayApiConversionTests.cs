@@ -453,6 +453,54 @@ public sealed class GatewayApiConversionTests
     }
 
     [Fact]
+    public void Rebuild_TlsSecretStopsParsing_LastGoodSnapshotKeepsServing_StatusSaysWhy()
+    {
+        const string gateway = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: secure}
+            spec:
+              gatewayClassName: istio
+              listeners:
+              - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: bookinfo-cert}]}}
+            """;
+        var route = GatewayApiYaml.Route("secure-bookinfo", "  - backendRefs: [{name: productpage, port: 9080}]", parent: "{name: secure}");
+        var good = GatewayApiYaml.TlsSecret("bookinfo-cert", "bookinfo.example.com");
+        var source = new StaticSource(GatewayApiYaml.Read(GatewayApiYaml.Services, gateway, route, good));
+        using var provider = new MeshSnapshotProvider([source], Microsoft.Extensions.Options.Options.Create(new ControlPlaneOptions()),
+            TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<MeshSnapshotProvider>.Instance);
+        Assert.True(provider.Rebuild());
+        var served = provider.Current;
+        AssertCondition(Assert.Single(provider.LastGatewayApiStatuses, s => s.Kind == "Gateway").Status["listeners"]![0]!["conditions"], "Programmed", true, "Programmed");
+
+        // The Secret is replaced by one whose certificate is not its key's (another key's certificate).
+        static string Line(string yaml, string key) => yaml.Split('\n').Single(l => l.TrimStart().StartsWith(key, StringComparison.Ordinal));
+        var broken = good.Replace(Line(good, "tls.crt:"), Line(GatewayApiYaml.TlsSecret("other", "other.example.com"), "tls.crt:"), StringComparison.Ordinal);
+        Assert.NotEqual(good, broken);
+        source.Resources = GatewayApiYaml.Read(GatewayApiYaml.Services, gateway, route, broken);
+        Assert.False(provider.Rebuild());
+
+        Assert.Same(served, provider.Current);
+        Assert.Contains(provider.LastErrors, e => e.Resource == "Gateway default/secure" && e.Message.Contains("bookinfo-cert", StringComparison.Ordinal));
+        var listener = Assert.Single(provider.LastGatewayApiStatuses, s => s.Kind == "Gateway").Status["listeners"]![0]!;
+        AssertCondition(listener["conditions"], "ResolvedRefs", false, "InvalidCertificateRef");
+    }
+
+    /// <summary>A source whose resources the test replaces.</summary>
+    private sealed class StaticSource(List<ConfigResource> resources) : IConfigSource
+    {
+        public List<ConfigResource> Resources { get; set; } = resources;
+
+        public string Name => "static";
+
+        public ConfigSet Current => new(Resources, []);
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Microsoft.Extensions.Primitives.IChangeToken GetChangeToken() => new Microsoft.Extensions.Primitives.CancellationChangeToken(CancellationToken.None);
+    }
+
+    [Fact]
     public void Convert_GatewayOfAnotherClass_LeftAlone()
     {
         var gateway = GatewayApiYaml.BookinfoGateway.Replace("gatewayClassName: istio", "gatewayClassName: nginx", StringComparison.Ordinal);
@@ -460,5 +508,16 @@ public sealed class GatewayApiConversionTests
 
         Assert.Empty(conversion.Statuses);
         Assert.DoesNotContain(conversion.Resources, r => r.ApiVersion == "networking.istio.io/v1");
+
+        // Declared for Mesh's controller, the class is Mesh's and says so.
+        const string gatewayClass = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: nginx}
+            spec: {controllerName: istio.io/gateway-controller}
+            """;
+        var owned = GatewayApiYaml.Convert(GatewayApiYaml.Services, gateway, gatewayClass);
+        AssertCondition(StatusOf(owned, "GatewayClass", "nginx")["conditions"], "Accepted", true, "Accepted");
+        AssertCondition(StatusOf(owned, "Gateway", "bookinfo-gateway")["conditions"], "Programmed", true, "Programmed");
     }
 }
