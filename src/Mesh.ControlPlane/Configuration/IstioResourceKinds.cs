@@ -31,16 +31,20 @@ internal static class IstioResourceKinds
         new("RequestAuthentication", Security, "proxyless servers do not validate JWTs; AuthorizationPolicy rules on requestPrincipals are rejected rather than widened"),
         // Telemetry's trace sampling is applied; its other fields are reported as not applied, field by field.
         new("Telemetry", Telemetry, null),
-        new("Gateway", GatewayApi, "Gateway API gateways are served by a gateway proxy, not by proxyless workloads"),
-        new("GatewayClass", GatewayApi, "GatewayClass selects a gateway controller, which Mesh is not"),
-        new("HTTPRoute", GatewayApi, "Gateway API routes are not translated for proxyless workloads yet; use a VirtualService for mesh traffic"),
-        new("GRPCRoute", GatewayApi, "Gateway API routes are not translated for proxyless workloads yet; use a VirtualService for mesh traffic"),
+        // The Gateway API is converted into Istio Gateways and VirtualServices before the model is built (GatewayApi/):
+        // Gateways of a class Mesh controls for gateway workloads, routes with a Service parent (GAMMA) for mesh traffic.
+        new("Gateway", GatewayApi, null),
+        new("GatewayClass", GatewayApi, null),
+        new("HTTPRoute", GatewayApi, null),
+        new("GRPCRoute", GatewayApi, null),
         new("TCPRoute", GatewayApiAlpha, "TCP routes apply to proxies only"),
         new("TLSRoute", GatewayApiAlpha, "TLS routes apply to proxies only"),
         new("UDPRoute", GatewayApiAlpha, "UDP routes apply to proxies only"),
-        new("ReferenceGrant", ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1"], "ReferenceGrant permits cross-namespace references of Gateway API routes, which are not applied"),
+        new("ReferenceGrant", ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1"], null),
         new("BackendTLSPolicy", ["gateway.networking.k8s.io/v1alpha3", "gateway.networking.k8s.io/v1"], "BackendTLSPolicy applies to gateway proxies only; use a DestinationRule tls setting"),
         new("Service", ["v1"], null),
+        // TLS Secrets: read for the certificates Gateway listeners name (certificateRefs, credentialName).
+        new("Secret", ["v1"], null),
         new("Pod", ["v1"], null),
         new("EndpointSlice", ["discovery.k8s.io/v1"], null),
     ];

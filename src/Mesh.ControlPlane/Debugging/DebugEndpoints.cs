@@ -248,6 +248,14 @@ internal static class DebugEndpoints
             ["routedHosts"] = new JsonArray([.. snapshot.Routes.Keys.Order(StringComparer.Ordinal).Select(h => (JsonNode)h)]),
             ["errors"] = new JsonArray([.. provider.LastErrors.Select(e => (JsonNode)e.ToString())]),
             ["warnings"] = new JsonArray([.. provider.LastWarnings.Select(e => (JsonNode)e.ToString())]),
+            ["gatewayApi"] = new JsonArray([.. provider.LastGatewayApiStatuses.Select(s => (JsonNode)new JsonObject
+            {
+                ["kind"] = s.Kind,
+                ["namespace"] = s.Namespace,
+                ["name"] = s.Name,
+                ["origin"] = s.Origin,
+                ["status"] = s.Status.DeepClone(),
+            })]),
         };
         if (kubernetes is not null)
         {

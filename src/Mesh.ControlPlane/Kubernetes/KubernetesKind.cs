@@ -56,8 +56,10 @@ public sealed record KubernetesKind(string Group, string Version, string Plural,
         new("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy"),
         new("security.istio.io", "v1", "requestauthentications", "RequestAuthentication"),
         new("telemetry.istio.io", "v1", "telemetries", "Telemetry"),
+        new("gateway.networking.k8s.io", "v1", "gatewayclasses", "GatewayClass", Namespaced: false),
         new("gateway.networking.k8s.io", "v1", "gateways", "Gateway"),
         new("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
         new("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute"),
+        new("gateway.networking.k8s.io", "v1beta1", "referencegrants", "ReferenceGrant"),
     ];
 }

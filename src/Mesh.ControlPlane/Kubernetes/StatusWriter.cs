@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Mesh.ControlPlane.Configuration;
+using Mesh.ControlPlane.GatewayApi;
 using Mesh.ControlPlane.Model;
 using Microsoft.Extensions.Logging;
 
@@ -12,6 +13,9 @@ namespace Mesh.ControlPlane.Kubernetes;
 /// SchemaValidationError, with the message), and each rejected update of a resource gets a Warning Event. A resource
 /// that becomes valid again has its messages cleared. Writes go to the <c>/status</c> subresource and only when the
 /// status differs from what the cache holds, so a quiet cluster sees no writes. Only the leader runs this.
+/// The Gateway API resources Mesh controls get the status the conversion computed (<see cref="GatewayApiStatus"/>):
+/// conditions stamped with a transition time when they change, and a route's <c>status.parents</c> entries of other
+/// controllers kept as they are.
 /// </summary>
 internal sealed partial class StatusWriter(KubernetesConfigSource source, MeshSnapshotProvider provider, string identity, TimeProvider time, ILogger logger)
 {
@@ -27,6 +31,12 @@ internal sealed partial class StatusWriter(KubernetesConfigSource source, MeshSn
     public int Writes { get; private set; }
 
     public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await ReconcileIstioAsync(cancellationToken).ConfigureAwait(false);
+        await ReconcileGatewayApiAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReconcileIstioAsync(CancellationToken cancellationToken)
     {
         var errors = provider.LastErrors.ToLookup(e => e.Origin, StringComparer.Ordinal);
         foreach (var status in source.Status)
@@ -92,6 +102,136 @@ internal sealed partial class StatusWriter(KubernetesConfigSource source, MeshSn
         }
     }
 
+    private async Task ReconcileGatewayApiAsync(CancellationToken cancellationToken)
+    {
+        var computed = new Dictionary<string, GatewayApiStatus>(StringComparer.Ordinal);
+        foreach (var status in provider.LastGatewayApiStatuses)
+        {
+            computed[status.Origin] = status;
+        }
+
+        var now = time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        foreach (var informer in source.Status)
+        {
+            var kind = informer.Kind;
+            if (kind.Group != GatewayApiNames.Group || informer.State != InformerState.Watching)
+            {
+                continue;
+            }
+
+            var isRoute = kind.Kind is "HTTPRoute" or "GRPCRoute";
+            foreach (var item in source.Objects(kind))
+            {
+                var metadata = item["metadata"]!;
+                var name = metadata["name"]!.GetValue<string>();
+                var ns = kind.Namespaced ? metadata["namespace"]?.GetValue<string>() ?? "default" : null;
+                var origin = ns is null ? $"k8s:{kind.Kind}/{name}" : $"k8s:{kind.Kind}/{ns}/{name}";
+                var current = item["status"] as JsonObject;
+                JsonObject desired;
+                if (computed.TryGetValue(origin, out var entry))
+                {
+                    desired = isRoute ? DesiredRouteStatus(entry.Status, current, now) : DesiredStatus(entry.Status, current, now);
+                }
+                else if (isRoute && OwnParents(current) > 0)
+                {
+                    // No parent of Mesh's any more: remove Mesh's entries, keep the others'.
+                    desired = DesiredRouteStatus(new JsonObject { ["parents"] = new JsonArray() }, current, now);
+                }
+                else
+                {
+                    continue;
+                }
+
+                if (Unchanged(desired, current))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var _ = await source.Api.MergePatchAsync(kind.ObjectPath(ns, name, "status"), new JsonObject { ["status"] = desired }, cancellationToken).ConfigureAwait(false);
+                    Writes++;
+                    Log.GatewayApiStatusWritten(logger, origin);
+                }
+                catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+                {
+                    Log.StatusFailed(logger, origin, ex.Message);
+                }
+            }
+        }
+    }
+
+    private static bool IsOwnController(JsonNode? parent) =>
+        parent?["controllerName"]?.GetValue<string>() is GatewayApiNames.GatewayController or GatewayApiNames.MeshController;
+
+    private static int OwnParents(JsonObject? status) => (status?["parents"] as JsonArray)?.Count(IsOwnController) ?? 0;
+
+    /// <summary>Every key of <paramref name="desired"/> is already what <paramref name="current"/> holds.</summary>
+    private static bool Unchanged(JsonObject desired, JsonObject? current)
+    {
+        foreach (var (key, value) in desired)
+        {
+            if (!JsonNode.DeepEquals(value, current?[key]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A Gateway's or GatewayClass's status: the computed keys, each condition keeping its time while it holds.</summary>
+    private static JsonObject DesiredStatus(JsonObject computed, JsonObject? current, string now)
+    {
+        var desired = (JsonObject)computed.DeepClone();
+        StampConditions(desired["conditions"] as JsonArray, current?["conditions"] as JsonArray, now);
+        foreach (var listener in desired["listeners"] as JsonArray ?? [])
+        {
+            var previous = (current?["listeners"] as JsonArray)?.FirstOrDefault(l => l?["name"]?.GetValue<string>() == listener!["name"]!.GetValue<string>());
+            StampConditions(listener!["conditions"] as JsonArray, previous?["conditions"] as JsonArray, now);
+        }
+
+        return desired;
+    }
+
+    /// <summary>A route's status: the other controllers' parents as they are, then Mesh's, each condition keeping its time while it holds.</summary>
+    private static JsonObject DesiredRouteStatus(JsonObject computed, JsonObject? current, string now)
+    {
+        var parents = new JsonArray();
+        var previous = current?["parents"] as JsonArray ?? [];
+        foreach (var parent in previous)
+        {
+            if (!IsOwnController(parent))
+            {
+                parents.Add(parent?.DeepClone());
+            }
+        }
+
+        foreach (var parent in computed["parents"] as JsonArray ?? [])
+        {
+            var copy = (JsonObject)parent!.DeepClone();
+            var before = previous.FirstOrDefault(p => IsOwnController(p) && JsonNode.DeepEquals(p?["parentRef"], copy["parentRef"]) && JsonNode.DeepEquals(p?["controllerName"], copy["controllerName"]));
+            StampConditions(copy["conditions"] as JsonArray, before?["conditions"] as JsonArray, now);
+            parents.Add(copy);
+        }
+
+        return new JsonObject { ["parents"] = parents };
+    }
+
+    /// <summary>Gives each condition the time it last changed: the previous one's when its status is the same, else now.</summary>
+    private static void StampConditions(JsonArray? conditions, JsonArray? previous, string now)
+    {
+        foreach (var condition in conditions ?? [])
+        {
+            var type = condition!["type"]!.GetValue<string>();
+            var before = previous?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == type);
+            condition["lastTransitionTime"] = before is not null && before["status"]?.GetValue<string>() == condition["status"]!.GetValue<string>()
+                && before["lastTransitionTime"] is { } time
+                ? time.DeepClone()
+                : now;
+        }
+    }
+
     private async Task WriteEventAsync(KubernetesKind kind, JsonObject item, string ns, string name, JsonArray messages, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -137,5 +277,8 @@ internal sealed partial class StatusWriter(KubernetesConfigSource source, MeshSn
 
         [LoggerMessage(3, LogLevel.Warning, "Writing the status of {Resource} failed; trying again next round: {Message}")]
         public static partial void StatusFailed(ILogger logger, string resource, string message);
+
+        [LoggerMessage(4, LogLevel.Information, "Wrote the Gateway API status of {Resource}.")]
+        public static partial void GatewayApiStatusWritten(ILogger logger, string resource);
     }
 }

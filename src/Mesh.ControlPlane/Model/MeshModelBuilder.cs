@@ -15,7 +15,11 @@ namespace Mesh.ControlPlane.Model;
 /// <param name="Snapshot">The snapshot, or <see langword="null"/> when there were errors.</param>
 /// <param name="Errors">Problems that reject the input.</param>
 /// <param name="Warnings">Things that were accepted but ignored (Istio features Mesh does not act on).</param>
-public sealed record MeshBuildResult(MeshSnapshot? Snapshot, IReadOnlyList<ConfigError> Errors, IReadOnlyList<ConfigError> Warnings);
+public sealed record MeshBuildResult(MeshSnapshot? Snapshot, IReadOnlyList<ConfigError> Errors, IReadOnlyList<ConfigError> Warnings)
+{
+    /// <summary>The status of every Gateway API resource Mesh controls, computed whether or not the input was valid.</summary>
+    public ImmutableArray<GatewayApi.GatewayApiStatus> GatewayApiStatuses { get; init; } = [];
+}
 
 /// <summary>
 /// Turns the resources of every source into one validated <see cref="MeshSnapshot"/>. It checks the input as a
@@ -61,9 +65,13 @@ public sealed partial class MeshModelBuilder
     /// <summary>Builds a snapshot from <paramref name="resources"/>; <paramref name="version"/> is stamped on it.</summary>
     public static MeshBuildResult Build(IReadOnlyList<ConfigResource> resources, long version, string clusterDomain = "cluster.local", string trustDomain = "cluster.local")
     {
+        // The Gateway API is converted into Istio resources first, as Istio does; the model then reads only Istio's kinds.
+        var gatewayApi = GatewayApi.GatewayApiConverter.Convert(resources, clusterDomain);
         var builder = new MeshModelBuilder(clusterDomain);
-        var snapshot = builder.BuildCore(resources, version) with { TrustDomain = trustDomain };
-        return new MeshBuildResult(builder._errors.Count == 0 ? snapshot : null, builder._errors, builder._warnings);
+        builder._errors.AddRange(gatewayApi.Errors);
+        builder._warnings.AddRange(gatewayApi.Warnings);
+        var snapshot = builder.BuildCore(gatewayApi.Resources, version) with { TrustDomain = trustDomain };
+        return new MeshBuildResult(builder._errors.Count == 0 ? snapshot : null, builder._errors, builder._warnings) { GatewayApiStatuses = gatewayApi.Statuses };
     }
 
     private MeshSnapshot BuildCore(IReadOnlyList<ConfigResource> resources, long version)
@@ -201,6 +209,8 @@ public sealed partial class MeshModelBuilder
                 case "Telemetry":
                     AddSpec(resource, "spec", set.Telemetries);
                     break;
+                case "Secret":
+                    break; // read by the Gateway API conversion (certificateRefs); holds no routing of its own
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();
                     AddSpec(resource, "spec", pods);

@@ -46,6 +46,13 @@ public sealed partial class MeshSnapshotProvider : IDisposable
     /// <summary>The warnings of the most recent build.</summary>
     public IReadOnlyList<ConfigError> LastWarnings { get; private set; } = [];
 
+    /// <summary>
+    /// The status of every Gateway API resource Mesh controls, from the most recent build, accepted or not (a route
+    /// refused for a missing backend is refused whatever else the update holds); the Kubernetes status writer writes it
+    /// back, /debug/configz shows it.
+    /// </summary>
+    public System.Collections.Immutable.ImmutableArray<GatewayApi.GatewayApiStatus> LastGatewayApiStatuses { get; private set; } = [];
+
     /// <summary>Raised after a new snapshot was swapped in.</summary>
     public event Action<MeshSnapshot>? SnapshotChanged;
 
@@ -113,6 +120,7 @@ public sealed partial class MeshSnapshotProvider : IDisposable
         var result = MeshModelBuilder.Build(resources, _nextVersion, _options.ClusterDomain, _options.TrustDomain);
         errors.AddRange(result.Errors);
         LastWarnings = result.Warnings;
+        LastGatewayApiStatuses = result.GatewayApiStatuses;
         foreach (var warning in result.Warnings)
         {
             Log.ConfigWarning(_logger, warning.ToString());

@@ -45,5 +45,6 @@ public sealed record FakeResourceType(string Group, string Version, string Plura
         new("gateway.networking.k8s.io", "v1", "gateways", "Gateway", HasStatus: true, ShortNames: "gtw"),
         new("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", HasStatus: true),
         new("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute", HasStatus: true),
+        new("gateway.networking.k8s.io", "v1beta1", "referencegrants", "ReferenceGrant"),
     ];
 }
