@@ -21,16 +21,27 @@ internal abstract class ClusterPicker
     public static ClusterPicker Queueing { get; } = new QueueingPicker();
 
     /// <summary>
-    /// The picker for a cluster's endpoints: ring hash, or round robin / least request over localities; calls wait
-    /// while endpoints are connecting and fail when none can be reached.
+    /// The picker for a cluster's endpoints: ring hash, or round robin / least request over localities, in the
+    /// priority <paramref name="priorities"/> chooses (gRFC A56); calls wait while that priority is connecting and
+    /// fail when nothing can be reached. pick_first orders every priority's endpoints itself.
     /// </summary>
     /// <param name="config">The cluster's configuration.</param>
     /// <param name="localities">Its localities with their members.</param>
-    /// <param name="ring">The cached ring-hash picker, built on first use.</param>
-    /// <param name="ready">Whether any endpoint is ready.</param>
-    /// <param name="connecting">Whether any endpoint is connecting.</param>
+    /// <param name="ring">The cached ring-hash picker, built on first use (and again when the priority changes).</param>
+    /// <param name="ready">Whether the cluster can take calls now.</param>
+    /// <param name="connecting">Whether the cluster is connecting (calls wait).</param>
     /// <param name="channelId">The channel's random id for the channel-id hash policy (gRFC A42).</param>
-    public static ClusterPicker Create(ClusterConfig config, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ref RingHashPicker? ring, out bool ready, out bool connecting, ulong channelId = 0)
+    /// <param name="priorities">The cluster's priority chooser (failover timers); without one, the highest READY priority.</param>
+    /// <param name="time">The clock slow start reads; the system clock when null.</param>
+    public static ClusterPicker Create(
+        ClusterConfig config,
+        IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities,
+        ref RingHashPicker? ring,
+        out bool ready,
+        out bool connecting,
+        ulong channelId = 0,
+        PriorityFailover? priorities = null,
+        TimeProvider? time = null)
     {
         ready = false;
         connecting = false;
@@ -39,15 +50,24 @@ internal abstract class ClusterPicker
             return Failing(config.Error ?? $"cluster '{config.Name}' is not available");
         }
 
-        foreach (var (_, members) in localities)
+        if (cluster.LbPolicy == LbPolicyKind.PickFirst)
         {
-            foreach (var member in members)
+            foreach (var (_, members) in localities)
             {
-                ready |= member.Endpoint.State == ConnectivityState.Ready && !member.IsEjected;
-                connecting |= member.Endpoint.State is ConnectivityState.Connecting or ConnectivityState.Idle;
+                foreach (var member in members)
+                {
+                    ready |= member.Endpoint.State == ConnectivityState.Ready && !member.IsEjected;
+                    connecting |= member.Endpoint.State is ConnectivityState.Connecting or ConnectivityState.Idle;
+                }
             }
+
+            return ready ? PickFirstPicker.Create(cluster, localities, channelId)
+                : connecting ? Queueing : Failing(config.Error ?? $"no healthy endpoint in cluster '{cluster.Name}'");
         }
 
+        var (priority, state) = priorities?.Choose(localities) ?? PriorityFailover.ChooseOnce(localities);
+        ready = state == ConnectivityState.Ready;
+        connecting = state == ConnectivityState.Connecting;
         if (!ready)
         {
             return connecting ? Queueing : Failing(config.Error ?? $"no healthy endpoint in cluster '{cluster.Name}'");
@@ -55,16 +75,16 @@ internal abstract class ClusterPicker
 
         if (cluster.LbPolicy == LbPolicyKind.RingHash)
         {
-            ring ??= RingHashPicker.Create(cluster, localities, channelId);
+            if (ring is not null && ring.Priority != (uint)priority)
+            {
+                ring = null;
+            }
+
+            ring ??= RingHashPicker.Create(cluster, localities, channelId, (uint)priority);
             return ring ?? Failing($"no endpoint with weight in cluster '{cluster.Name}'");
         }
 
-        if (cluster.LbPolicy == LbPolicyKind.PickFirst)
-        {
-            return PickFirstPicker.Create(cluster, localities, channelId);
-        }
-
-        return LocalityPicker.Create(cluster, localities)!;
+        return LocalityPicker.Create(cluster, localities, (uint)priority, time ?? TimeProvider.System)!;
     }
 
     private sealed class FailingPicker(string reason) : ClusterPicker
@@ -109,9 +129,10 @@ internal readonly struct EndpointPick
 }
 
 /// <summary>
-/// Round robin or least request over the ready endpoints of a cluster, honouring priorities (the lowest priority
-/// with a ready endpoint takes the traffic) and locality weights (a locality is chosen by weight, then an endpoint
-/// within it).
+/// Round robin or least request over the ready endpoints of one priority of a cluster (the one
+/// <see cref="PriorityFailover"/> chose), honouring locality weights (a locality is chosen by weight, then an endpoint
+/// within it) and slow start (while an endpoint is within its window, endpoints are chosen at random by their
+/// slow-start factor instead of in turn). Picks allocate nothing.
 /// </summary>
 internal sealed class LocalityPicker : ClusterPicker
 {
@@ -140,34 +161,27 @@ internal sealed class LocalityPicker : ClusterPicker
     /// <summary>Builds a picker over the ready endpoints of the highest-priority locality group that has any.</summary>
     public static LocalityPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities)
     {
-        uint? chosen = null;
-        foreach (var (locality, endpoints) in localities)
-        {
-            if (Array.Exists(endpoints, e => e.Endpoint.State == ConnectivityState.Ready && !e.IsEjected) && (chosen is null || locality.Priority < chosen))
-            {
-                chosen = locality.Priority;
-            }
-        }
+        var (priority, state) = PriorityFailover.ChooseOnce(localities);
+        return state == ConnectivityState.Ready ? Create(cluster, localities, (uint)priority, TimeProvider.System) : null;
+    }
 
-        if (chosen is null)
-        {
-            return null;
-        }
-
+    /// <summary>Builds a picker over the ready endpoints of <paramref name="priority"/>; null when it has none.</summary>
+    public static LocalityPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, uint priority, TimeProvider time)
+    {
         var list = new List<Locality>();
         foreach (var (locality, endpoints) in localities)
         {
-            if (locality.Priority == chosen)
+            if (locality.Priority == priority)
             {
                 var ready = Array.FindAll(endpoints, e => e.Endpoint.State == ConnectivityState.Ready && !e.IsEjected);
                 if (ready.Length > 0)
                 {
-                    list.Add(new Locality(locality.Weight, ready));
+                    list.Add(new Locality(locality.Weight, ready, cluster.SlowStart, time));
                 }
             }
         }
 
-        return new LocalityPicker([.. list], cluster.LbPolicy, (int)cluster.ChoiceCount);
+        return list.Count == 0 ? null : new LocalityPicker([.. list], cluster.LbPolicy, (int)cluster.ChoiceCount);
     }
 
     public override EndpointPick Pick<THeaders>(THeaders headers, RouteActionResource action)
@@ -183,28 +197,59 @@ internal sealed class LocalityPicker : ClusterPicker
         return EndpointPick.For(_policy == LbPolicyKind.LeastRequest ? locality.LeastRequest(_choiceCount) : locality.Next());
     }
 
-    private sealed class Locality(uint weight, ClusterMember[] endpoints)
+    private sealed class Locality
     {
+        private readonly ClusterMember[] _endpoints;
+        private readonly SlowStartConfig? _slowStart;
+        private readonly TimeProvider _time;
+
+        // The timestamp after which no endpoint here is in its slow-start window any more (0: none ever is).
+        private readonly long _warmUntil;
         private int _next = Random.Shared.Next();
 
-        public uint Weight { get; } = weight;
+        public Locality(uint weight, ClusterMember[] endpoints, SlowStartConfig? slowStart, TimeProvider time)
+        {
+            Weight = weight;
+            _endpoints = endpoints;
+            _slowStart = slowStart;
+            _time = time;
+            if (slowStart is not null)
+            {
+                var window = (long)(slowStart.Window.TotalSeconds * time.TimestampFrequency);
+                foreach (var member in endpoints)
+                {
+                    if (member.Endpoint.ActiveSince != 0)
+                    {
+                        _warmUntil = Math.Max(_warmUntil, member.Endpoint.ActiveSince + window);
+                    }
+                }
+            }
+        }
+
+        public uint Weight { get; }
 
         public ClusterMember Next()
         {
-            var index = (uint)Interlocked.Increment(ref _next) % (uint)endpoints.Length;
-            return endpoints[index];
+            if (_warmUntil != 0 && _endpoints.Length > 1 && _time.GetTimestamp() < _warmUntil)
+            {
+                return Warming();
+            }
+
+            var index = (uint)Interlocked.Increment(ref _next) % (uint)_endpoints.Length;
+            return _endpoints[index];
         }
 
         public ClusterMember LeastRequest(int choices)
         {
-            if (endpoints.Length <= choices)
+            var warming = _warmUntil != 0 && _endpoints.Length > 1 && _time.GetTimestamp() < _warmUntil;
+            if (_endpoints.Length <= choices && !warming)
             {
                 // As many choices as endpoints: look at all of them (from a random start, so ties spread).
-                var start = Random.Shared.Next(endpoints.Length);
-                var least = endpoints[start];
-                for (var i = 1; i < endpoints.Length; i++)
+                var start = Random.Shared.Next(_endpoints.Length);
+                var least = _endpoints[start];
+                for (var i = 1; i < _endpoints.Length; i++)
                 {
-                    var candidate = endpoints[(start + i) % endpoints.Length];
+                    var candidate = _endpoints[(start + i) % _endpoints.Length];
                     if (candidate.Endpoint.InFlight < least.Endpoint.InFlight)
                     {
                         least = candidate;
@@ -214,10 +259,11 @@ internal sealed class LocalityPicker : ClusterPicker
                 return least;
             }
 
-            var best = endpoints[Random.Shared.Next(endpoints.Length)];
-            for (var i = 1; i < choices && endpoints.Length > 1; i++)
+            // Candidates at random (by slow-start factor while an endpoint warms up); the least loaded wins.
+            var best = warming ? Warming() : _endpoints[Random.Shared.Next(_endpoints.Length)];
+            for (var i = 1; i < choices && _endpoints.Length > 1; i++)
             {
-                var candidate = endpoints[Random.Shared.Next(endpoints.Length)];
+                var candidate = warming ? Warming() : _endpoints[Random.Shared.Next(_endpoints.Length)];
                 if (candidate.Endpoint.InFlight < best.Endpoint.InFlight)
                 {
                     best = candidate;
@@ -226,6 +272,33 @@ internal sealed class LocalityPicker : ClusterPicker
 
             return best;
         }
+
+        // An endpoint at random, each by its slow-start factor (Envoy's weight scaling; endpoint weights are not used
+        // by round robin, as in gRPC).
+        private ClusterMember Warming()
+        {
+            var now = _time.GetTimestamp();
+            var total = 0.0;
+            foreach (var member in _endpoints)
+            {
+                total += FactorOf(member, now);
+            }
+
+            var ticket = Random.Shared.NextDouble() * total;
+            foreach (var member in _endpoints)
+            {
+                ticket -= FactorOf(member, now);
+                if (ticket < 0)
+                {
+                    return member;
+                }
+            }
+
+            return _endpoints[^1];
+        }
+
+        private double FactorOf(ClusterMember member, long now) =>
+            member.Endpoint.ActiveSince == 0 ? 1 : _slowStart!.Factor(_time.GetElapsedTime(member.Endpoint.ActiveSince, now));
     }
 }
 
@@ -241,27 +314,37 @@ internal sealed class RingHashPicker : ClusterPicker
     private readonly HashRing<ClusterMember> _ring;
     private readonly ulong _channelId;
 
-    private RingHashPicker(HashRing<ClusterMember> ring, ulong channelId)
+    private RingHashPicker(HashRing<ClusterMember> ring, ulong channelId, uint priority)
     {
         _ring = ring;
         _channelId = channelId;
+        Priority = priority;
     }
+
+    /// <summary>The priority whose endpoints make the ring.</summary>
+    public uint Priority { get; }
 
     /// <summary>The ring (for tests and diagnostics).</summary>
     public HashRing<ClusterMember> Ring => _ring;
 
-    /// <summary>Builds the ring for the endpoints of the lowest priority; null when no endpoint has weight.</summary>
+    /// <summary>
+    /// Builds the ring for the endpoints of <paramref name="priority"/> (by default the lowest priority that has
+    /// endpoints); null when no endpoint has weight.
+    /// </summary>
     /// <param name="cluster">The cluster, for its ring size bounds.</param>
     /// <param name="localities">The cluster's localities with their members.</param>
     /// <param name="channelId">The channel's random id, hashed by the channel-id hash policy.</param>
-    public static RingHashPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ulong channelId)
+    /// <param name="priority">The priority chosen for the cluster's calls.</param>
+    public static RingHashPicker? Create(ClusterResource cluster, IReadOnlyList<(LocalityResource Locality, ClusterMember[] Endpoints)> localities, ulong channelId, uint? priority = null)
     {
-        uint? priority = null;
-        foreach (var (locality, endpoints) in localities)
+        if (priority is null)
         {
-            if (endpoints.Length > 0 && (priority is null || locality.Priority < priority))
+            foreach (var (locality, endpoints) in localities)
             {
-                priority = locality.Priority;
+                if (endpoints.Length > 0 && (priority is null || locality.Priority < priority))
+                {
+                    priority = locality.Priority;
+                }
             }
         }
 
@@ -281,7 +364,7 @@ internal sealed class RingHashPicker : ClusterPicker
         }
 
         var ring = HashRing<ClusterMember>.Build(weighted, cluster.MinRingSize, cluster.MaxRingSize, HashRing<ClusterMember>.GrpcDefaultRingSizeCap);
-        return ring.Count == 0 ? null : new RingHashPicker(ring, channelId);
+        return ring.Count == 0 ? null : new RingHashPicker(ring, channelId, priority ?? 0);
     }
 
     /// <summary>The request hash of a call (A42), or a random one when no hash policy produced one.</summary>

@@ -30,6 +30,12 @@ internal sealed class EndpointState : ISubchannelCallTracker
     public int References { get; set; }
     public IDisposable? StateRegistration { get; set; }
 
+    /// <summary>
+    /// When the endpoint joined the pool (a <see cref="TimeProvider"/> timestamp; 0 until then): its first READY, and
+    /// again on READY after a failure; created, on the HttpClient path. Slow start ramps it up from here.
+    /// </summary>
+    public long ActiveSince { get; set; }
+
     /// <summary>Calls started on this endpoint and not yet complete.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 

@@ -109,6 +109,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 }
 
                 _policies = policies;
+                ReportNotApplied(config.VirtualHost);
             }
 
             _config = config;
@@ -119,7 +120,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 keep.Add(name);
                 if (!_clusters.TryGetValue(name, out var entry))
                 {
-                    entry = new ClusterEntry();
+                    entry = new ClusterEntry(new PriorityFailover(_time, UpdatePicker));
                     _clusters.Add(name, entry);
                 }
 
@@ -135,6 +136,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 {
                     ReleaseLocked(_clusters[name]);
                     _clusters[name].Detector?.Dispose();
+                    _clusters[name].Priorities.Dispose();
                     _loads.Remove(name);
                     _clusters.Remove(name);
                 }
@@ -142,6 +144,18 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
         }
 
         UpdatePicker();
+    }
+
+    // Route actions an RPC does not get are reported once per route configuration, never dropped silently.
+    private void ReportNotApplied(VirtualHostResource host)
+    {
+        for (var i = 0; i < host.Routes.Length; i++)
+        {
+            if (host.Routes[i].HttpActions?.NotAppliedToGrpc() is { } actions)
+            {
+                Log.RouteActionsNotApplied(_logger, host.Routes[i].Name.Length > 0 ? host.Routes[i].Name : "#" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), host.Name, actions);
+            }
+        }
     }
 
     private void UpdateClusterLocked(ClusterEntry entry, ClusterConfig cluster)
@@ -250,6 +264,16 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
             }
 
             endpoint.State = state.State;
+            if (state.State == ConnectivityState.TransientFailure)
+            {
+                endpoint.ActiveSince = 0; // it joins again on its next READY
+            }
+            else if (state.State == ConnectivityState.Ready && endpoint.ActiveSince == 0)
+            {
+                // Joined (or back after a failure): slow start, when the cluster has it, ramps it up from now.
+                endpoint.ActiveSince = _time.GetTimestamp();
+            }
+
             Log.EndpointState(_logger, endpoint.Host, endpoint.Port, state.State);
         }
 
@@ -282,7 +306,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 var ready = false;
                 var connecting = false;
                 pickers[name] = entry.Config is { } clusterConfig
-                    ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting, _channelId)
+                    ? ClusterPicker.Create(clusterConfig, entry.Localities, ref ring, out ready, out connecting, _channelId, entry.Priorities, _time)
                     : ClusterPicker.Failing("cluster not resolved");
                 entry.Ring = ring;
                 anyReady |= ready;
@@ -348,6 +372,7 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
                 foreach (var cluster in _clusters.Values)
                 {
                     cluster.Detector?.Dispose();
+                    cluster.Priorities.Dispose();
                 }
 
                 _clusters.Clear();
@@ -358,8 +383,11 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
         base.Dispose(disposing);
     }
 
-    private sealed class ClusterEntry
+    private sealed class ClusterEntry(PriorityFailover priorities)
     {
+        /// <summary>The cluster's priority choice (gRFC A56), kept across updates for its failover timers.</summary>
+        public PriorityFailover Priorities { get; } = priorities;
+
         public ClusterConfig? Config { get; set; }
         public List<(LocalityResource Locality, ClusterMember[] Endpoints)> Localities { get; set; } = [];
         public RingHashPicker? Ring { get; set; }
@@ -388,5 +416,8 @@ internal sealed partial class MeshLoadBalancer : LoadBalancer
     {
         [LoggerMessage(1, LogLevel.Debug, "Endpoint {Host}:{Port} is {State}.")]
         public static partial void EndpointState(ILogger logger, string host, int port, ConnectivityState state);
+
+        [LoggerMessage(2, LogLevel.Warning, "Route {Route} of virtual host {VirtualHost}: {Actions} not applied to gRPC calls (proxyless gRPC does not apply them, gRFC A28); HttpClient calls through AddMeshRouting() apply them.")]
+        public static partial void RouteActionsNotApplied(ILogger logger, string route, string virtualHost, string actions);
     }
 }

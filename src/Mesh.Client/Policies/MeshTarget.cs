@@ -35,6 +35,7 @@ internal sealed class MeshTarget : IDisposable
     private Dictionary<string, LoadBalancing.OutlierDetection.OutlierDetector<EndpointState>> _detectors = new(StringComparer.Ordinal);
     private readonly Security.CertificateProviderStore? _certificates;
     private Dictionary<string, Transport.ClusterTls> _tls = new(StringComparer.Ordinal);
+    private Dictionary<string, PriorityFailover> _priorities = new(StringComparer.Ordinal);
     private XdsConfig? _config;
     private CancellationTokenSource _changed = new();
 
@@ -130,6 +131,7 @@ internal sealed class MeshTarget : IDisposable
         var pickers = new Dictionary<string, ClusterPicker>(StringComparer.Ordinal);
         var byCluster = new Dictionary<string, List<EndpointState>>(StringComparer.Ordinal);
         var tlsByCluster = new Dictionary<string, Transport.ClusterTls>(StringComparer.Ordinal);
+        var priorities = new Dictionary<string, PriorityFailover>(StringComparer.Ordinal);
         foreach (var (name, cluster) in config.Clusters)
         {
             var counter = _clusters.Counter(name, cluster.Cluster?.MaxRequests ?? 1024); // shared with every channel (A32)
@@ -154,7 +156,7 @@ internal sealed class MeshTarget : IDisposable
                     var key = (locality.Endpoints[i].Host, locality.Endpoints[i].Port);
                     if (!endpoints.TryGetValue(key, out var state) && !_endpoints.TryGetValue(key, out state))
                     {
-                        state = new EndpointState(key.Host, key.Port, subchannel: null) { State = ConnectivityState.Ready };
+                        state = new EndpointState(key.Host, key.Port, subchannel: null) { State = ConnectivityState.Ready, ActiveSince = _time.GetTimestamp() };
                     }
 
                     endpoints[key] = state;
@@ -167,7 +169,11 @@ internal sealed class MeshTarget : IDisposable
 
             detector?.Update(all);
             RingHashPicker? ring = null;
-            pickers[name] = ClusterPicker.Create(cluster, localities, ref ring, out _, out _, _channelId);
+
+            // The same priority choice (gRFC A56) as the gRPC balancer; its failover timers rebuild the state.
+            var chooser = _priorities.GetValueOrDefault(name) ?? new PriorityFailover(_time, OnEjectionsChanged);
+            priorities[name] = chooser;
+            pickers[name] = ClusterPicker.Create(cluster, localities, ref ring, out _, out _, _channelId, chooser, _time);
             byCluster[name] = all;
         }
 
@@ -180,6 +186,15 @@ internal sealed class MeshTarget : IDisposable
             }
         }
 
+        foreach (var (name, stale) in _priorities)
+        {
+            if (!priorities.ContainsKey(name))
+            {
+                stale.Dispose();
+            }
+        }
+
+        _priorities = priorities;
         _endpoints = endpoints;
         _counters = counters;
         _detectors = detectors;
@@ -261,6 +276,11 @@ internal sealed class MeshTarget : IDisposable
         foreach (var detector in _detectors.Values)
         {
             detector.Dispose();
+        }
+
+        foreach (var chooser in _priorities.Values)
+        {
+            chooser.Dispose();
         }
     }
 

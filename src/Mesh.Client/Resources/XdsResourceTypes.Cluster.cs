@@ -100,6 +100,12 @@ internal static partial class XdsResourceTypes
             DnsTargets = dns,
             IsLogicalDns = cluster.Type == Cluster.Types.DiscoveryType.LogicalDns,
             ReportsLoad = cluster.LrsServer is not null,
+            SlowStart = LoadBalancing.SlowStartConfig.FromProto(cluster.LbConfigCase switch
+            {
+                Cluster.LbConfigOneofCase.RoundRobinLbConfig when lb.Kind == LbPolicyKind.RoundRobin => cluster.RoundRobinLbConfig.SlowStartConfig,
+                Cluster.LbConfigOneofCase.LeastRequestLbConfig when lb.Kind == LbPolicyKind.LeastRequest => cluster.LeastRequestLbConfig.SlowStartConfig,
+                _ => null,
+            }),
         });
     }
 

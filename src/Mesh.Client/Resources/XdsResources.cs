@@ -144,6 +144,12 @@ internal sealed record ClusterResource(
     /// <summary>The TLS towards the cluster's endpoints (gRFC A29), or null for plaintext.</summary>
     public UpstreamTlsResource? Tls { get; init; }
 
+    /// <summary>
+    /// Slow start of round robin or least request (Envoy's <c>slow_start_config</c>, from <c>lb_policy</c>'s settings),
+    /// or null. gRPC clients have no slow start; Mesh.Client ramps new endpoints up as Envoy does.
+    /// </summary>
+    public LoadBalancing.SlowStartConfig? SlowStart { get; init; }
+
     /// <summary>For <see cref="LbPolicyKind.PickFirst"/>: shuffle the endpoint list before connecting (gRFC A62).</summary>
     public bool ShuffleAddressList { get; init; }
 

@@ -223,7 +223,14 @@ internal sealed class LoadBalancerSettings
     public ConsistentHashLb? ConsistentHash { get; set; }
     public LocalityLbSettingSpec? LocalityLbSetting { get; set; }
     public string? WarmupDurationSecs { get; set; }
-    public JsonElement? Warmup { get; set; }
+    public WarmupSpec? Warmup { get; set; }
+}
+
+internal sealed class WarmupSpec
+{
+    public string? Duration { get; set; }
+    public double? MinimumPercent { get; set; }
+    public double? Aggression { get; set; }
 }
 
 internal sealed class ConsistentHashLb

@@ -85,8 +85,14 @@ public sealed record TrafficPolicy
     /// <summary>For <see cref="LoadBalancerKind.RingHash"/>: the query parameter hashed, if the key is one.</summary>
     public string? HashQueryParameter { get; init; }
 
-    /// <summary>How long a new endpoint's share ramps up (<c>warmupDurationSecs</c>, slow start), if set.</summary>
+    /// <summary>How long a new endpoint's share ramps up (<c>warmupDurationSecs</c> or <c>warmup.duration</c>, slow start), if set.</summary>
     public TimeSpan? Warmup { get; init; }
+
+    /// <summary>During the warmup, the smallest share of its weight a new endpoint gets, in percent (<c>warmup.minimumPercent</c>; Envoy's default 10 when unset).</summary>
+    public double? WarmupMinimumPercent { get; init; }
+
+    /// <summary>How fast the warmup ramps (<c>warmup.aggression</c>; 1 = linear when unset).</summary>
+    public double? WarmupAggression { get; init; }
 
     /// <summary>The locality-aware load-balancing setting, if any.</summary>
     public LocalityLoadBalancing? Locality { get; init; }

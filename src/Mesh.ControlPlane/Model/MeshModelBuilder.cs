@@ -915,15 +915,18 @@ public sealed partial class MeshModelBuilder
                 policy = policy with { Locality = BuildLocality(resource, field + ".loadBalancer.localityLbSetting", locality) };
             }
 
-            if (lb.WarmupDurationSecs is { } warmup && Duration(resource, field + ".loadBalancer.warmupDurationSecs", warmup) is { } window)
+            if (lb.WarmupDurationSecs is not null && lb.Warmup is not null)
             {
-                policy = policy with { Warmup = window };
-                Warn(resource, field + ".loadBalancer.warmupDurationSecs", "slow start is served to proxies only: gRPC clients have no slow-start balancer, so new endpoints get their full share at once");
+                Error(resource, field + ".loadBalancer", "set warmupDurationSecs or warmup, not both" + SchemaError);
             }
-
-            if (lb.Warmup is not null)
+            else if (lb.WarmupDurationSecs is { } warmup && Duration(resource, field + ".loadBalancer.warmupDurationSecs", warmup) is { } window)
             {
-                Warn(resource, field + ".loadBalancer.warmup", "is served to proxies only; proxyless clients ramp no new endpoint up");
+                // Slow start (Cluster slow_start_config): Mesh.Client and Envoy ramp new endpoints up; stock gRPC clients ignore it.
+                policy = policy with { Warmup = window };
+            }
+            else if (lb.Warmup is { } ramp)
+            {
+                policy = BuildWarmup(resource, field + ".loadBalancer.warmup", ramp, policy);
             }
         }
 
@@ -1130,6 +1133,34 @@ public sealed partial class MeshModelBuilder
         }
 
         return result.ToImmutable();
+    }
+
+    private TrafficPolicy BuildWarmup(ConfigResource resource, string field, WarmupSpec spec, TrafficPolicy policy)
+    {
+        if (spec.Duration is not { } text)
+        {
+            Error(resource, field + ".duration", "is required" + SchemaError);
+            return policy;
+        }
+
+        if (Duration(resource, field + ".duration", text) is not { } window)
+        {
+            return policy;
+        }
+
+        if (spec.MinimumPercent is { } minimum && (double.IsNaN(minimum) || minimum is < 0 or > 100))
+        {
+            Error(resource, field + ".minimumPercent", $"{minimum} is not a percentage (0-100)" + SchemaError);
+            return policy;
+        }
+
+        if (spec.Aggression is { } aggression && (double.IsNaN(aggression) || aggression < 1))
+        {
+            Error(resource, field + ".aggression", $"{aggression} is below 1" + SchemaError);
+            return policy;
+        }
+
+        return policy with { Warmup = window, WarmupMinimumPercent = spec.MinimumPercent, WarmupAggression = spec.Aggression };
     }
 
     private LocalityLoadBalancing? BuildLocality(ConfigResource resource, string field, LocalityLbSettingSpec spec)

@@ -75,10 +75,10 @@ public static class ProxylessTranslator
                     clientSpecific.Add((XdsTypeUrls.RouteConfiguration, routeName));
                 }
 
-                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, (policy?.Traffic ?? TrafficPolicy.Default).ForPort(port.Number));
+                AddCluster(snapshot, clusters, endpoints, service, port, subset: null, (policy?.Traffic ?? TrafficPolicy.Default).ForPort(port.Number), clientSpecific);
                 foreach (var subset in policy?.Subsets ?? [])
                 {
-                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic.ForPort(port.Number));
+                    AddCluster(snapshot, clusters, endpoints, service, port, subset, subset.Traffic.ForPort(port.Number), clientSpecific);
                 }
             }
         }
@@ -96,12 +96,13 @@ public static class ProxylessTranslator
             }
         }
 
+        var assignments = endpoints.ToImmutable();
         var byType = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new[]
         {
             KeyValuePair.Create(XdsTypeUrls.Listener, listeners.ToImmutable()),
             KeyValuePair.Create(XdsTypeUrls.RouteConfiguration, routes.ToImmutable()),
             KeyValuePair.Create(XdsTypeUrls.Cluster, clusters.ToImmutable()),
-            KeyValuePair.Create(XdsTypeUrls.ClusterLoadAssignment, endpoints.ToImmutable()),
+            KeyValuePair.Create(XdsTypeUrls.ClusterLoadAssignment, assignments),
         });
         return new XdsResourceSet(
             snapshot.Version,
@@ -109,7 +110,14 @@ public static class ProxylessTranslator
             (alias, ns) => ResolveListenerName(snapshot, alias, ns),
             (name, workload) => BuildInboundListener(snapshot, name, workload),
             clientSpecific.ToImmutable(),
-            (typeUrl, name, workload) => typeUrl == XdsTypeUrls.RouteConfiguration ? BuildRouteConfigurationFor(snapshot, name, workload) : null,
+            (typeUrl, name, workload) => typeUrl switch
+            {
+                XdsTypeUrls.RouteConfiguration => (IMessage?)BuildRouteConfigurationFor(snapshot, name, workload),
+
+                // Locality load balancing: priorities and locality weights relative to the client's locality.
+                XdsTypeUrls.ClusterLoadAssignment => LocalityLoadBalancer.ForClient(snapshot, name, (ClusterLoadAssignment)assignments[name].Message, workload),
+                _ => null,
+            },
             snapshot.Sidecars.IsEmpty && snapshot.Services.Values.All(static s => s.ExportTo is ["*"]) ? null : (typeUrl, name, workload) => IsVisible(snapshot, typeUrl, name, workload),
             snapshot.Telemetries.IsEmpty ? null : (listener, workload) => TelemetryTranslator.Decorate(snapshot, listener, workload));
     }
@@ -592,7 +600,8 @@ public static class ProxylessTranslator
         MeshService service,
         ServicePort port,
         SubsetPolicy? subset,
-        TrafficPolicy traffic)
+        TrafficPolicy traffic,
+        ImmutableHashSet<(string TypeUrl, string Name)>.Builder clientSpecific)
     {
         var name = XdsResourceNames.ClusterName(port.Number, subset?.Name, service.Host);
         var assignment = BuildLoadAssignment(name, service, port, subset);
@@ -615,6 +624,20 @@ public static class ProxylessTranslator
             if (traffic.MinimumRingSize is { } minimum)
             {
                 cluster.RingHashLbConfig.MinimumRingSize = minimum;
+            }
+        }
+
+        if (traffic.Warmup is { } warmup && traffic.LoadBalancer != LoadBalancerKind.RingHash)
+        {
+            // Slow start, as istiod sends it: in the round robin or least request settings (RANDOM is round robin here).
+            var slowStart = BuildSlowStart(warmup, traffic);
+            if (traffic.LoadBalancer == LoadBalancerKind.LeastRequest)
+            {
+                cluster.LeastRequestLbConfig = new Cluster.Types.LeastRequestLbConfig { SlowStartConfig = slowStart };
+            }
+            else
+            {
+                cluster.RoundRobinLbConfig = new Cluster.Types.RoundRobinLbConfig { SlowStartConfig = slowStart };
             }
         }
 
@@ -652,6 +675,26 @@ public static class ProxylessTranslator
         cluster.EdsClusterConfig = new Cluster.Types.EdsClusterConfig { EdsConfig = Ads, ServiceName = name };
         clusters.Add(name, new XdsResource(name, cluster));
         endpoints.Add(name, new XdsResource(name, assignment));
+        if (LocalityLoadBalancer.Applies(traffic, assignment))
+        {
+            clientSpecific.Add((XdsTypeUrls.ClusterLoadAssignment, name));
+        }
+    }
+
+    private static Cluster.Types.SlowStartConfig BuildSlowStart(TimeSpan window, TrafficPolicy traffic)
+    {
+        var config = new Cluster.Types.SlowStartConfig { SlowStartWindow = Duration.FromTimeSpan(window) };
+        if (traffic.WarmupMinimumPercent is { } minimum)
+        {
+            config.MinWeightPercent = new Percent { Value = minimum };
+        }
+
+        if (traffic.WarmupAggression is { } aggression)
+        {
+            config.Aggression = new RuntimeDouble { DefaultValue = aggression, RuntimeKey = "mesh.warmup.aggression" };
+        }
+
+        return config;
     }
 
     private static CircuitBreakers BuildCircuitBreakers(TrafficPolicy traffic)

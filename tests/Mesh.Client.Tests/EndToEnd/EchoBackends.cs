@@ -30,25 +30,46 @@ public sealed class EchoBackends : IAsyncDisposable
         var backends = new EchoBackends();
         foreach (var name in names)
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
-            var app = builder.Build();
-            app.Run(async context =>
-            {
-                var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.Ordinal);
-                var pathAndQuery = context.Request.Path + context.Request.QueryString;
-                backends.Requests.GetOrAdd(name, _ => new ConcurrentQueue<EchoedRequest>()).Enqueue(new EchoedRequest(pathAndQuery, context.Request.Host.Value ?? string.Empty, headers));
-                context.Response.Headers["x-backend-secret"] = "s3cret";
-                context.Response.Headers["x-resp-add"] = "from-backend";
-                await context.Response.WriteAsync($"{name} {pathAndQuery}");
-            });
-            await app.StartAsync();
-            backends.Ports[name] = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-            backends._apps.Add(app);
+            await backends.AddAsync(name, 0);
         }
 
         return backends;
+    }
+
+    private readonly Dictionary<string, WebApplication> _byName = [];
+
+    /// <summary>Stops one backend (its port is kept, so <see cref="RestartAsync"/> can listen there again).</summary>
+    public async Task StopAsync(string name)
+    {
+        var app = _byName[name];
+        _byName.Remove(name);
+        _apps.Remove(app);
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    /// <summary>Starts a stopped backend again on the port it had.</summary>
+    public Task RestartAsync(string name) => AddAsync(name, Ports[name]);
+
+    private async Task AddAsync(string name, int port)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        var app = builder.Build();
+        app.Run(async context =>
+        {
+            var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.Ordinal);
+            var pathAndQuery = context.Request.Path + context.Request.QueryString;
+            Requests.GetOrAdd(name, _ => new ConcurrentQueue<EchoedRequest>()).Enqueue(new EchoedRequest(pathAndQuery, context.Request.Host.Value ?? string.Empty, headers));
+            context.Response.Headers["x-backend-secret"] = "s3cret";
+            context.Response.Headers["x-resp-add"] = "from-backend";
+            await context.Response.WriteAsync($"{name} {pathAndQuery}");
+        });
+        await app.StartAsync();
+        Ports[name] = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        _apps.Add(app);
+        _byName[name] = app;
     }
 
     public async ValueTask DisposeAsync()

@@ -40,6 +40,9 @@ public sealed class GreeterBackends : IAsyncDisposable
     /// <summary>Backends that fail every call with UNAVAILABLE while listed here.</summary>
     public ConcurrentDictionary<string, bool> Failing { get; } = new();
 
+    /// <summary>The request headers named x-mesh-* each backend received (name=value), in arrival order.</summary>
+    public ConcurrentQueue<string> MeshHeaders { get; } = new();
+
     /// <summary>Attempts seen per call id (the part of the request name after '#').</summary>
     public ConcurrentDictionary<string, int> Attempts { get; } = new();
 
@@ -59,11 +62,26 @@ public sealed class GreeterBackends : IAsyncDisposable
         return backends;
     }
 
-    public async Task AddAsync(string name)
+    private readonly Dictionary<string, WebApplication> _byName = [];
+
+    /// <summary>Stops one backend (its port is kept, so <see cref="RestartAsync"/> can listen there again).</summary>
+    public async Task StopAsync(string name)
+    {
+        var app = _byName[name];
+        _byName.Remove(name);
+        _apps.Remove(app);
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    /// <summary>Starts a stopped backend again on the port it had.</summary>
+    public Task RestartAsync(string name) => AddAsync(name, Ports[name]);
+
+    public async Task AddAsync(string name, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(new BackendIdentity(name, this));
         var app = builder.Build();
@@ -87,6 +105,7 @@ public sealed class GreeterBackends : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Ports[name] = new Uri(address).Port;
         _apps.Add(app);
+        _byName[name] = app;
     }
 
     public int Total => Calls.Values.Sum();
@@ -111,6 +130,14 @@ public sealed class GreeterBackends : IAsyncDisposable
         public override async Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
         {
             identity.Owner.Calls.AddOrUpdate(identity.Name, 1, (_, n) => n + 1);
+            foreach (var header in context.RequestHeaders)
+            {
+                if (header.Key.StartsWith("x-mesh-", StringComparison.Ordinal))
+                {
+                    identity.Owner.MeshHeaders.Enqueue(header.Key + "=" + header.Value);
+                }
+            }
+
             var hash = request.Name.IndexOf('#', StringComparison.Ordinal);
             if (hash >= 0)
             {

@@ -13,7 +13,7 @@ public class ConfigurationDocsTests
         typeof(HttpFaultInjection), typeof(HttpRedirect), typeof(HttpDirectResponse), typeof(HttpRewrite), typeof(HttpMirrorPolicy),
         typeof(CorsPolicySpec), typeof(HeadersSpec), typeof(HeaderOperationsSpec), typeof(DelegateSpec),
         typeof(DestinationRuleSpec), typeof(Subset), typeof(global::Mesh.ControlPlane.Configuration.TrafficPolicy), typeof(LoadBalancerSettings), typeof(ConsistentHashLb),
-        typeof(HttpCookieSpec), typeof(LocalityLbSettingSpec), typeof(PortTrafficPolicy), typeof(HttpConnectionPool), typeof(global::Mesh.ControlPlane.Configuration.OutlierDetection),
+        typeof(HttpCookieSpec), typeof(LocalityLbSettingSpec), typeof(WarmupSpec), typeof(PortTrafficPolicy), typeof(HttpConnectionPool), typeof(global::Mesh.ControlPlane.Configuration.OutlierDetection),
         typeof(ClientTlsSettings), typeof(ServiceEntrySpec), typeof(ServiceEntryPort), typeof(WorkloadEntrySpec), typeof(SidecarSpec), typeof(EgressListenerSpec),
     ];
 

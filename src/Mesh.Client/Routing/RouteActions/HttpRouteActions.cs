@@ -35,6 +35,37 @@ internal sealed record HttpRouteActions
     /// <summary>The clusters requests are mirrored to.</summary>
     public ImmutableArray<MirrorTarget> Mirrors { get; init; } = [];
 
+    /// <summary>
+    /// What of this route a gRPC call does not get (as in gRPC's own xDS clients, gRFC A28): the rewrite, the header
+    /// changes and the mirrors, named in a comma-separated list; null when there are none. (A redirect or direct
+    /// response fails gRPC calls UNAVAILABLE, which is reported per call.)
+    /// </summary>
+    public string? NotAppliedToGrpc()
+    {
+        var parts = new List<string>(4);
+        if (Rewrite is not null)
+        {
+            parts.Add("rewrite");
+        }
+
+        if (!RequestHeaders.IsEmpty || !ClusterHeaders.Values.All(static h => h.Request.IsEmpty))
+        {
+            parts.Add("request header changes");
+        }
+
+        if (!ResponseHeaders.IsEmpty || !ClusterHeaders.Values.All(static h => h.Response.IsEmpty))
+        {
+            parts.Add("response header changes");
+        }
+
+        if (!Mirrors.IsEmpty)
+        {
+            parts.Add("mirrors");
+        }
+
+        return parts.Count == 0 ? null : string.Join(", ", parts);
+    }
+
     /// <summary>Whether the route answers in-process instead of forwarding.</summary>
     public bool Answers => Redirect is not null || DirectStatus != 0;
 

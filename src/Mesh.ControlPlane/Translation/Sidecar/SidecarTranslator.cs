@@ -54,8 +54,28 @@ public static class SidecarTranslator
             KeyValuePair.Create(XdsTypeUrls.Listener, listeners.ToImmutable()),
             KeyValuePair.Create(XdsTypeUrls.RouteConfiguration, SidecarRoutes.Build(snapshot, shared.Of(XdsTypeUrls.RouteConfiguration), httpPorts, node.Namespace, mode)),
             KeyValuePair.Create(XdsTypeUrls.Cluster, SidecarClusters.Build(snapshot, shared.Of(XdsTypeUrls.Cluster), workload)),
-            KeyValuePair.Create(XdsTypeUrls.ClusterLoadAssignment, shared.Of(XdsTypeUrls.ClusterLoadAssignment)),
+            KeyValuePair.Create(XdsTypeUrls.ClusterLoadAssignment, ForLocality(snapshot, shared.Of(XdsTypeUrls.ClusterLoadAssignment), client)),
         });
         return new XdsResourceSet(snapshot.Version, byType, static (_, _) => null);
+    }
+
+    // Locality load balancing relative to the sidecar's own locality, as istiod sends each proxy.
+    private static ImmutableDictionary<string, XdsResource> ForLocality(MeshSnapshot snapshot, ImmutableDictionary<string, XdsResource> assignments, ClientWorkload client)
+    {
+        if (client.Locality == Locality.None)
+        {
+            return assignments;
+        }
+
+        var builder = assignments.ToBuilder();
+        foreach (var (name, resource) in assignments)
+        {
+            if (LocalityLoadBalancer.ForClient(snapshot, name, (Envoy.Config.Endpoint.V3.ClusterLoadAssignment)resource.Message, client) is { } local)
+            {
+                builder[name] = new XdsResource(name, local);
+            }
+        }
+
+        return builder.ToImmutable();
     }
 }
