@@ -35,6 +35,9 @@ internal sealed class HttpCallState(
     public bool RetriesExhausted(HttpResponseMessage response, CancellationToken cancellationToken) =>
         Policy.Retry is { } retry && Attempts >= retry.MaxAttempts && IsRetriable(Outcome.FromResult(response), retry, cancellationToken);
 
+    /// <summary>One attempt: an endpoint picked in the request's cluster, then the send.</summary>
+    protected override Task<HttpResponseMessage> AttemptAsync(CancellationToken cancellationToken) => Handler.AttemptAsync(this, cancellationToken);
+
     /// <summary>
     /// Envoy's retry_on for HTTP: <c>5xx</c> (any 5xx, a reset or a connection failure, a per-try timeout),
     /// <c>gateway-error</c> (502, 503, 504, resets and per-try timeouts), <c>reset</c>, <c>connect-failure</c>,

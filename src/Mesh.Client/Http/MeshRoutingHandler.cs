@@ -6,7 +6,6 @@ using Mesh.Client.Policies;
 using Mesh.Client.Routing;
 using Mesh.Client.Telemetry;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Mesh.Client.Http;
 
@@ -90,16 +89,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             // 4. Retries (A44 / Envoy's retry_on) through the route's Polly pipeline, deciding on results.
             if (policy.RetryPipeline is { } pipeline)
             {
-                var context = ResilienceContextPool.Shared.Get(token);
-                context.Properties.Set(PolicyCall.Key, call);
-                try
-                {
-                    response = await pipeline.ExecuteAsync(static (ctx, c) => new ValueTask<HttpResponseMessage>(c.Handler.AttemptAsync(c, ctx.CancellationToken)), context, call).ConfigureAwait(false);
-                }
-                finally
-                {
-                    ResilienceContextPool.Shared.Return(context);
-                }
+                response = await call.ExecuteAsync(pipeline, token).ConfigureAwait(false);
 
                 buffer?.Commit();
                 if (call.RetriesExhausted(response, token))
@@ -128,7 +118,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
     }
 
     /// <summary>One attempt: an endpoint picked in the request's cluster (a slot under its circuit breaker), then the send.</summary>
-    private async Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
+    internal async Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
     {
         var attempt = ++call.Attempts;
         var request = call.Request;
