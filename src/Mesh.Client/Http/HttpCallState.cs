@@ -21,6 +21,9 @@ internal sealed class HttpCallState(
     /// <summary>The request's URI as the application wrote it (<c>http://reviews:9080/path</c>), before an endpoint replaced its authority.</summary>
     public Uri Target { get; } = target;
 
+    /// <summary>The authority of <see cref="Target"/> (<c>reviews:9080</c>), computed once per request; null: read it from the URI.</summary>
+    public string? Authority { get; init; }
+
     public RouteTable Table { get; } = table;
 
     public RouteActionResource Action { get; } = action;

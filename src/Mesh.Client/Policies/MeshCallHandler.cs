@@ -363,7 +363,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                     }
 
                     var address = subchannel.CurrentAddress ?? new BalancerAddress(member.Endpoint.Host, member.Endpoint.Port);
-                    request.RequestUri = new UriBuilder(request.RequestUri!) { Host = address.EndPoint.Host, Port = address.EndPoint.Port }.Uri;
+                    EndpointRequestUri.Apply(request, request.RequestUri!, address.EndPoint);
                     request.Options.Set(SubchannelKey, subchannel);
                     request.Options.Set(CurrentAddressKey, address);
                     LoadReporting.LoadReportingHandler.Track(request, member.Load);
