@@ -21,6 +21,9 @@ internal sealed class HttpCallState(
     /// <summary>The request's URI as the application wrote it (<c>http://reviews:9080/path</c>), before an endpoint replaced its authority.</summary>
     public Uri Target { get; } = target;
 
+    /// <summary>The authority of <see cref="Target"/> (<c>reviews:9080</c>), computed once per request; null: read it from the URI.</summary>
+    public string? Authority { get; init; }
+
     public RouteTable Table { get; } = table;
 
     public RouteActionResource Action { get; } = action;
@@ -34,6 +37,9 @@ internal sealed class HttpCallState(
     /// <summary>True when the final response would have been retried had attempts remained (Envoy's URX flag).</summary>
     public bool RetriesExhausted(HttpResponseMessage response, CancellationToken cancellationToken) =>
         Policy.Retry is { } retry && Attempts >= retry.MaxAttempts && IsRetriable(Outcome.FromResult(response), retry, cancellationToken);
+
+    /// <summary>One attempt: an endpoint picked in the request's cluster, then the send.</summary>
+    protected override Task<HttpResponseMessage> AttemptAsync(CancellationToken cancellationToken) => Handler.AttemptAsync(this, cancellationToken);
 
     /// <summary>
     /// Envoy's retry_on for HTTP: <c>5xx</c> (any 5xx, a reset or a connection failure, a per-try timeout),

@@ -3,10 +3,10 @@ using System.Net;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.LoadBalancing;
 using Mesh.Client.Policies;
+using Mesh.Client.Resources;
 using Mesh.Client.Routing;
 using Mesh.Client.Telemetry;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Mesh.Client.Http;
 
@@ -30,45 +30,76 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
     private readonly long _bufferLimit = options.Value.RetryBufferPerCallSize;
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (request.RequestUri is not { IsAbsoluteUri: true } uri)
         {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            return base.SendAsync(request, cancellationToken);
         }
 
-        var target = targets.Get(uri.IsDefaultPort ? uri.Host : uri.Authority);
-        await target.WaitForFirstUpdateAsync(cancellationToken).ConfigureAwait(false);
+        var authority = uri.IsDefaultPort ? uri.Host : uri.Authority; // the target's name, and the Host every attempt sends
+        var target = targets.Get(authority);
+        var ready = target.WaitForFirstUpdateAsync(cancellationToken);
+        return ready.IsCompletedSuccessfully
+            ? Route(request, uri, authority, target, cancellationToken)
+            : RouteWhenReadyAsync(ready, request, uri, authority, target, cancellationToken);
+    }
 
+    private async Task<HttpResponseMessage> RouteWhenReadyAsync(ValueTask ready, HttpRequestMessage request, Uri uri, string authority, MeshTarget target, CancellationToken cancellationToken)
+    {
+        await ready.ConfigureAwait(false);
+        return await Route(request, uri, authority, target, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Matches the route and answers in-process, or sends: a route with no policies and no request or response changes
+    /// is one attempt with nothing around it (no state machine of its own per request), any other goes through
+    /// <see cref="SendRoutedAsync"/>.
+    /// </summary>
+    private Task<HttpResponseMessage> Route(HttpRequestMessage request, Uri uri, string authority, MeshTarget target, CancellationToken cancellationToken)
+    {
         if (target.State is not { } state)
         {
-            return Answer(HttpStatusCode.ServiceUnavailable, target.Error ?? "no xDS configuration", request);
+            return Task.FromResult(Answer(HttpStatusCode.ServiceUnavailable, target.Error ?? "no xDS configuration", request));
         }
 
         var index = state.Table.Match(uri.AbsolutePath, new HttpRequestHeaders(request));
         if (index < 0)
         {
             ClientCallTelemetry.Current?.AddFlag(ResponseFlags.NoRoute);
-            return Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request);
+            return Task.FromResult(Answer(HttpStatusCode.NotFound, RouteTable.NoRouteReason, request));
         }
 
-        var actions = state.Table.Routes[index].HttpActions;
-        if (actions?.Answer(request, uri, state.Table.Routes[index].Match) is { } answered)
+        var route = state.Table.Routes[index];
+        var actions = route.HttpActions;
+        if (actions?.Answer(request, uri, route.Match) is { } answered)
         {
-            return answered; // a redirect or direct response, answered in-process as Envoy would
+            return Task.FromResult(answered); // a redirect or direct response, answered in-process as Envoy would
         }
 
-        if (state.Table.Routes[index].Action is not { } action)
+        if (route.Action is not { } action)
         {
-            return Answer(HttpStatusCode.ServiceUnavailable, RouteTable.NonForwardingReason, request);
+            return Task.FromResult(Answer(HttpStatusCode.ServiceUnavailable, RouteTable.NonForwardingReason, request));
         }
 
         var cluster = RouteTable.ChooseCluster(action);
         var policy = state.Policies[index].ForCluster(cluster); // A39: the weighted cluster's overrides win
+        if (actions is null && policy.IsEmpty && policy.Retry is null)
+        {
+            return AttemptAsync(new HttpCallState(this, request, uri, state.Table, action, cluster, policy, buffer: null) { Authority = authority }, cancellationToken);
+        }
+
+        return SendRoutedAsync(request, uri, authority, state.Table, route, action, actions, cluster, policy, cancellationToken);
+    }
+
+    /// <summary>A request whose route has policies or request/response changes: faults, timeout, retries around the attempts.</summary>
+    private async Task<HttpResponseMessage> SendRoutedAsync(
+        HttpRequestMessage request, Uri uri, string authority, RouteTable table, RouteResource route, RouteActionResource action, Routing.RouteActions.HttpRouteActions? actions, string cluster, RoutePolicy policy, CancellationToken cancellationToken)
+    {
         if (actions is not null)
         {
-            uri = actions.ApplyToRequest(request, uri, state.Table.Routes[index].Match, cluster); // rewrite, request headers
-            await Routing.RouteActions.RequestMirror.MirrorAsync(actions, state.Table, action, request, uri, base.SendAsync).ConfigureAwait(false);
+            uri = actions.ApplyToRequest(request, uri, route.Match, cluster); // rewrite, request headers
+            await Routing.RouteActions.RequestMirror.MirrorAsync(actions, table, action, request, uri, base.SendAsync).ConfigureAwait(false);
         }
 
         // 1, 2. Faults (A33): a delay (the caller's cancellation still applies), then an abort that never reaches the server.
@@ -82,7 +113,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var token = linked?.Token ?? cancellationToken;
         var buffer = policy.RetryPipeline is not null && request.Content is not null ? new RequestBuffer(request.Content, _bufferLimit) : null;
-        using var call = new HttpCallState(this, request, uri, state.Table, action, cluster, policy, buffer);
+        using var call = new HttpCallState(this, request, uri, table, action, cluster, policy, buffer) { Authority = authority };
         try
         {
             HttpResponseMessage response;
@@ -90,16 +121,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             // 4. Retries (A44 / Envoy's retry_on) through the route's Polly pipeline, deciding on results.
             if (policy.RetryPipeline is { } pipeline)
             {
-                var context = ResilienceContextPool.Shared.Get(token);
-                context.Properties.Set(PolicyCall.Key, call);
-                try
-                {
-                    response = await pipeline.ExecuteAsync(static (ctx, c) => new ValueTask<HttpResponseMessage>(c.Handler.AttemptAsync(c, ctx.CancellationToken)), context, call).ConfigureAwait(false);
-                }
-                finally
-                {
-                    ResilienceContextPool.Shared.Return(context);
-                }
+                response = await call.ExecuteAsync(pipeline, token).ConfigureAwait(false);
 
                 buffer?.Commit();
                 if (call.RetriesExhausted(response, token))
@@ -128,7 +150,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
     }
 
     /// <summary>One attempt: an endpoint picked in the request's cluster (a slot under its circuit breaker), then the send.</summary>
-    private async Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
+    internal async Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
     {
         var attempt = ++call.Attempts;
         var request = call.Request;
@@ -155,8 +177,8 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         }
 
         MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
-        request.Headers.Host ??= call.Target.Authority;
-        request.RequestUri = new UriBuilder(call.Target) { Host = member.Endpoint.Host, Port = member.Endpoint.Port }.Uri;
+        request.Headers.Host ??= call.Authority ?? call.Target.Authority;
+        request.RequestUri = EndpointRequestUri.ForHttp(call.Target, member.Endpoint.EndPoint);
         if (ClientCallTelemetry.Current is { } telemetry)
         {
             telemetry.Cluster = member.Cluster; // the attempt's destination_service / upstream_cluster

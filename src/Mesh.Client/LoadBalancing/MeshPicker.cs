@@ -159,6 +159,11 @@ internal sealed class MeshPicker(RouteTable table, RoutePolicy[] policies, Chann
             }
 
             LoadReporting.LoadReportingHandler.Track(request, member.Load);
+            if (subchannel.CurrentAddress is { } address)
+            {
+                EndpointRequestUri.Apply(request, uri, address.EndPoint); // the balancer then keeps it: no URI built per call
+            }
+
             var policy = (uint)index < (uint)policies.Length ? policies[index].ForCluster(cluster) : RoutePolicy.None;
             if (!policy.IsEmpty)
             {

@@ -40,6 +40,9 @@ internal sealed class GrpcCallState(MeshCallHandler handler, HttpRequestMessage 
     public static bool IsRetriable(GrpcCallState state, HttpResponseMessage? response, Exception? exception, RetryPolicyResource retry, CancellationToken cancellationToken) =>
         state.ShouldRetry(exception is null ? Outcome.FromResult(response!) : Outcome.FromException<HttpResponseMessage>(exception), retry, cancellationToken);
 
+    /// <summary>An attempt after the first (the pipeline runs only after a retriable first outcome).</summary>
+    protected override Task<HttpResponseMessage> AttemptAsync(CancellationToken cancellationToken) => Handler.RetryAttemptAsync(this, cancellationToken);
+
     /// <summary>A44: a trailers-only status listed in retry_on; a connection error counts as UNAVAILABLE.</summary>
     protected override bool IsRetriable(Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry, CancellationToken cancellationToken)
     {

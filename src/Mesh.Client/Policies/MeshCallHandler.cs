@@ -5,7 +5,6 @@ using Grpc.Net.Client.Balancer;
 using Mesh.Client.LoadBalancing;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging;
-using Polly;
 
 namespace Mesh.Client.Policies;
 
@@ -243,27 +242,11 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
     }
 
     /// <summary>Attempts after the first: through the route's pipeline when more than one may follow, else the one directly.</summary>
-    private async Task<HttpResponseMessage> LaterAttemptsAsync(GrpcCallState state, RoutePolicy policy, CancellationToken cancellationToken)
-    {
-        if (policy.LaterAttemptsPipeline is not { } pipeline)
-        {
-            return await RetryAttemptAsync(state, cancellationToken).ConfigureAwait(false);
-        }
-
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(PolicyCall.Key, state);
-        try
-        {
-            return await pipeline.ExecuteAsync(static (ctx, s) => new ValueTask<HttpResponseMessage>(s.Handler.RetryAttemptAsync(s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
+    private Task<HttpResponseMessage> LaterAttemptsAsync(GrpcCallState state, RoutePolicy policy, CancellationToken cancellationToken) =>
+        policy.LaterAttemptsPipeline is { } pipeline ? state.ExecuteAsync(pipeline, cancellationToken) : RetryAttemptAsync(state, cancellationToken);
 
     /// <summary>One attempt of a call that may be retried: the first uses the balancer's pick, later ones pick again.</summary>
-    private async Task<HttpResponseMessage> RetryAttemptAsync(GrpcCallState state, CancellationToken cancellationToken)
+    internal async Task<HttpResponseMessage> RetryAttemptAsync(GrpcCallState state, CancellationToken cancellationToken)
     {
         var attempt = ++state.Attempts;
         var request = state.Request;
@@ -380,7 +363,7 @@ internal sealed partial class MeshCallHandler : DelegatingHandler
                     }
 
                     var address = subchannel.CurrentAddress ?? new BalancerAddress(member.Endpoint.Host, member.Endpoint.Port);
-                    request.RequestUri = new UriBuilder(request.RequestUri!) { Host = address.EndPoint.Host, Port = address.EndPoint.Port }.Uri;
+                    EndpointRequestUri.Apply(request, request.RequestUri!, address.EndPoint);
                     request.Options.Set(SubchannelKey, subchannel);
                     request.Options.Set(CurrentAddressKey, address);
                     LoadReporting.LoadReportingHandler.Track(request, member.Load);

@@ -10,8 +10,12 @@ internal sealed class MeshTargetRegistry(XdsClientProvider clients, TimeProvider
     private readonly ConcurrentDictionary<string, Lazy<MeshTarget>> _targets = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILogger _logger = loggers.CreateLogger<MeshTarget>();
 
+    /// <summary>The target named <paramref name="name"/>, created on first use (a lookup allocates nothing once it exists).</summary>
     public MeshTarget Get(string name) =>
-        _targets.GetOrAdd(name, n => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, n, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters))).Value;
+        _targets.TryGetValue(name, out var target) ? target.Value : _targets.GetOrAdd(name, static (n, registry) => registry.Create(n), this).Value;
+
+    private Lazy<MeshTarget> Create(string name) =>
+        new(() => new MeshTarget(clients.Client, name, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters));
 
     public void Dispose()
     {

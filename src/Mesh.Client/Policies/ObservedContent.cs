@@ -36,9 +36,17 @@ internal sealed class ObservedContent : HttpContent
 
     private bool TimedOut => _timeout?.IsCancellationRequested == true;
 
-    protected override async Task<Stream> CreateContentReadStreamAsync()
+    // The inner content's stream is usually ready at once: then no state machine of our own per response.
+    protected override Task<Stream> CreateContentReadStreamAsync()
     {
-        var stream = await _inner.ReadAsStreamAsync().ConfigureAwait(false);
+        var inner = _inner.ReadAsStreamAsync();
+        return inner.IsCompletedSuccessfully ? Task.FromResult<Stream>(Observe(inner.Result)) : ObserveAsync(inner);
+    }
+
+    private async Task<Stream> ObserveAsync(Task<Stream> inner) => Observe(await inner.ConfigureAwait(false));
+
+    private ObservedStream Observe(Stream stream)
+    {
         _stream = stream;
         if (_timeout is not null)
         {
@@ -141,6 +149,8 @@ internal sealed class ObservedContent : HttpContent
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
+        // Reads of one body follow each other, so a pooled state machine serves them all (none allocated per read).
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (owner.TimedOut)

@@ -48,8 +48,29 @@ internal abstract class PolicyCall(RoutePolicy policy, RequestBuffer? buffer) : 
         return _attempt.Token;
     }
 
+    /// <summary>
+    /// Runs the call's attempts through <paramref name="pipeline"/> (the route's Polly retry, which finds the call in its
+    /// context and asks it what is retried); each attempt is the protocol's <see cref="AttemptAsync"/>.
+    /// </summary>
+    public async Task<HttpResponseMessage> ExecuteAsync(ResiliencePipeline<HttpResponseMessage> pipeline, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(Key, this);
+        try
+        {
+            return await pipeline.ExecuteAsync(static (ctx, call) => new ValueTask<HttpResponseMessage>(call.AttemptAsync(ctx.CancellationToken)), context, this).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
     /// <summary>Releases the last attempt's token (its body, the committed one, keeps sending: disposal does not cancel).</summary>
     public void Dispose() => _attempt?.Dispose();
+
+    /// <summary>One attempt of the call, made by its protocol's handler (a retry picks an endpoint again).</summary>
+    protected abstract Task<HttpResponseMessage> AttemptAsync(CancellationToken cancellationToken);
 
     /// <summary>Whether this protocol retries after <paramref name="outcome"/> under <paramref name="retry"/>.</summary>
     protected abstract bool IsRetriable(Outcome<HttpResponseMessage> outcome, RetryPolicyResource retry, CancellationToken cancellationToken);

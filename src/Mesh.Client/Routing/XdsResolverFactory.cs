@@ -56,7 +56,7 @@ internal sealed partial class XdsResolverFactory(XdsClientProvider clients, ILog
             {
                 if (inner is not Telemetry.MeshTelemetryHandler)
                 {
-                    inner = new Telemetry.MeshTelemetryHandler(telemetry) { InnerHandler = inner };
+                    inner = new Telemetry.MeshTelemetryHandler(telemetry) { InnerHandler = inner, ForChannel = true };
                 }
 
                 inner = new LoadReporting.LoadReportingHandler(time, inner);

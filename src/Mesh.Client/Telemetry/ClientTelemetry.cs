@@ -89,7 +89,7 @@ internal sealed class ClientTelemetry
             return labels;
         }
 
-        labels = ComputeDestination(cluster, authority);
+        labels = ComputeDestination(cluster, authority).WithSpanName();
         if (_destinations.Count < 4096)
         {
             _destinations.TryAdd(key, labels);

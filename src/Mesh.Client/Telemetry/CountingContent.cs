@@ -25,7 +25,16 @@ internal sealed class CountingContent : HttpContent
     /// <summary>Copies <paramref name="from"/>'s content headers as they are, without parsing them (a single value without allocating).</summary>
     internal static void CopyHeaders(HttpContent from, HttpContent to)
     {
-        foreach (var header in from.Headers.NonValidated)
+        var headers = from.Headers;
+        if (headers.NonValidated.Count == 1 && headers.NonValidated.Contains("Content-Type") && headers.ContentType is { } type)
+        {
+            // The usual request body (gRPC's, or one the caller typed): its one header, shared as it is, without
+            // formatting it as text. A raw value is parsed first by the ContentType read, as any later reader would.
+            to.Headers.ContentType = type;
+            return;
+        }
+
+        foreach (var header in headers.NonValidated)
         {
             if (header.Value.Count == 1)
             {
@@ -111,11 +120,16 @@ internal sealed class CountingStream(Stream inner, CountingContent owner, bool w
 
     public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count), buffer.AsSpan(offset));
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return Counted(read, buffer.Span);
+        var read = inner.ReadAsync(buffer, cancellationToken);
+        return read.IsCompletedSuccessfully ? new ValueTask<int>(Counted(read.Result, buffer.Span)) : CountedAsync(read, buffer);
     }
+
+    // Reads of one body follow each other, so a pooled state machine serves them all (none allocated per read).
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> CountedAsync(ValueTask<int> read, Memory<byte> buffer) =>
+        Counted(await read.ConfigureAwait(false), buffer.Span);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

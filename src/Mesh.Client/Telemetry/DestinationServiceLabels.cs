@@ -9,8 +9,17 @@ namespace Mesh.Client.Telemetry;
 /// <param name="Namespace">Its second label, or the caller's namespace for a single-label host.</param>
 internal sealed record DestinationServiceLabels(string Service, string Name, string Namespace)
 {
+    /// <summary>
+    /// The name of a client span to the service (<c>reviews.default.svc.cluster.local/*</c>, as Envoy names it), when
+    /// the labels are kept for many calls (<see cref="WithSpanName"/>); null otherwise.
+    /// </summary>
+    public string? SpanName { get; private init; }
+
     /// <summary>Nothing is known about the destination.</summary>
-    public static DestinationServiceLabels Unknown { get; } = new(IstioLabels.Unknown, IstioLabels.Unknown, IstioLabels.Unknown);
+    public static DestinationServiceLabels Unknown { get; } = new DestinationServiceLabels(IstioLabels.Unknown, IstioLabels.Unknown, IstioLabels.Unknown).WithSpanName();
+
+    /// <summary>These labels with their <see cref="SpanName"/> built, for labels reused by every call to the service.</summary>
+    public DestinationServiceLabels WithSpanName() => this with { SpanName = Service + "/*" };
 
     /// <summary>The labels for <paramref name="host"/> (Istio's rule: the name is the first label, the namespace the second).</summary>
     public static DestinationServiceLabels ForHost(string host, string defaultNamespace)

@@ -14,9 +14,16 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 {
     private static readonly Action<CountingContent> ResponseRead = static content => ((Attempt)content.State!).Finish(content);
 
+    /// <summary>
+    /// Whether the handler serves a gRPC channel, whose picker may leave a single-attempt call on the request
+    /// (<see cref="Policies.MeshCallHandler.CallKey"/>); an HttpClient's requests never carry one, and their options are
+    /// then not even created.
+    /// </summary>
+    public bool ForChannel { get; init; }
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var call = request.Options.TryGetValue(Policies.MeshCallHandler.CallKey, out var single) ? single : ClientCallTelemetry.Current;
+        var call = ForChannel && request.Options.TryGetValue(Policies.MeshCallHandler.CallKey, out var single) ? single : ClientCallTelemetry.Current;
         if (call is null && !telemetry.Measuring && !telemetry.Tracing)
         {
             // Nobody measures and no span can start: only what the peer and the trace need on the wire.
@@ -27,15 +34,31 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
             }
 
             // Without the exchange no server answers with its metadata, so there is nothing to strip and nothing to await.
-            return telemetry.Options.MetadataExchange ? SendUnmeasuredAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+            if (!telemetry.Options.MetadataExchange)
+            {
+                return base.SendAsync(request, cancellationToken);
+            }
+
+            Task<HttpResponseMessage> sent;
+            try
+            {
+                sent = base.SendAsync(request, cancellationToken);
+            }
+            catch (Exception e)
+            {
+                return Task.FromException<HttpResponseMessage>(e); // as an async method would report it
+            }
+
+            return StripPeerHeadersAsync(sent);
         }
 
         return SendMeasuredAsync(request, call, cancellationToken);
     }
 
-    private async Task<HttpResponseMessage> SendUnmeasuredAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    // The smallest state machine that can wait for the response: it holds the send's task and nothing else.
+    private static async Task<HttpResponseMessage> StripPeerHeadersAsync(Task<HttpResponseMessage> sent)
     {
-        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var response = await sent.ConfigureAwait(false);
         StripPeerHeaders(response);
         return response;
     }
@@ -78,13 +101,19 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         call.End((int)status, httpStatus: null);
     }
 
-    private async Task<HttpResponseMessage> SendMeasuredAsync(HttpRequestMessage request, ClientCallTelemetry? call, CancellationToken cancellationToken)
+    /// <summary>
+    /// A measured or traced attempt. What needs no span is set up here; the span is started in
+    /// <see cref="SendAttemptAsync"/>, whose flow alone it is current in (an async method restores the caller's
+    /// <see cref="Activity.Current"/> when it returns).
+    /// </summary>
+    private Task<HttpResponseMessage> SendMeasuredAsync(HttpRequestMessage request, ClientCallTelemetry? call, CancellationToken cancellationToken)
     {
         var protocol = request.Content?.Headers.ContentType?.MediaType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
             ? IstioLabels.Grpc
             : IstioLabels.Http;
-        var attempt = new Attempt(call, telemetry.NewRequest(protocol)) { Metrics = telemetry.Options.Metrics };
-        telemetry.SetDestinationService(attempt.Request, call?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
+        var destination = telemetry.DestinationFor(call?.Cluster, call?.Authority ?? request.Headers.Host ?? request.RequestUri?.Authority);
+        var attempt = new Attempt(call, telemetry.NewRequest(protocol)) { Metrics = telemetry.Options.Metrics, Destination = destination };
+        attempt.Request.SetDestinationService(destination);
 
         AddMetadataHeaders(request);
         if (request.Content is { } body && telemetry.Measuring)
@@ -93,55 +122,19 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
             request.Content = attempt.Sent;
         }
 
-        // A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id.
-        // The mesh's sampling (Telemetry randomSamplingPercentage) decides first; an unsampled call without a context
-        // sends one that says so, so the next hops do not draw again.
-        var parent = Activity.Current;
-        Activity? activity = null;
-        var requestId = string.Empty;
+        return SendAttemptAsync(request, attempt, cancellationToken);
+    }
+
+    // Holds only its parameters across the send (no other locals live across the await).
+    private async Task<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, Attempt attempt, CancellationToken cancellationToken)
+    {
         if (telemetry.Options.Tracing)
         {
-            var parentContext = RecordedParent.Of(parent);
-            var sampled = telemetry.Sampling.ShouldRecord(parentContext);
-            activity = sampled && telemetry.Tracing
-                ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Request.DestinationService + "/*", ActivityKind.Client, parentContext)
-                : null;
-            requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
-            var context = activity?.Context ?? parent?.Context ?? (sampled ? default : TraceSampling.NewUnsampledContext());
-            TraceHeaders.Inject(request, context, activity is null ? null : activity.ParentSpanId.ToHexString(), requestId);
+            StartSpan(request, attempt);
         }
 
-        if (activity is not null)
-        {
-            attempt.Activity = activity;
-        }
-
-        if (activity is { IsAllDataRequested: true })
-        {
-            SpanTags.AddWorkload(activity, telemetry.Self);
-            activity.SetTag(SpanTags.RequestId, requestId);
-            activity.SetTag(SpanTags.HttpMethod, request.Method.Method);
-            activity.SetTag(SpanTags.HttpUrl, request.RequestUri?.ToString());
-            activity.SetTag(SpanTags.HttpProtocol, "HTTP/" + request.Version.ToString());
-            activity.SetTag(SpanTags.UpstreamAddress, request.RequestUri?.Authority);
-            if (call?.Cluster is { } cluster)
-            {
-                activity.SetTag(SpanTags.UpstreamCluster, cluster);
-                activity.SetTag(SpanTags.UpstreamClusterName, cluster);
-            }
-
-            if (call is { Attempts: > 0 } retried)
-            {
-                activity.AddEvent(new ActivityEvent("retry", tags: new ActivityTagsCollection { ["attempt"] = retried.Attempts + 1 }));
-            }
-
-            if (protocol == IstioLabels.Grpc)
-            {
-                activity.SetTag(SpanTags.GrpcPath, request.RequestUri?.AbsolutePath);
-            }
-        }
-
-        if (protocol == IstioLabels.Grpc)
+        var call = attempt.Call;
+        if (attempt.Request.Protocol == IstioLabels.Grpc)
         {
             attempt.Method = GrpcMetrics.Method(request.RequestUri?.AbsolutePath);
             attempt.Target = call?.Target ?? (call?.Authority is { } authority ? "xds:///" + authority : request.RequestUri?.Authority);
@@ -161,28 +154,86 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         {
             attempt.Request.Flags |= ResponseFlags.UpstreamConnectionFailure;
             attempt.Finish(received: null);
-            EndSingleAttempt(call, request, failure: true);
+            EndSingleAttempt(attempt.Call, request, failure: true);
             throw;
         }
         catch (OperationCanceledException)
         {
             attempt.Finish(received: null);
-            EndSingleAttempt(call, request, failure: false);
+            EndSingleAttempt(attempt.Call, request, failure: false);
             throw;
         }
         catch (Exception)
         {
             attempt.Finish(received: null);
-            EndSingleAttempt(call, request, failure: true);
+            EndSingleAttempt(attempt.Call, request, failure: true);
             throw;
         }
 
+        Answered(attempt, response);
+        return response;
+    }
+
+    /// <summary>
+    /// A client span per attempt (Envoy's upstream span), its context propagated as W3C and B3, with x-request-id. The
+    /// mesh's sampling (Telemetry randomSamplingPercentage) decides first; an unsampled call without a context sends one
+    /// that says so, so the next hops do not draw again. The span becomes current for the caller's flow.
+    /// </summary>
+    private void StartSpan(HttpRequestMessage request, Attempt attempt)
+    {
+        var parent = Activity.Current;
+        var parentContext = RecordedParent.Of(parent);
+        var sampled = telemetry.Sampling.ShouldRecord(parentContext);
+        var activity = sampled && telemetry.Tracing
+            ? MeshClientDiagnostics.ActivitySource.StartActivity(attempt.Destination.SpanName ?? attempt.Destination.Service + "/*", ActivityKind.Client, parentContext)
+            : null;
+        var requestId = TraceHeaders.CurrentRequest ?? TraceHeaders.NewRequestId();
+        var context = activity?.Context ?? parent?.Context ?? (sampled ? default : TraceSampling.NewUnsampledContext());
+        TraceHeaders.Inject(request, context, activity is null ? null : activity.ParentSpanId.ToHexString(), requestId);
+        if (activity is null)
+        {
+            return;
+        }
+
+        attempt.Activity = activity;
+        if (!activity.IsAllDataRequested)
+        {
+            return; // propagation only: no tags
+        }
+
+        var call = attempt.Call;
+        SpanTags.AddWorkload(activity, telemetry.Self);
+        activity.SetTag(SpanTags.RequestId, requestId);
+        activity.SetTag(SpanTags.HttpMethod, request.Method.Method);
+        activity.SetTag(SpanTags.HttpUrl, request.RequestUri?.ToString());
+        activity.SetTag(SpanTags.HttpProtocol, "HTTP/" + request.Version.ToString());
+        activity.SetTag(SpanTags.UpstreamAddress, request.RequestUri?.Authority);
+        if (call?.Cluster is { } cluster)
+        {
+            activity.SetTag(SpanTags.UpstreamCluster, cluster);
+            activity.SetTag(SpanTags.UpstreamClusterName, cluster);
+        }
+
+        if (call is { Attempts: > 0 } retried)
+        {
+            activity.AddEvent(new ActivityEvent("retry", tags: new ActivityTagsCollection { ["attempt"] = retried.Attempts + 1 }));
+        }
+
+        if (attempt.Request.Protocol == IstioLabels.Grpc)
+        {
+            activity.SetTag(SpanTags.GrpcPath, request.RequestUri?.AbsolutePath);
+        }
+    }
+
+    /// <summary>The attempt's response headers arrived: the peer's metadata is read and stripped, the body counted to its end.</summary>
+    private static void Answered(Attempt attempt, HttpResponseMessage response)
+    {
         attempt.Response = response;
         attempt.Request.ResponseCode = (int)response.StatusCode;
         attempt.Request.Destination = PeerMetadataCodec.ReadPeer(
             First(response.Headers, PeerMetadataCodec.MetadataHeader), First(response.Headers, PeerMetadataCodec.IdHeader));
         StripPeerHeaders(response);
-        if (call is { SingleAttempt: true })
+        if (attempt.Call is { SingleAttempt: true } call)
         {
             // A trailers-only response ends the call now; otherwise its status is read from the trailers when the body ends.
             call.End(Policies.GrpcCallState.TrailersOnlyStatus(response) is { } status ? (int)status : null, httpStatus: null);
@@ -196,8 +247,6 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         {
             attempt.Finish(received: null);
         }
-
-        return response;
     }
 
     // The raw first value, without parsing or copying (HeaderStringValues holds a single value as the string itself).
@@ -219,6 +268,12 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
     /// <summary>One attempt being measured.</summary>
     private sealed class Attempt(ClientCallTelemetry? call, IstioRequest request)
     {
+        /// <summary>The call the attempt belongs to, when something above tracks it.</summary>
+        public ClientCallTelemetry? Call => call;
+
+        /// <summary>The destination-service labels (and span name) of the attempt's service.</summary>
+        public DestinationServiceLabels Destination { get; init; } = DestinationServiceLabels.Unknown;
+
         private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
         private int _finished;
 
