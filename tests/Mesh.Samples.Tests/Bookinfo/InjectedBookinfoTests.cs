@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using Mesh.Testing;
 using Mesh.Testing.Kubernetes;
 using Microsoft.Extensions.Logging;
 

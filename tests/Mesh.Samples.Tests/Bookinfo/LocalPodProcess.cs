@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mesh.Testing;
 using Mesh.Testing.Kubernetes;
 
 namespace Mesh.Samples.Tests.Bookinfo;
