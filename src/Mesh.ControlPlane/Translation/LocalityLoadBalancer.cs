@@ -26,7 +26,7 @@ namespace Mesh.ControlPlane.Translation;
 /// <c>topology.istio.io/subzone</c> as labels for <c>failoverPriority</c>, as Istio adds them. A client whose node
 /// states no locality gets the shared assignment.
 /// </summary>
-public static class LocalityLoadBalancer
+internal static class LocalityLoadBalancer
 {
     private const string RegionLabel = "topology.kubernetes.io/region";
     private const string ZoneLabel = "topology.kubernetes.io/zone";

@@ -120,6 +120,12 @@ public sealed class LocalityLoadBalancingEndToEndTests
 
         // Zone A is priority 0 for this client: every call stays there, both of its endpoints share them.
         await WaitForZoneAsync(client, "a", TimeSpan.FromSeconds(20));
+        for (var i = 0; i < 400 && (backends.Calls.GetValueOrDefault("a1") == 0 || backends.Calls.GetValueOrDefault("a2") == 0); i++)
+        {
+            await CallAsync(client); // until both of zone A's endpoints are connected
+        }
+
+        backends.Reset();
         var inA = await ZonesOfAsync(client, 200);
         Assert.Equal(new Dictionary<string, int> { ["a"] = 200 }, inA);
         Assert.True(backends.Calls.GetValueOrDefault("a1") > 50 && backends.Calls.GetValueOrDefault("a2") > 50, "both zone-A endpoints share the calls");

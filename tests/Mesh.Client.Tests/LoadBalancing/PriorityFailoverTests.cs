@@ -194,6 +194,42 @@ public sealed class PriorityFailoverTests
         Assert.InRange(ShareOfFresh(), 0.49, 0.51);
     }
 
+    [Fact]
+    public void DecodeCluster_SlowStartOfRoundRobinAndLeastRequest_IsRead()
+    {
+        static Envoy.Config.Cluster.V3.Cluster Eds(Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy policy) => new()
+        {
+            Name = "c",
+            Type = Envoy.Config.Cluster.V3.Cluster.Types.DiscoveryType.Eds,
+            LbPolicy = policy,
+            EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = new Envoy.Config.Core.V3.ConfigSource { Ads = new Envoy.Config.Core.V3.AggregatedConfigSource() } },
+        };
+        var window = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(30));
+        var roundRobin = Eds(Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy.RoundRobin);
+        roundRobin.RoundRobinLbConfig = new() { SlowStartConfig = new() { SlowStartWindow = window } };
+        var leastRequest = Eds(Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy.LeastRequest);
+        leastRequest.LeastRequestLbConfig = new()
+        {
+            SlowStartConfig = new()
+            {
+                SlowStartWindow = window,
+                Aggression = new Envoy.Config.Core.V3.RuntimeDouble { DefaultValue = 2, RuntimeKey = "k" },
+                MinWeightPercent = new Envoy.Type.V3.Percent { Value = 25 },
+            },
+        };
+        var badAggression = Eds(Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy.RoundRobin);
+        badAggression.RoundRobinLbConfig = new() { SlowStartConfig = new() { SlowStartWindow = window, Aggression = new Envoy.Config.Core.V3.RuntimeDouble { DefaultValue = -1, RuntimeKey = "k" } } };
+
+        var rr = Assert.IsType<ClusterResource>(XdsResourceTypes.DecodeCluster(roundRobin).Resource).SlowStart;
+        var lr = Assert.IsType<ClusterResource>(XdsResourceTypes.DecodeCluster(leastRequest).Resource).SlowStart;
+        var bad = Assert.IsType<ClusterResource>(XdsResourceTypes.DecodeCluster(badAggression).Resource).SlowStart;
+
+        Assert.Equal(new SlowStartConfig(TimeSpan.FromSeconds(30), 1.0, SlowStartConfig.DefaultMinWeight), rr);
+        Assert.Equal(new SlowStartConfig(TimeSpan.FromSeconds(30), 2.0, 0.25), lr);
+        Assert.Equal(1.0, bad!.Aggression); // Envoy falls back to 1 for an aggression that is not positive
+        Assert.Null(Assert.IsType<ClusterResource>(XdsResourceTypes.DecodeCluster(Eds(Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy.RoundRobin)).Resource).SlowStart);
+    }
+
     [Theory]
     [InlineData(0, 1.0, 0.1, 0.1)]
     [InlineData(50, 1.0, 0.1, 0.5)]
