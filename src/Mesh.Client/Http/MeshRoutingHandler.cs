@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using Mesh.Client.Diagnostics;
@@ -30,6 +31,9 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
     private readonly long _bufferLimit = options.Value.RetryBufferPerCallSize;
 
+    // The telemetry handler below leaves the server's peer-metadata answer of unmeasured requests to this handler.
+    private readonly bool _stripPeerMetadata = options.Value.Telemetry.MetadataExchange;
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (request.RequestUri is not { IsAbsoluteUri: true } uri)
@@ -37,12 +41,18 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return base.SendAsync(request, cancellationToken);
         }
 
-        var authority = uri.IsDefaultPort ? uri.Host : uri.Authority; // the target's name, and the Host every attempt sends
-        var target = targets.Get(authority);
-        var ready = target.WaitForFirstUpdateAsync(cancellationToken);
-        return ready.IsCompletedSuccessfully
-            ? Route(request, uri, authority, target, cancellationToken)
-            : RouteWhenReadyAsync(ready, request, uri, authority, target, cancellationToken);
+        try
+        {
+            var target = targets.ForRequest(uri, out var authority); // authority: the target's name, and the Host every attempt sends
+            var ready = target.WaitForFirstUpdateAsync(cancellationToken);
+            return ready.IsCompletedSuccessfully
+                ? Route(request, uri, authority, target, cancellationToken)
+                : RouteWhenReadyAsync(ready, request, uri, authority, target, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<HttpResponseMessage>(e); // as an async method would report it
+        }
     }
 
     private async Task<HttpResponseMessage> RouteWhenReadyAsync(ValueTask ready, HttpRequestMessage request, Uri uri, string authority, MeshTarget target, CancellationToken cancellationToken)
@@ -63,7 +73,7 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return Task.FromResult(Answer(HttpStatusCode.ServiceUnavailable, target.Error ?? "no xDS configuration", request));
         }
 
-        var index = state.Table.Match(uri.AbsolutePath, new HttpRequestHeaders(request));
+        var index = state.Table.Match(RequestUriText.AbsolutePath(uri), new HttpRequestHeaders(request));
         if (index < 0)
         {
             ClientCallTelemetry.Current?.AddFlag(ResponseFlags.NoRoute);
@@ -86,7 +96,9 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         var policy = state.Policies[index].ForCluster(cluster); // A39: the weighted cluster's overrides win
         if (actions is null && policy.IsEmpty && policy.Retry is null)
         {
-            return AttemptAsync(new HttpCallState(this, request, uri, state.Table, action, cluster, policy, buffer: null) { Authority = authority }, cancellationToken);
+            return TryPick(request, state.Table, cluster, action, uri, authority, out var member, out var answer)
+                ? SendToAsync(request, member, call: null, perTryTimeout: null, cancellationToken)
+                : Task.FromResult(answer);
         }
 
         return SendRoutedAsync(request, uri, authority, state.Table, route, action, actions, cluster, policy, cancellationToken);
@@ -150,18 +162,54 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
     }
 
     /// <summary>One attempt: an endpoint picked in the request's cluster (a slot under its circuit breaker), then the send.</summary>
-    internal async Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
+    internal Task<HttpResponseMessage> AttemptAsync(HttpCallState call, CancellationToken cancellationToken)
     {
-        var attempt = ++call.Attempts;
-        var request = call.Request;
-        call.PerTryTimedOut = false;
-        var pick = call.Table.PickInCluster(call.Cluster, call.Action, new HttpRequestHeaders(request));
-        if (pick.Member is not { } member)
+        try
         {
-            call.CanRetry = false; // a local answer (no healthy endpoint, circuit breaker): Envoy does not retry it
+            var attempt = ++call.Attempts;
+            var request = call.Request;
+            call.PerTryTimedOut = false;
+            if (!TryPick(request, call.Table, call.Cluster, call.Action, call.Target, call.Authority, out var member, out var answer))
+            {
+                call.CanRetry = false; // a local answer (no healthy endpoint, circuit breaker): Envoy does not retry it
+                return Task.FromResult(answer);
+            }
+
+            if (call.Policy.Retry is not null)
+            {
+                request.Headers.Remove(AttemptCountHeader);
+                request.Headers.TryAddWithoutValidation(AttemptCountHeader, attempt.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (call.Buffer is { } buffer)
+            {
+                request.Content = buffer.CreateAttempt(attempt, call.NextAttemptToken());
+            }
+
+            return SendToAsync(request, member, call, call.Policy.Retry?.PerTryTimeout, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<HttpResponseMessage>(e); // as an async method would report it
+        }
+    }
+
+    /// <summary>
+    /// Picks an endpoint of <paramref name="cluster"/> and points the request at it (its URI, its TLS, its Host kept as the
+    /// service's); false with the local answer when no endpoint can take it.
+    /// </summary>
+    private static bool TryPick(
+        HttpRequestMessage request, RouteTable table, string cluster, RouteActionResource action, Uri target, string? authority,
+        [NotNullWhen(true)] out ClusterMember? member, [NotNullWhen(false)] out HttpResponseMessage? answer)
+    {
+        var pick = table.PickInCluster(cluster, action, new HttpRequestHeaders(request));
+        member = pick.Member;
+        if (member is null)
+        {
             MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickFail);
             ClientCallTelemetry.Current?.AddFlag(ResponseFlagsText.ForPickFailure(pick.IsDrop, pick.Failure));
-            return Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
+            answer = Answer(HttpStatusCode.ServiceUnavailable, pick.Failure ?? "no endpoint is ready", request);
+            return false;
         }
 
         if (member.Tls is { } tls)
@@ -169,40 +217,42 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             if (tls.Error is not null)
             {
                 member.Finish();
-                call.CanRetry = false;
-                return Answer(HttpStatusCode.ServiceUnavailable, tls.Error, request);
+                member = null;
+                answer = Answer(HttpStatusCode.ServiceUnavailable, tls.Error, request);
+                return false;
             }
 
             request.Options.Set(Transport.MeshConnector.TlsOption, tls);
         }
 
         MeshClientDiagnostics.Picks.Add(1, MeshClientDiagnostics.PickComplete);
-        request.Headers.Host ??= call.Authority ?? call.Target.Authority;
-        request.RequestUri = EndpointRequestUri.ForHttp(call.Target, member.Endpoint.EndPoint);
+        request.Headers.Host ??= authority ?? target.Authority;
+        request.RequestUri = EndpointRequestUri.ForHttp(target, member.Endpoint.EndPoint);
         if (ClientCallTelemetry.Current is { } telemetry)
         {
             telemetry.Cluster = member.Cluster; // the attempt's destination_service / upstream_cluster
         }
 
-        if (call.Policy.Retry is not null)
-        {
-            request.Headers.Remove(AttemptCountHeader);
-            request.Headers.TryAddWithoutValidation(AttemptCountHeader, attempt.ToString(CultureInfo.InvariantCulture));
-        }
+        answer = null;
+        return true;
+    }
 
-        if (call.Buffer is { } buffer)
-        {
-            request.Content = buffer.CreateAttempt(attempt, call.NextAttemptToken());
-        }
-
+    /// <summary>Sends an attempt to the picked endpoint (its slot held until the response), with its per-try timeout if any.</summary>
+    private async Task<HttpResponseMessage> SendToAsync(HttpRequestMessage request, ClusterMember member, HttpCallState? call, TimeSpan? perTryTimeout, CancellationToken cancellationToken)
+    {
         LoadReporting.LoadReportingHandler.Track(request, member.Load);
         member.Start();
-        var perTry = call.Policy.Retry?.PerTryTimeout is { } t ? new CancellationTokenSource(t, time) : null;
+        var perTry = perTryTimeout is { } t ? new CancellationTokenSource(t, time) : null;
         var linked = perTry is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, perTry.Token);
         try
         {
             var response = await base.SendAsync(request, linked?.Token ?? cancellationToken).ConfigureAwait(false);
             member.RecordOutcome(success: (int)response.StatusCode < 500);
+            if (_stripPeerMetadata)
+            {
+                MeshTelemetryHandler.StripPeerHeaders(response);
+            }
+
             return response;
         }
         catch (HttpRequestException)
@@ -213,7 +263,11 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
         catch (OperationCanceledException) when (perTry?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {
             member.RecordOutcome(success: false);
-            call.PerTryTimedOut = true;
+            if (call is not null)
+            {
+                call.PerTryTimedOut = true;
+            }
+
             return Answer(HttpStatusCode.GatewayTimeout, "upstream request timeout", request);
         }
         finally

@@ -50,8 +50,7 @@ internal static class EndpointRequestUri
     /// </summary>
     public static Uri ForHttp(Uri target, DnsEndPoint address)
     {
-        var https = string.Equals(target.Scheme, Uri.UriSchemeHttps, StringComparison.Ordinal);
-        if ((!https && !string.Equals(target.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal)) || !TryPathAndQuery(target.OriginalString, out var pathAndQuery))
+        if (!Routing.RequestUriText.TrySplit(target, out var https, out _, out var pathAndQuery))
         {
             return Build(target, address);
         }
@@ -74,29 +73,6 @@ internal static class EndpointRequestUri
     }
 
     private static Uri Build(Uri uri, DnsEndPoint address) => new UriBuilder(uri) { Host = address.Host, Port = address.Port }.Uri;
-
-    // The text after "scheme://authority"; false when the authority carries user information (it would be kept).
-    private static bool TryPathAndQuery(string original, out ReadOnlySpan<char> pathAndQuery)
-    {
-        pathAndQuery = default;
-        var text = original.AsSpan();
-        var scheme = text.IndexOf("://", StringComparison.Ordinal);
-        if (scheme < 0)
-        {
-            return false;
-        }
-
-        var rest = text[(scheme + 3)..];
-        var end = rest.IndexOfAny('/', '?', '#');
-        var authority = end < 0 ? rest : rest[..end];
-        if (authority.Contains('@'))
-        {
-            return false;
-        }
-
-        pathAndQuery = end < 0 ? [] : rest[end..];
-        return true;
-    }
 
     private sealed class AddressUris
     {

@@ -16,8 +16,9 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
 
     /// <summary>
     /// Whether the handler serves a gRPC channel, whose picker may leave a single-attempt call on the request
-    /// (<see cref="Policies.MeshCallHandler.CallKey"/>); an HttpClient's requests never carry one, and their options are
-    /// then not even created.
+    /// (<see cref="Policies.MeshCallHandler.CallKey"/>); an HttpClient's requests never carry one (their options are then
+    /// not even created), and on an HttpClient the routing handler above strips the server's peer metadata from the
+    /// responses of calls nothing measures, in the await it makes anyway (<see cref="Http.MeshRoutingHandler"/>).
     /// </summary>
     public bool ForChannel { get; init; }
 
@@ -34,7 +35,7 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
             }
 
             // Without the exchange no server answers with its metadata, so there is nothing to strip and nothing to await.
-            if (!telemetry.Options.MetadataExchange)
+            if (!telemetry.Options.MetadataExchange || !ForChannel)
             {
                 return base.SendAsync(request, cancellationToken);
             }
@@ -77,7 +78,8 @@ internal sealed class MeshTelemetryHandler(ClientTelemetry telemetry) : Delegati
         headers.TryAddWithoutValidation(PeerMetadataCodec.IdHeader, telemetry.IdHeader);
     }
 
-    private static void StripPeerHeaders(HttpResponseMessage response)
+    /// <summary>Removes the server's metadata-exchange answer, so the application never sees it (istio-proxy strips it too).</summary>
+    internal static void StripPeerHeaders(HttpResponseMessage response)
     {
         response.Headers.Remove(PeerMetadataCodec.MetadataHeader);
         response.Headers.Remove(PeerMetadataCodec.IdHeader);

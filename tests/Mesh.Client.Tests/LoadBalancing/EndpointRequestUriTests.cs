@@ -73,6 +73,7 @@ public sealed class EndpointRequestUriTests
     [InlineData("http://reviews.default.svc.cluster.local")]
     [InlineData("http://[::1]:9080/v?q")]
     [InlineData("http://user:secret@reviews:9080/private")]
+    [InlineData("http://reviews")]
     public void ForHttp_AnyRequestUri_IsTheUriBuilderResult(string requestUri)
     {
         var address = new DnsEndPoint("10.1.2.3", 8080);
