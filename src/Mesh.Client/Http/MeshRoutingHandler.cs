@@ -28,6 +28,12 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
     /// </summary>
     public const string AttemptCountHeader = "x-envoy-attempt-count";
 
+    /// <summary>
+    /// The gateway virtual host a request is routed by (set by a gateway on the request it forwards); without it the
+    /// request's authority names the target.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<GatewayRoute> GatewayRouteOption = new("Mesh.GatewayRoute");
+
     private readonly long _bufferLimit = options.Value.RetryBufferPerCallSize;
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -37,7 +43,9 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        var target = targets.Get(uri.IsDefaultPort ? uri.Host : uri.Authority);
+        var target = request.Options.TryGetValue(GatewayRouteOption, out var gatewayRoute)
+            ? targets.Get(gatewayRoute)
+            : targets.Get(uri.IsDefaultPort ? uri.Host : uri.Authority);
         await target.WaitForFirstUpdateAsync(cancellationToken).ConfigureAwait(false);
 
         if (target.State is not { } state)

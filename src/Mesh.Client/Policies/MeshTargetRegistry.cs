@@ -13,6 +13,13 @@ internal sealed class MeshTargetRegistry(XdsClientProvider clients, TimeProvider
     public MeshTarget Get(string name) =>
         _targets.GetOrAdd(name, n => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, n, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters))).Value;
 
+    /// <summary>
+    /// The target of one virtual host of a gateway's listener (a gateway routes each virtual host of its route
+    /// configuration through the same machinery as a client's target).
+    /// </summary>
+    public MeshTarget Get(GatewayRoute route) =>
+        _targets.GetOrAdd(route.Listener + "#" + route.VirtualHost, _ => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, route.Listener, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters, route.VirtualHost))).Value;
+
     public void Dispose()
     {
         foreach (var target in _targets.Values)
