@@ -66,10 +66,10 @@ internal static class GatewayBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 
                 Gateway vs static YARP — {backends} backends, {concurrency} workers, {seconds} s per run, best of {rounds} round(s){(quick ? " (short mode: a smoke check, not a measurement)" : string.Empty)}
-                | proxy                          |        rps |  p50 (ms) |  p99 (ms) | errors |
-                | ------------------------------ | ---------: | --------: | --------: | -----: |
-                | YARP, static config            | {bestStatic!.Rps,10:F0} | {bestStatic.P50,9:F3} | {bestStatic.P99,9:F3} | {bestStatic.Errors,6} |
-                | Mesh gateway (xDS + Mesh.Client)| {bestGateway!.Rps,10:F0} | {bestGateway.P50,9:F3} | {bestGateway.P99,9:F3} | {bestGateway.Errors,6} |
+                | proxy                            |        rps |  p50 (ms) |  p99 (ms) | errors |
+                | -------------------------------- | ---------: | --------: | --------: | -----: |
+                | YARP, static config              | {bestStatic!.Rps,10:F0} | {bestStatic.P50,9:F3} | {bestStatic.P99,9:F3} | {bestStatic.Errors,6} |
+                | Mesh gateway (xDS + Mesh.Client) | {bestGateway!.Rps,10:F0} | {bestGateway.P50,9:F3} | {bestGateway.P99,9:F3} | {bestGateway.Errors,6} |
                 gateway / static rps: {bestGateway.Rps / bestStatic.Rps:F3} (target ≥ 0.95)
                 """));
             return bestStatic.Errors + bestGateway.Errors == 0 ? 0 : 1;
