@@ -55,17 +55,62 @@ internal sealed class GatewayMesh : IAsyncDisposable
         return await StartAsync(app);
     }
 
+    /// <summary>
+    /// Starts a mesh server (AddMeshServer: PeerAuthentication, mTLS with a certificate from the control plane's CA) for
+    /// the service account <paramref name="serviceAccount"/> in <c>default</c>, answering <c>/whoami</c> with the caller's
+    /// SPIFFE ID; returns its port.
+    /// </summary>
+    public async Task<int> StartMeshBackendAsync(string serviceAccount)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddMesh(o => o.BootstrapJson = MeshBootstrap($"{serviceAccount}-1.default", "default", serviceAccount, $$"""{"app": "{{serviceAccount}}"}""", server: true));
+        builder.Services.AddMeshServer();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http1AndHttp2));
+        var app = builder.Build();
+        app.MapGet("/whoami", (HttpContext context) => context.Features.Get<Mesh.Server.IMeshPeerIdentityFeature>()?.PeerIdentity?.ToString() ?? "(plaintext)");
+        return await StartAsync(app);
+    }
+
+    /// <summary>
+    /// A bootstrap with a workload certificate from the control plane's CA (the <c>mesh_ca</c> provider, proven with a join
+    /// token for <paramref name="serviceAccount"/> in <paramref name="ns"/>).
+    /// </summary>
+    public string MeshBootstrap(string nodeId, string ns, string serviceAccount, string labels, bool server)
+    {
+        var root = Path.Combine(Directory, "mesh-root.pem");
+        File.WriteAllText(root, ControlPlane!.RootCertificatePem);
+        var token = ControlPlane.CreateToken(ns, serviceAccount);
+        var template = server ? ", \"server_listener_resource_name_template\": \"grpc/server?xds.resource.listening_address=%s\"" : string.Empty;
+        return $$$"""
+            {
+              "xds_servers": [{"server_uri": "{{{ControlPlane.XdsAddress.Authority}}}", "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
+              "node": {"id": "{{{nodeId}}}", "metadata": {"NAMESPACE": "{{{ns}}}", "SERVICE_ACCOUNT": "{{{serviceAccount}}}", "LABELS": {{{labels}}} } },
+              "certificate_providers": {
+                "default": {"plugin_name": "mesh_ca", "config": {
+                  "server_uri": "{{{ControlPlane.TlsAddress.GetLeftPart(UriPartial.Authority)}}}",
+                  "ca_certificate_file": "{{{root}}}",
+                  "token": "{{{token}}}",
+                  "certificate_lifetime": "24h"} }
+              }{{{template}}}
+            }
+            """;
+    }
+
     /// <summary>Starts the control plane on <paramref name="files"/>.</summary>
     public async Task StartControlPlaneAsync(Dictionary<string, string> files) => ControlPlane = await TestControlPlane.StartAsync(files);
 
     /// <summary>Starts the gateway serving <paramref name="serverPorts"/>, each on 127.0.0.1 with a port the system picks.</summary>
-    public async Task StartGatewayAsync(params int[] serverPorts)
+    public Task StartGatewayAsync(params int[] serverPorts) => StartGatewayAsync(Bootstrap(ControlPlane!.XdsAddress), serverPorts);
+
+    /// <summary>Starts the gateway with <paramref name="bootstrap"/>, serving <paramref name="serverPorts"/>.</summary>
+    public async Task StartGatewayAsync(string bootstrap, params int[] serverPorts)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(GatewayLogs);
-        builder.Services.AddMesh(o => o.BootstrapJson = Bootstrap(ControlPlane!.XdsAddress));
+        builder.Services.AddMesh(o => o.BootstrapJson = bootstrap);
         builder.Services.AddMeshGateway(o =>
         {
             foreach (var port in serverPorts)
