@@ -16,6 +16,8 @@ const string Usage = """
       chaos          [--short] [--rps 1000] [--phase-seconds 60] [--outage-seconds 60] [--backends 4]
                      [--cert-seconds 20] [--kill-every-ms 5000] [--recovery-seconds 5] [--keep]
       chaos-cp | chaos-backend | chaos-client   (the chaos run's child processes)
+      gateway        [--short] [--seconds 20] [--concurrency 64] [--backends 2] [--rounds 2]
+                     (rps and p50/p99 through the Mesh gateway vs YARP configured statically, side by side)
     """;
 
 return args switch
@@ -26,6 +28,7 @@ return args switch
     ["client-memory" or "client-cpu", ..] => await ClientCost.RunAsync(args[0], args).ConfigureAwait(false),
     ["serve", ..] => await ServeMode.RunAsync(args).ConfigureAwait(false),
     ["chaos", ..] => await ChaosDriver.RunAsync(args).ConfigureAwait(false),
+    ["gateway", ..] => await GatewayBenchmark.RunAsync(args).ConfigureAwait(false),
     ["chaos-cp", ..] => await ChaosControlPlane.RunAsync(args).ConfigureAwait(false),
     ["chaos-backend", ..] => await ChaosBackend.RunAsync(args).ConfigureAwait(false),
     ["chaos-client", ..] => await ChaosClient.RunAsync(args).ConfigureAwait(false),

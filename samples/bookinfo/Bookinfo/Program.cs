@@ -1,4 +1,5 @@
 using Bookinfo.Details;
+using Bookinfo.Gateway;
 using Bookinfo.Hosting;
 using Bookinfo.Launcher;
 using Bookinfo.Productpage;
@@ -21,6 +22,11 @@ if (ServiceArguments.Parse(args, out var error) is not { } service)
     await Console.Error.WriteLineAsync("bookinfo: " + error);
     await Console.Error.WriteLineAsync(ServiceArguments.Usage);
     return 2;
+}
+
+if (service.Role == "gateway")
+{
+    return await IngressGateway.RunAsync(service);
 }
 
 var builder = BookinfoServer.CreateBuilder(service);

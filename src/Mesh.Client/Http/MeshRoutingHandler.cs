@@ -29,6 +29,24 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
     /// </summary>
     public const string AttemptCountHeader = "x-envoy-attempt-count";
 
+    /// <summary>
+    /// The gateway virtual host a request is routed by (set by a gateway on the request it forwards); without it the
+    /// request's authority names the target.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<GatewayRoute> GatewayRouteOption = new("Mesh.GatewayRoute");
+
+    private static volatile bool s_gatewayRoutesInUse;
+
+    /// <summary>
+    /// Set by a gateway that routes its requests by <see cref="GatewayRouteOption"/>. Every other process never reads a
+    /// request's options: the first read of <see cref="HttpRequestMessage.Options"/> allocates them.
+    /// </summary>
+    public static bool GatewayRoutesInUse
+    {
+        get => s_gatewayRoutesInUse;
+        set => s_gatewayRoutesInUse = value;
+    }
+
     private readonly long _bufferLimit = options.Value.RetryBufferPerCallSize;
 
     // The telemetry handler below leaves the server's peer-metadata answer of unmeasured requests to this handler.
@@ -43,7 +61,18 @@ internal sealed class MeshRoutingHandler(MeshTargetRegistry targets, TimeProvide
 
         try
         {
-            var target = targets.ForRequest(uri, out var authority); // authority: the target's name, and the Host every attempt sends
+            MeshTarget target;
+            string authority; // the target's name, and the Host every attempt sends
+            if (GatewayRoutesInUse && request.Options.TryGetValue(GatewayRouteOption, out var gatewayRoute))
+            {
+                target = targets.Get(gatewayRoute);
+                authority = uri.IsDefaultPort ? uri.Host : uri.Authority;
+            }
+            else
+            {
+                target = targets.ForRequest(uri, out authority);
+            }
+
             var ready = target.WaitForFirstUpdateAsync(cancellationToken);
             return ready.IsCompletedSuccessfully
                 ? Route(request, uri, authority, target, cancellationToken)

@@ -44,7 +44,7 @@ internal sealed class MeshTarget : IDisposable
     private readonly ClusterRegistry _clusters;
     private readonly LoadReporting.ClusterLoadLeases _loads;
 
-    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, TimeSpan? firstUpdateWait = null, ClusterRegistry? clusters = null)
+    public MeshTarget(XdsClient client, string name, TimeProvider time, ILogger logger, Security.CertificateProviderStore? certificates = null, TimeSpan? firstUpdateWait = null, ClusterRegistry? clusters = null, string? virtualHostName = null)
     {
         _clusters = clusters ?? new ClusterRegistry();
         _loads = new LoadReporting.ClusterLoadLeases(_clusters.Loads);
@@ -52,7 +52,7 @@ internal sealed class MeshTarget : IDisposable
         _firstUpdateWait = firstUpdateWait ?? TimeSpan.FromSeconds(15);
         _time = time;
         _certificates = certificates;
-        _tracker = new XdsDependencyTracker(client, name, OnUpdate, logger);
+        _tracker = new XdsDependencyTracker(client, name, OnUpdate, logger, virtualHostName);
         _tracker.Start();
     }
 

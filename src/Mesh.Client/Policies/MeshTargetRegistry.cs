@@ -53,6 +53,13 @@ internal sealed class MeshTargetRegistry(XdsClientProvider clients, TimeProvider
     private Lazy<MeshTarget> Create(string name) =>
         new(() => new MeshTarget(clients.Client, name, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters));
 
+    /// <summary>
+    /// The target of one virtual host of a gateway's listener (a gateway routes each virtual host of its route
+    /// configuration through the same machinery as a client's target).
+    /// </summary>
+    public MeshTarget Get(GatewayRoute route) =>
+        _targets.GetOrAdd(route.Listener + "#" + route.VirtualHost, _ => new Lazy<MeshTarget>(() => new MeshTarget(clients.Client, route.Listener, time, _logger, certificates, options?.Value.FirstConfigurationWait, clusters, route.VirtualHost))).Value;
+
     public void Dispose()
     {
         foreach (var target in _targets.Values)

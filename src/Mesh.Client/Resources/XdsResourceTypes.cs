@@ -121,7 +121,13 @@ internal static partial class XdsResourceTypes
                     return Fail(name, "rds.route_config_name", "is required");
                 }
 
-                return XdsDecodeResult.Success(name, new ListenerResource(name, hcm.Rds.RouteConfigName, null, filters) { RandomSampling = sampling });
+                var gateway = DecodeGatewayListener(listener, hcm, out var gatewayField, out var gatewayError);
+                if (gatewayError is not null)
+                {
+                    return Fail(name, gatewayField!, gatewayError);
+                }
+
+                return XdsDecodeResult.Success(name, new ListenerResource(name, hcm.Rds.RouteConfigName, null, filters) { RandomSampling = sampling, Gateway = gateway });
             case Hcm.HttpConnectionManager.RouteSpecifierOneofCase.RouteConfig:
                 var inline = DecodeRouteConfig(hcm.RouteConfig);
                 if (inline.Error is not null)
@@ -133,6 +139,69 @@ internal static partial class XdsResourceTypes
             default:
                 return Fail(name, "route_specifier", "rds or route_config is required");
         }
+    }
+
+    // A gateway's listener (Mesh's control plane, to a workload its Gateways select): an API listener that also has
+    // the address and the one filter chain an Envoy gateway gets, whose TLS names its certificates by SDS secret or
+    // certificate provider instance. Only the port, the codec and the TLS are read; the API listener's connection
+    // manager is what routes.
+    private static GatewayListenerResource? DecodeGatewayListener(Listener listener, Hcm.HttpConnectionManager hcm, out string? field, out string? error)
+    {
+        field = null;
+        error = null;
+        if (listener.Address?.SocketAddress is not { } socket || listener.FilterChains.Count == 0)
+        {
+            return null;
+        }
+
+        if (socket.PortSpecifierCase != Envoy.Config.Core.V3.SocketAddress.PortSpecifierOneofCase.PortValue || socket.PortValue is 0 or > 65535)
+        {
+            field = "address.socket_address.port_value";
+            error = "a gateway listener needs a port from 1 to 65535";
+            return null;
+        }
+
+        if (listener.FilterChains.Count > 1)
+        {
+            field = "filter_chains";
+            error = "a gateway listener has one filter chain";
+            return null;
+        }
+
+        var http2Only = hcm.CodecType == Hcm.HttpConnectionManager.Types.CodecType.Http2;
+        if (listener.FilterChains[0].TransportSocket is not { } transport)
+        {
+            return new GatewayListenerResource((int)socket.PortValue, http2Only, null);
+        }
+
+        field = "filter_chains[0].transport_socket";
+        if (transport.TypedConfig is not { } packed || !packed.Is(DownstreamTlsContext.Descriptor))
+        {
+            error = "must be a DownstreamTlsContext";
+            return null;
+        }
+
+        var context = packed.Unpack<DownstreamTlsContext>();
+        var common = context.CommonTlsContext;
+        var certificate = common?.TlsCertificateProviderInstance?.InstanceName is { Length: > 0 } instance ? instance
+            : common?.TlsCertificateSdsSecretConfigs.Count == 1 ? common.TlsCertificateSdsSecretConfigs[0].Name : null;
+        if (string.IsNullOrEmpty(certificate))
+        {
+            error = "common_tls_context needs one certificate (tls_certificate_provider_instance or tls_certificate_sds_secret_configs)";
+            return null;
+        }
+
+        var root = common!.ValidationContextSdsSecretConfig?.Name is { Length: > 0 } sds ? sds
+            : common.ValidationContext?.CaCertificateProviderInstance?.InstanceName is { Length: > 0 } provider ? provider : null;
+        var require = context.RequireClientCertificate ?? false;
+        if (require && root is null)
+        {
+            error = "require_client_certificate needs CA certificates (validation_context_sds_secret_config or ca_certificate_provider_instance)";
+            return null;
+        }
+
+        field = null;
+        return new GatewayListenerResource((int)socket.PortValue, http2Only, new GatewayTlsResource(certificate, root, require));
     }
 
     private static ImmutableArray<HttpFilterResource> DecodeHttpFilters(Hcm.HttpConnectionManager hcm, bool server, out string? field, out string? error)
@@ -686,7 +755,11 @@ internal static partial class XdsResourceTypes
                 routes.Add(new RouteResource(route.Name, match, action) { FilterOverrides = routeOverrides, HttpActions = httpActions });
             }
 
-            hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable()) { FilterOverrides = hostOverrides });
+            hosts.Add(new VirtualHostResource(vhost.Name, [.. vhost.Domains], routes.ToImmutable())
+            {
+                FilterOverrides = hostOverrides,
+                RequireTls = vhost.RequireTls != VirtualHost.Types.TlsRequirementType.None,
+            });
         }
 
         return XdsDecodeResult.Success(config.Name, new RouteConfigResource(config.Name, hosts.ToImmutable()));

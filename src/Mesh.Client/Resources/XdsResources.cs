@@ -14,7 +14,26 @@ internal sealed record ListenerResource(string Name, string? RouteConfigName, Ro
     /// <c>tracing</c>: random_sampling capped by overall_sampling); null when the listener has no tracing settings.
     /// </summary>
     public double? RandomSampling { get; init; }
+
+    /// <summary>
+    /// What a gateway serves on this listener, when the API listener also carries an address and a filter chain (the
+    /// shape Mesh's control plane sends a gateway workload); null for a plain client listener.
+    /// </summary>
+    public GatewayListenerResource? Gateway { get; init; }
 }
+
+/// <summary>The serving side of a gateway's listener: its port, protocol and the TLS it terminates.</summary>
+/// <param name="Port">The port the listener's address names.</param>
+/// <param name="Http2Only">Whether the connection manager speaks only HTTP/2 (GRPC and HTTP2 servers): plaintext h2c.</param>
+/// <param name="Tls">The TLS terminated, or null for plaintext.</param>
+internal sealed record GatewayListenerResource(int Port, bool Http2Only, GatewayTlsResource? Tls);
+
+/// <summary>
+/// The TLS a gateway terminates: the name of its certificate and key and, when clients must present certificates, the
+/// name of the CA certificates they must chain to (SDS secret or certificate provider instance names, such as
+/// <c>file-cert:&lt;cert&gt;~&lt;key&gt;</c>, <c>file-root:&lt;ca&gt;</c>, <c>kubernetes://&lt;secret&gt;</c>).
+/// </summary>
+internal sealed record GatewayTlsResource(string CertificateName, string? RootName, bool RequireClientCertificate);
 
 /// <summary>An HTTP filter of a listener, by name and config type URL.</summary>
 internal sealed record HttpFilterResource(string Name, string TypeUrl, Google.Protobuf.WellKnownTypes.Any Config, bool IsOptional);
@@ -27,6 +46,9 @@ internal sealed record VirtualHostResource(string Name, ImmutableArray<string> D
 {
     /// <summary>Per-virtual-host filter configs (typed_per_filter_config), by filter name.</summary>
     public ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any> FilterOverrides { get; init; } = ImmutableDictionary<string, Google.Protobuf.WellKnownTypes.Any>.Empty;
+
+    /// <summary>Whether plaintext requests to the host are redirected to https (Envoy's <c>require_tls</c>, set by a gateway's httpsRedirect).</summary>
+    public bool RequireTls { get; init; }
 }
 
 /// <summary>A route: a compiled match, what to do with matching calls, and the per-route HTTP filter overrides.</summary>

@@ -18,6 +18,7 @@ internal sealed partial class XdsDependencyTracker : IDisposable
     private readonly XdsClient _client;
     private readonly string _listenerName;
     private readonly string _authority;
+    private readonly string? _virtualHostName;
     private readonly Action<XdsConfig?, Status?> _onUpdate;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -29,11 +30,20 @@ internal sealed partial class XdsDependencyTracker : IDisposable
     private RouteConfigResource? _routeConfig;
     private bool _disposed;
 
-    public XdsDependencyTracker(XdsClient client, string listenerName, Action<XdsConfig?, Status?> onUpdate, ILogger logger)
+    /// <param name="client">The xDS client.</param>
+    /// <param name="listenerName">The listener to follow.</param>
+    /// <param name="onUpdate">Receives each complete configuration, or the error that stands in for one.</param>
+    /// <param name="logger">The logger.</param>
+    /// <param name="virtualHostName">
+    /// The virtual host to follow by name (a gateway follows each virtual host of its route configuration); null to
+    /// choose it by the listener name as authority, as a client does.
+    /// </param>
+    public XdsDependencyTracker(XdsClient client, string listenerName, Action<XdsConfig?, Status?> onUpdate, ILogger logger, string? virtualHostName = null)
     {
         _client = client;
         _listenerName = listenerName;
         _authority = listenerName;
+        _virtualHostName = virtualHostName;
         _onUpdate = onUpdate;
         _logger = logger;
     }
@@ -134,10 +144,10 @@ internal sealed partial class XdsDependencyTracker : IDisposable
             return;
         }
 
-        var vhost = VirtualHostSelector.Select(_routeConfig.VirtualHosts, _authority);
+        var vhost = _virtualHostName is null ? VirtualHostSelector.Select(_routeConfig.VirtualHosts, _authority) : FindByName(_routeConfig.VirtualHosts, _virtualHostName);
         if (vhost is null)
         {
-            _onUpdate(null, new Status(StatusCode.Unavailable, $"route configuration '{_routeConfig.Name}' has no virtual host for '{_authority}'"));
+            _onUpdate(null, new Status(StatusCode.Unavailable, $"route configuration '{_routeConfig.Name}' has no virtual host for '{_virtualHostName ?? _authority}'"));
             return;
         }
 
@@ -194,6 +204,19 @@ internal sealed partial class XdsDependencyTracker : IDisposable
         }
 
         _onUpdate(new XdsConfig(_listenerName, vhost, clusters.ToImmutable()) { HttpFilters = _listener.HttpFilters }, null);
+    }
+
+    private static VirtualHostResource? FindByName(System.Collections.Immutable.ImmutableArray<VirtualHostResource> hosts, string name)
+    {
+        foreach (var host in hosts)
+        {
+            if (host.Name == name)
+            {
+                return host;
+            }
+        }
+
+        return null;
     }
 
     private void OnCluster(ClusterEntry entry, object resource)

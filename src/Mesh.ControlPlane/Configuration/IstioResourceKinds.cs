@@ -23,7 +23,7 @@ internal static class IstioResourceKinds
         new("WorkloadEntry", Networking, null),
         new("WorkloadGroup", NetworkingAlpha, "WorkloadGroup is a template for VM auto-registration, which proxyless workloads do not use; its WorkloadEntries are read when they are listed"),
         new("Sidecar", Networking, null),
-        new("Gateway", Networking, "Gateway configures the ingress and egress proxies, which proxyless workloads are not; VirtualServices bound only to gateways are not applied either"),
+        new("Gateway", Networking, null),
         new("EnvoyFilter", NetworkingAlpha, "EnvoyFilter patches Envoy's own configuration, which proxyless clients do not run"),
         new("ProxyConfig", ["networking.istio.io/v1beta1"], "ProxyConfig tunes the Envoy proxy process (concurrency, image, environment), which proxyless workloads do not run"),
         new("PeerAuthentication", Security, null),

@@ -84,7 +84,9 @@ public sealed partial class MeshModelBuilder
         var frozenServices = services.ToImmutableDictionary(StringComparer.Ordinal);
 
         var policies = BuildDestinationPolicies(parsed, frozenServices);
-        var routes = BuildRouteTables(parsed, frozenServices, policies);
+        var gateways = BuildGateways(parsed.Gateways);
+        var gatewayRoutes = new List<GatewayVirtualService>();
+        var routes = BuildRouteTables(parsed, frozenServices, policies, gateways, gatewayRoutes);
         var peerAuthentications = BuildPeerAuthentications(parsed.PeerAuthentications);
         var authorizationPolicies = AuthorizationPolicyBuilder.Build(parsed.AuthorizationPolicies, _errors);
         var telemetries = BuildTelemetries(parsed.Telemetries); // before NotApplied is read: it adds notices
@@ -101,6 +103,8 @@ public sealed partial class MeshModelBuilder
             NotApplied = [.. _notices],
             Sidecars = BuildSidecars(parsed.Sidecars),
             Telemetries = telemetries,
+            Gateways = gateways,
+            GatewayRoutes = [.. gatewayRoutes.OrderBy(static g => g.Namespace, StringComparer.Ordinal).ThenBy(static g => g.Name, StringComparer.Ordinal)],
         };
     }
 
@@ -125,6 +129,7 @@ public sealed partial class MeshModelBuilder
         public List<ConfigResource> AuthorizationPolicies { get; } = [];
         public List<Parsed<SidecarSpec>> Sidecars { get; } = [];
         public List<Parsed<TelemetrySpec>> Telemetries { get; } = [];
+        public List<Parsed<GatewaySpec>> Gateways { get; } = [];
     }
 
     private ParsedSet ParseAll(IReadOnlyList<ConfigResource> resources)
@@ -211,6 +216,9 @@ public sealed partial class MeshModelBuilder
                     break;
                 case "Secret":
                     break; // read by the Gateway API conversion (certificateRefs); holds no routing of its own
+                case "Gateway" when kind.Group == "networking.istio.io":
+                    AddSpec(resource, "spec", set.Gateways);
+                    break;
                 case "Pod":
                     var pods = new List<Parsed<KubePodSpec>>();
                     AddSpec(resource, "spec", pods);
@@ -1358,7 +1366,9 @@ public sealed partial class MeshModelBuilder
     private ImmutableDictionary<string, RouteTable> BuildRouteTables(
         ParsedSet set,
         ImmutableDictionary<string, MeshService> services,
-        ImmutableDictionary<string, DestinationPolicy> policies)
+        ImmutableDictionary<string, DestinationPolicy> policies,
+        ImmutableArray<IngressGateway> gateways,
+        List<GatewayVirtualService> gatewayRoutes)
     {
         var tables = ImmutableDictionary.CreateBuilder<string, RouteTable>(StringComparer.Ordinal);
         var byName = new Dictionary<(string Namespace, string Name), Parsed<VirtualServiceSpec>>();
@@ -1379,9 +1389,12 @@ public sealed partial class MeshModelBuilder
         {
             var resource = vs.Resource;
             var spec = vs.Spec;
-            if (spec.Gateways is { Count: > 0 } gateways && !gateways.Contains("mesh"))
+            var meshBound = spec.Gateways is not { Count: > 0 } named || named.Contains(RequestMatch.MeshGateway);
+            var gatewayBound = spec.Gateways is { Count: > 0 } bound && bound.Exists(static g => g != RequestMatch.MeshGateway);
+            if (!meshBound)
             {
-                NotApplied(resource, "the VirtualService is bound only to gateways (spec.gateways has no 'mesh'), which proxyless workloads are not");
+                // Bound only to gateways: its hosts are the names clients use at the gateway, not mesh services.
+                BindToGateways(vs, BuildRules(vs, services, policies, byName), gateways, services, hostsChecked: false, gatewayRoutes);
                 continue;
             }
 
@@ -1400,18 +1413,10 @@ public sealed partial class MeshModelBuilder
                 Warn(resource, "spec", "tcp and tls routes are not supported by proxyless clients and are ignored");
             }
 
-            var rules = ImmutableArray.CreateBuilder<HttpRouteRule>();
-            var http = spec.Http ?? [];
-            for (var i = 0; i < http.Count; i++)
+            var rules = BuildRules(vs, services, policies, byName);
+            if (gatewayBound)
             {
-                if (http[i].Delegate is not null)
-                {
-                    rules.AddRange(BuildDelegated(vs, $"spec.http[{i}]", http[i], services, policies, byName));
-                }
-                else if (BuildRule(resource, $"spec.http[{i}]", http[i], services, policies, spec.Gateways) is { } rule)
-                {
-                    rules.Add(rule);
-                }
+                BindToGateways(vs, rules, gateways, services, hostsChecked: true, gatewayRoutes);
             }
 
             for (var i = 0; i < spec.Hosts.Count; i++)
@@ -1435,11 +1440,34 @@ public sealed partial class MeshModelBuilder
                     continue;
                 }
 
-                tables.Add(host, new RouteTable(host, rules.ToImmutable(), $"{resource.DisplayName} ({resource.Origin})"));
+                tables.Add(host, new RouteTable(host, rules, $"{resource.DisplayName} ({resource.Origin})"));
             }
         }
 
         return tables.ToImmutable();
+    }
+
+    private ImmutableArray<HttpRouteRule> BuildRules(
+        Parsed<VirtualServiceSpec> vs,
+        ImmutableDictionary<string, MeshService> services,
+        ImmutableDictionary<string, DestinationPolicy> policies,
+        Dictionary<(string Namespace, string Name), Parsed<VirtualServiceSpec>> byName)
+    {
+        var rules = ImmutableArray.CreateBuilder<HttpRouteRule>();
+        var http = vs.Spec.Http ?? [];
+        for (var i = 0; i < http.Count; i++)
+        {
+            if (http[i].Delegate is not null)
+            {
+                rules.AddRange(BuildDelegated(vs, $"spec.http[{i}]", http[i], services, policies, byName));
+            }
+            else if (BuildRule(vs.Resource, $"spec.http[{i}]", http[i], services, policies, vs.Spec.Gateways) is { } rule)
+            {
+                rules.Add(rule);
+            }
+        }
+
+        return rules.ToImmutable();
     }
 
     private HttpRouteRule? BuildRule(
@@ -1620,7 +1648,7 @@ public sealed partial class MeshModelBuilder
         ImmutableArray<string> gateways = match.Gateways is { Count: > 0 } own ? [.. own]
             : vsGateways is { Count: > 0 } inherited ? [.. inherited]
             : [RequestMatch.MeshGateway];
-        if (!gateways.Contains(RequestMatch.MeshGateway))
+        if (!gateways.Contains(RequestMatch.MeshGateway) && (vsGateways is not { Count: > 0 } || vsGateways.Contains(RequestMatch.MeshGateway)))
         {
             Warn(resource, field + ".gateways", "names only gateways, so this match never applies to mesh workloads");
         }

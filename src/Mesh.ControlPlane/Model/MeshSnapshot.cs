@@ -46,6 +46,12 @@ public sealed record MeshSnapshot
     /// <summary>The Telemetry resources' trace sampling (see <see cref="TelemetryPolicy.Sampling"/>).</summary>
     public ImmutableArray<TelemetryPolicy> Telemetries { get; init; } = [];
 
+    /// <summary>The Istio Gateways, ordered by namespace and name: the servers of the gateway workloads they select.</summary>
+    public ImmutableArray<IngressGateway> Gateways { get; init; } = [];
+
+    /// <summary>The VirtualServices bound to Gateways (their <c>gateways</c> name one), ordered by namespace and name.</summary>
+    public ImmutableArray<GatewayVirtualService> GatewayRoutes { get; init; } = [];
+
     /// <summary>The DNS suffix of the cluster, <c>cluster.local</c> by default.</summary>
     public string ClusterDomain { get; init; } = "cluster.local";
 

@@ -31,7 +31,10 @@ public static class MeshTranslator
         var byType = proxyless.ByType
             .SetItem(XdsTypeUrls.Cluster, WithProtocolOptions(snapshot, proxyless.Of(XdsTypeUrls.Cluster)))
             .SetItem(XdsTypeUrls.ClusterLoadAssignment, WithTlsMode(snapshot, proxyless.Of(XdsTypeUrls.ClusterLoadAssignment)));
-        return proxyless.WithFlavours(byType, (shared, node, client) => SidecarTranslator.Translate(snapshot, shared, node, client, outboundTrafficMode));
+        return proxyless.WithFlavours(
+            byType,
+            (shared, node, client) => SidecarTranslator.Translate(snapshot, shared, node, client, outboundTrafficMode),
+            (shared, node, client) => Gateways.GatewayTranslator.TranslateForEnvoy(snapshot, shared, node, client));
     }
 
     private static ImmutableDictionary<string, XdsResource> WithProtocolOptions(MeshSnapshot snapshot, ImmutableDictionary<string, XdsResource> clusters)

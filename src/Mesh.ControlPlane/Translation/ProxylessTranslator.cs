@@ -83,6 +83,17 @@ public static class ProxylessTranslator
             }
         }
 
+        // Gateway route configurations depend on the asking gateway workload (which Gateways select it); a client no
+        // Gateway selects is sent an empty one.
+        foreach (var gatewayRoute in Gateways.GatewayTranslator.RouteNames(snapshot))
+        {
+            if (!routes.ContainsKey(gatewayRoute))
+            {
+                routes.Add(gatewayRoute, new XdsResource(gatewayRoute, new RouteConfiguration { Name = gatewayRoute }));
+                clientSpecific.Add((XdsTypeUrls.RouteConfiguration, gatewayRoute));
+            }
+        }
+
         if (loadReporting)
         {
             foreach (var (name, resource) in clusters.ToArray())
@@ -108,11 +119,12 @@ public static class ProxylessTranslator
             snapshot.Version,
             byType,
             (alias, ns) => ResolveListenerName(snapshot, alias, ns),
-            (name, workload) => BuildInboundListener(snapshot, name, workload),
+            (name, workload) => (IMessage?)BuildInboundListener(snapshot, name, workload) ?? Gateways.GatewayTranslator.BuildListener(snapshot, name, workload),
             clientSpecific.ToImmutable(),
             (typeUrl, name, workload) => typeUrl switch
             {
-                XdsTypeUrls.RouteConfiguration => (IMessage?)BuildRouteConfigurationFor(snapshot, name, workload),
+                XdsTypeUrls.RouteConfiguration => (IMessage?)BuildRouteConfigurationFor(snapshot, name, workload)
+                    ?? Gateways.GatewayTranslator.BuildRouteConfiguration(snapshot, name, workload),
 
                 // Locality load balancing: priorities and locality weights relative to the client's locality.
                 XdsTypeUrls.ClusterLoadAssignment => LocalityLoadBalancer.ForClient(snapshot, name, (ClusterLoadAssignment)assignments[name].Message, workload),
@@ -321,7 +333,7 @@ public static class ProxylessTranslator
     }
 
     /// <summary>A rule's route without its match: its action (forward, redirect or direct response), fault and header changes.</summary>
-    private static Route BuildRuleTemplate(MeshSnapshot snapshot, HttpRouteRule rule, int listenerPort, string name)
+    internal static Route BuildRuleTemplate(MeshSnapshot snapshot, HttpRouteRule rule, int listenerPort, string name)
     {
         var route = new Route { Name = name };
         if (rule.Redirect is { } redirect)
@@ -360,7 +372,7 @@ public static class ProxylessTranslator
         return route;
     }
 
-    private static Route WithMatch(Route template, HttpRouteRule rule, RouteMatch match, StringCondition? uri)
+    internal static Route WithMatch(Route template, HttpRouteRule rule, RouteMatch match, StringCondition? uri)
     {
         var route = template.Clone();
         route.Match = match;
@@ -372,7 +384,7 @@ public static class ProxylessTranslator
         return route;
     }
 
-    private static RouteMatch BuildMatch(RequestMatch match)
+    internal static RouteMatch BuildMatch(RequestMatch match)
     {
         var result = new RouteMatch();
         switch (match.Uri)

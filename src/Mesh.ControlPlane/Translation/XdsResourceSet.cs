@@ -54,6 +54,7 @@ public sealed class XdsResourceSet
     private const int MaxCachedServerListeners = 4096;
     private readonly Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? _sidecarFactory;
     private readonly ConcurrentDictionary<string, XdsResourceSet> _sidecars = new(StringComparer.Ordinal);
+    private readonly Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? _gatewayFactory;
 
     /// <summary>Creates a set.</summary>
     /// <param name="version">The snapshot version.</param>
@@ -99,9 +100,13 @@ public sealed class XdsResourceSet
     private XdsResourceSet(
         XdsResourceSet source,
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
-        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory)
-        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory, source._visible, source._listenerDecorator) =>
+        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory,
+        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? gatewayFactory)
+        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory, source._visible, source._listenerDecorator)
+    {
         _sidecarFactory = sidecarFactory;
+        _gatewayFactory = gatewayFactory;
+    }
 
     /// <summary>An empty set.</summary>
     public static XdsResourceSet Empty { get; } = new(0, ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>>.Empty, (_, _) => null);
@@ -121,20 +126,29 @@ public sealed class XdsResourceSet
 
     /// <summary>
     /// This set with the shared resources <paramref name="byType"/> instead, and with the Envoy sidecar flavour that
-    /// <paramref name="sidecarFactory"/> makes from them per sidecar (see <see cref="ForClient"/>).
+    /// <paramref name="sidecarFactory"/> makes from them per sidecar, and the Envoy gateway flavour that
+    /// <paramref name="gatewayFactory"/> makes per gateway (see <see cref="ForClient"/>).
     /// </summary>
     public XdsResourceSet WithFlavours(
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
-        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory) =>
-        new(this, byType, sidecarFactory);
+        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory,
+        Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? gatewayFactory = null) =>
+        new(this, byType, sidecarFactory, gatewayFactory);
 
     /// <summary>
     /// The resources a client sees: for an Envoy sidecar (<see cref="Sidecar.SidecarNode"/>) its own wildcard
     /// configuration, made once per sidecar and snapshot and sharing the clusters and load assignments of this set;
+    /// for an Envoy gateway (<see cref="Sidecar.SidecarNode.FromGateway"/>) its Gateways' listeners and routes;
     /// for every other client (proxyless) this set.
     /// </summary>
     public XdsResourceSet ForClient(Envoy.Config.Core.V3.Node? node, ClientWorkload client)
     {
+        if (_gatewayFactory is not null && Sidecar.SidecarNode.FromGateway(node) is { } gateway)
+        {
+            return _sidecars.GetOrAdd("router|" + gateway.Key + "|" + client.Key, static (_, state) =>
+                state.Factory(state.Set, state.Gateway, state.Client), (Factory: _gatewayFactory, Set: this, Gateway: gateway, Client: client));
+        }
+
         if (_sidecarFactory is null || Sidecar.SidecarNode.From(node) is not { } sidecar)
         {
             return this;

@@ -33,8 +33,8 @@ public class BookinfoIstioFilesTests
 
         Assert.Empty(result.Errors);
         var snapshot = Assert.IsType<MeshSnapshot>(result.Snapshot);
-        Assert.Contains(snapshot.NotApplied, n => n.Resource == "Gateway default/bookinfo-gateway" && n.Message.StartsWith(MeshModelBuilder.NotAppliedPrefix, StringComparison.Ordinal));
-        Assert.Contains(snapshot.NotApplied, n => n.Resource == "VirtualService default/bookinfo");
+        Assert.Equal("default/bookinfo-gateway", Assert.Single(snapshot.Gateways).Key);
+        Assert.Contains(snapshot.GatewayRoutes, g => g.Name == "bookinfo" && g.Gateways.Contains("default/bookinfo-gateway"));
         Assert.Contains(snapshot.NotApplied, n => n.Resource == "Telemetry istio-system/mesh-default");
         Assert.NotEmpty(snapshot.Routes);
 

@@ -15,6 +15,7 @@ public class ConfigurationDocsTests
         typeof(DestinationRuleSpec), typeof(Subset), typeof(global::Mesh.ControlPlane.Configuration.TrafficPolicy), typeof(LoadBalancerSettings), typeof(ConsistentHashLb),
         typeof(HttpCookieSpec), typeof(LocalityLbSettingSpec), typeof(WarmupSpec), typeof(PortTrafficPolicy), typeof(HttpConnectionPool), typeof(global::Mesh.ControlPlane.Configuration.OutlierDetection),
         typeof(ClientTlsSettings), typeof(ServiceEntrySpec), typeof(ServiceEntryPort), typeof(WorkloadEntrySpec), typeof(SidecarSpec), typeof(EgressListenerSpec),
+        typeof(GatewaySpec), typeof(GatewayServerSpec), typeof(GatewayPortSpec), typeof(ServerTlsSpec),
     ];
 
     [Fact]

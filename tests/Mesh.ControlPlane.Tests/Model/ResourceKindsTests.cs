@@ -5,7 +5,10 @@ namespace Mesh.ControlPlane.Tests.Model;
 
 public class ResourceKindsTests
 {
-    /// <summary>One resource of every kind of Istio's networking, security and telemetry APIs and of the Gateway API that Mesh does not apply.</summary>
+    /// <summary>
+    /// One resource of every kind of Istio's networking, security and telemetry APIs and of the Gateway API that Mesh does
+    /// not apply, and an Istio Gateway, which it does (for gateway workloads).
+    /// </summary>
     private const string NotAppliedKinds = """
         apiVersion: networking.istio.io/v1
         kind: Gateway
@@ -79,7 +82,7 @@ public class ResourceKindsTests
         Assert.Single(snapshot.Services);
         string[] expected =
         [
-            "Gateway default/ingress", "EnvoyFilter default/lua", "ProxyConfig default/concurrency", "WorkloadGroup default/vms",
+            "EnvoyFilter default/lua", "ProxyConfig default/concurrency", "WorkloadGroup default/vms",
             "RequestAuthentication default/jwt",
             "Telemetry default/tracing", "Telemetry default/tracing", // its sampling applies; accessLogging and customTags do not
         ];
@@ -87,6 +90,7 @@ public class ResourceKindsTests
         Assert.All(snapshot.NotApplied, n => Assert.StartsWith(MeshModelBuilder.NotAppliedPrefix, n.Message, StringComparison.Ordinal));
         Assert.All(snapshot.NotApplied, n => Assert.True(n.Message.Length > MeshModelBuilder.NotAppliedPrefix.Length + 20, n.Message));
         Assert.All(snapshot.NotApplied, n => Assert.Contains(n, result.Warnings));
+        Assert.Equal("default/ingress", Assert.Single(snapshot.Gateways).Key); // the Istio Gateway is applied
     }
 
     [Fact]

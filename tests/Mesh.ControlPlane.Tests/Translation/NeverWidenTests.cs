@@ -103,7 +103,15 @@ public class NeverWidenTests
     public void Translate_VirtualServiceForMeshAndGateway_MatchWithMeshGatewayApplies()
     {
         var vs = FirstRuleWith("[{gateways: [mesh], uri: {prefix: /m}}, {gateways: [ingress], uri: {prefix: /g}}]").Replace("hosts: [reviews]", "hosts: [reviews]\n  gateways: [mesh, ingress]", StringComparison.Ordinal);
-        var routes = Routes(ProxylessTranslator.Translate(Build(vs)), ClientWorkload.Default).VirtualHosts[0].Routes;
+        const string Ingress = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              selector: {istio: ingressgateway}
+              servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}]
+            """;
+        var routes = Routes(ProxylessTranslator.Translate(Build(vs + "\n---\n" + Ingress)), ClientWorkload.Default).VirtualHosts[0].Routes;
 
         Assert.Equal(["special", "rest"], routes.Select(r => r.Name));
         Assert.Equal("/m", routes[0].Match.Prefix);

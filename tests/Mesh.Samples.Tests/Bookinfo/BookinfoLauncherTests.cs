@@ -13,7 +13,7 @@ public sealed class BookinfoLauncherTests
         try
         {
             services = sample.ServiceProcessIds();
-            Assert.Equal(6, services.Count); // productpage, details, ratings, reviews v1, v2 and v3
+            Assert.Equal(7, services.Count); // productpage, details, ratings, reviews v1, v2 and v3, and the ingress gateway
 
             // SIGKILL: the launcher gets no chance to stop anything; the services notice their stdin close.
             await sample.KillLauncherOnlyAsync();

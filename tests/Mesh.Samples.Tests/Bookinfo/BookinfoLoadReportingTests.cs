@@ -46,6 +46,7 @@ public sealed class BookinfoLoadReportingTests(ITestOutputHelper output)
             Assert.Equal(9080, e["destinationPort"]!.GetValue<int>());
             Assert.Contains(e["sourceWorkload"]!.GetValue<string>() + " > " + e["destinationService"]!.GetValue<string>(), (string[])
             [
+                "istio-ingressgateway > productpage.default.svc.cluster.local", // the launcher's first pages through the gateway
                 "productpage-v1 > details.default.svc.cluster.local",
                 "productpage-v1 > reviews.default.svc.cluster.local",
                 "reviews-v2 > ratings.default.svc.cluster.local",

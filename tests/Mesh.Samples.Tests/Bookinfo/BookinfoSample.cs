@@ -58,6 +58,9 @@ public sealed partial class BookinfoSample : IAsyncDisposable
     /// <summary>The Prometheus configuration the launcher wrote: every service's metrics endpoint, scraped every second.</summary>
     public string PrometheusConfig => ConfigDir.TrimEnd(Path.DirectorySeparatorChar) + "-prometheus.yml";
 
+    /// <summary>The product page through the ingress gateway (the launcher's <c>open</c> line).</summary>
+    public Uri GatewayPage => new(GatewayLine().Match(Output).Groups[1].Value);
+
     /// <summary>The launcher's process id.</summary>
     public int LauncherProcessId => _launcher.Id;
 
@@ -91,7 +94,7 @@ public sealed partial class BookinfoSample : IAsyncDisposable
         };
         foreach (var argument in new[]
         {
-            "./run.sh", "--no-build", "--config-dir", configDir, "--productpage-port", "0", "--xds-port", "0", "--http-port", "0", "--tls-port", "0",
+            "./run.sh", "--no-build", "--config-dir", configDir, "--productpage-port", "0", "--gateway-port", "0", "--xds-port", "0", "--http-port", "0", "--tls-port", "0",
         })
         {
             start.ArgumentList.Add(argument);
@@ -449,6 +452,9 @@ public sealed partial class BookinfoSample : IAsyncDisposable
 
     [GeneratedRegex(@"productpage\s+(http://\S+)")]
     private static partial Regex ProductPageLine();
+
+    [GeneratedRegex(@"open\s+(http://\S+)")]
+    private static partial Regex GatewayLine();
 
     [GeneratedRegex(@"control plane\s+xDS\s+(\S+)")]
     private static partial Regex XdsLine();

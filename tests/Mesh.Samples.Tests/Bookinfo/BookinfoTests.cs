@@ -14,6 +14,21 @@ public sealed class BookinfoTests(BookinfoFixture fixture) : IClassFixture<Booki
     private BookinfoSample Sample => fixture.Sample;
 
     [Fact]
+    public async Task ProductPage_ThroughTheIngressGateway_PageServedAndOtherPathsNotFound()
+    {
+        // bookinfo-gateway (samples/bookinfo/config): the Gateway on server port 8080 and the VirtualService naming it.
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var page = await client.GetAsync(Sample.GatewayPage);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.True(page.IsSuccessStatusCode, $"GET {Sample.GatewayPage} -> {(int)page.StatusCode}: {html}");
+        Assert.Contains("William Shakespeare", html, StringComparison.Ordinal);
+        Assert.StartsWith("reviews-v", ServedBy(html), StringComparison.Ordinal);
+
+        using var outside = await client.GetAsync(new Uri(Sample.GatewayPage, "/debug/configz"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, outside.StatusCode);
+    }
+
+    [Fact]
     public async Task ProductPage_AllToV1_ShowsNoStars()
     {
         await Sample.ApplyScenarioAsync("all-v1");

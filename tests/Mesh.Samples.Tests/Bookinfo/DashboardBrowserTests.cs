@@ -16,7 +16,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IAsyncLife
     /// <summary>Debian's Chromium (<c>apt-get install -y chromium</c>; test.sh installs it). Playwright downloads no browser here.</summary>
     private const string ChromiumPath = "/usr/bin/chromium";
 
-    private static readonly string[] Workloads = ["details-v1", "productpage-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3"];
+    // The ingress gateway is a workload too: the launcher's background traffic comes in through it.
+    private static readonly string[] Workloads = ["details-v1", "istio-ingressgateway", "productpage-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3"];
 
     private readonly string _artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard");
     private readonly CancellationTokenSource _stopLoad = new();
@@ -74,10 +75,10 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IAsyncLife
         };
         await page.GotoAsync(dashboard.ToString());
 
-        // The six workloads, grouped in their services, and the base configuration's edges (the launcher's background
-        // traffic loads the product page every 0.5 s): productpage calls details and reviews (no route: the whole
-        // service), reviews v2 and v3 call ratings.
-        await WaitForAsync(page, "the six workloads", TimeSpan.FromSeconds(30), async () =>
+        // The seven workloads (the six services' and the ingress gateway), grouped in their services, and the base
+        // configuration's edges (the launcher's background traffic loads the product page through the gateway every
+        // 0.5 s): productpage calls details and reviews (no route: the whole service), reviews v2 and v3 call ratings.
+        await WaitForAsync(page, "the seven workloads", TimeSpan.FromSeconds(30), async () =>
         {
             var names = await page.EvalOnSelectorAllAsync<string[]>("#graph .workload", "nodes => nodes.map(n => n.querySelector('text').textContent)");
             return names.Order(StringComparer.Ordinal).SequenceEqual(Workloads);

@@ -34,7 +34,10 @@ public sealed class EnvoySimulator(
     /// <summary>Runs <paramref name="call"/>.</summary>
     public SimulationResult Run(SimulatedCall call)
     {
-        var capture = listeners.FirstOrDefault(l => l.Address?.SocketAddress?.PortValue == (call.Inbound ? 15006u : 15001u));
+        // A gateway binds its ports itself: the call reaches the listener of its port directly, with no capture.
+        var capture = call.Direct
+            ? listeners.FirstOrDefault(l => l.Address?.SocketAddress?.PortValue == (uint)call.Port)
+            : listeners.FirstOrDefault(l => l.Address?.SocketAddress?.PortValue == (call.Inbound ? 15006u : 15001u));
         if (capture is null)
         {
             return new SimulationResult { Outcome = SimulationOutcome.NoListener };

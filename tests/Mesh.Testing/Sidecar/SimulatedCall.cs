@@ -12,6 +12,12 @@ public sealed record SimulatedCall
     /// <summary>The original destination port.</summary>
     public required int Port { get; init; }
 
+    /// <summary>
+    /// Whether the call arrives straight at the listener bound to <see cref="Port"/>, as at a gateway (no capture
+    /// listener, no original-destination hand-off).
+    /// </summary>
+    public bool Direct { get; init; }
+
     /// <summary>Whether the call arrives at the pod (virtualInbound) rather than leaving it.</summary>
     public bool Inbound { get; init; }
 

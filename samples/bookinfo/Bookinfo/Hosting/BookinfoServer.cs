@@ -93,7 +93,7 @@ internal static class BookinfoServer
 
     // The launcher keeps the write end of this process's stdin open for as long as it lives. However it ends — Ctrl+C,
     // a kill, a crash — the pipe closes, the read below returns end-of-file, and this service stops too.
-    private static async Task StopWhenStdinClosesAsync(IHostApplicationLifetime lifetime)
+    internal static async Task StopWhenStdinClosesAsync(IHostApplicationLifetime lifetime)
     {
         var stdin = Console.OpenStandardInput();
         var buffer = new byte[256];

@@ -16,11 +16,12 @@ internal sealed record ServiceArguments(string Role, string Version, int Port, I
     public string Workload => Role + "-" + Version;
 
     public const string Usage = """
-        Usage: Bookinfo productpage|details|reviews|ratings [--version v1|v2|v3] [--port PORT] [--metrics-port PORT] [--listen ADDRESS] [--stop-with-stdin]
+        Usage: Bookinfo productpage|details|reviews|ratings|gateway [--version v1|v2|v3] [--port PORT] [--metrics-port PORT] [--listen ADDRESS] [--stop-with-stdin]
                Bookinfo launch [--config-dir DIR] [--productpage-port PORT] [control plane options]
 
           --version V        the version this process serves (reviews: v1 no stars, v2 black stars, v3 red stars; default v1)
-          --port PORT        the port to listen on, 0 for any free port (default 9080)
+          --port PORT        the port to listen on, 0 for any free port (default 9080; the gateway serves its
+                             Gateway server port 8080 there)
           --metrics-port P   the port of the Prometheus endpoint /stats/prometheus, outside the mesh (no mTLS) as
                              Istio's 15020 is; 0 for any free port (default 15020)
           --listen ADDRESS   the address to listen on (default 127.0.0.1)
@@ -30,7 +31,7 @@ internal sealed record ServiceArguments(string Role, string Version, int Port, I
         over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the OpenTelemetry SDK's variables apply).
         """;
 
-    public static readonly string[] Roles = ["productpage", "details", "reviews", "ratings"];
+    public static readonly string[] Roles = ["productpage", "details", "reviews", "ratings", "gateway"];
 
     /// <summary>Parses <paramref name="args"/> (role first); returns null and an error when they are not valid.</summary>
     public static ServiceArguments? Parse(IReadOnlyList<string> args, out string? error)

@@ -36,6 +36,8 @@ internal static partial class BookinfoLauncher
                                    into it and writes services.yaml; scenarios are applied by copying YAML into it
                                    (default: a new temporary directory)
           --productpage-port PORT  the product page's port, 0 for any free port (default 9080)
+          --gateway-port PORT      the ingress gateway's port (the Gateway server port 8080 of bookinfo-gateway.yaml),
+                                   0 for any free port (default 8080)
           --no-traffic             send no background traffic (by default the launcher loads the product page every
                                    0.5 s, so the dashboard's graph shows traffic)
           --prometheus-config FILE where to write a Prometheus configuration that scrapes every service's metrics
@@ -65,6 +67,7 @@ internal static partial class BookinfoLauncher
         string? configDir = null;
         string? prometheusConfig = null;
         var productpagePort = 9080;
+        var gatewayPort = 8080;
         var controlPlaneArgs = new List<string>();
         var traffic = true;
         for (var i = 0; i < args.Length; i++)
@@ -72,6 +75,17 @@ internal static partial class BookinfoLauncher
             if (args[i] == "--no-traffic")
             {
                 traffic = false;
+                continue;
+            }
+
+            if (args[i] == "--gateway-port" && i + 1 < args.Length)
+            {
+                if (!int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out gatewayPort) || gatewayPort > 65535)
+                {
+                    await Console.Error.WriteLineAsync($"bookinfo: '--gateway-port {args[i]}': a port is a number from 0 to 65535.");
+                    return 2;
+                }
+
                 continue;
             }
 
@@ -179,11 +193,18 @@ internal static partial class BookinfoLauncher
             var productpage = new Uri(addresses["productpage-v1"], "/productpage");
             await WaitUntilReadyAsync(productpage, stopping.Token);
 
+            // The ingress gateway, once bookinfo-gateway.yaml is in place: the way in, as in Istio's tasks.
+            var gateway = ServiceProcess.Start("gateway", "v1", gatewayPort, GatewayBootstrap(xds, identity));
+            children.Add(gateway);
+            var gatewayPage = new Uri(await gateway.Listening.WaitAsync(TimeSpan.FromSeconds(60), stopping.Token), "/productpage");
+            await WaitUntilReadyAsync(gatewayPage, stopping.Token);
+
             var debug = new Uri(http, "/debug/");
             Console.WriteLine($"""
 
                 Bookinfo is ready.
-                  productpage    {productpage}
+                  open           {gatewayPage}   (through the ingress gateway, as in Istio's tasks)
+                  productpage    {productpage}   (productpage itself, outside the gateway)
                   control plane  xDS {xds.Authority}
                   CA             {ControlPlaneHost.GetTlsAddress(controlPlane).Authority}  (root: {identity.RootFile})
                   dashboard      {new Uri(http, "/dashboard")}
@@ -199,7 +220,7 @@ internal static partial class BookinfoLauncher
                 """);
             if (traffic)
             {
-                background = SendBackgroundTrafficAsync(productpage, stopping.Token);
+                background = SendBackgroundTrafficAsync(gatewayPage, stopping.Token);
             }
 
             var exited = Task.WhenAny(children.Select(c => c.Exited));
@@ -283,6 +304,24 @@ internal static partial class BookinfoLauncher
             ["certificate_providers"] = identity.CertificateProviders(Namespace, role),
             ["server_listener_resource_name_template"] = "grpc/server?xds.resource.listening_address=%s",
         };
+        return bootstrap.ToJsonString();
+    }
+
+    /// <summary>
+    /// The bootstrap of the ingress gateway workload: labels <c>istio: ingressgateway</c> (what bookinfo-gateway's
+    /// selector names) and the service account <c>istio-ingressgateway</c>, whose certificate it presents upstream.
+    /// </summary>
+    public static string GatewayBootstrap(Uri xds, WorkloadIdentity identity)
+    {
+        var bootstrap = JsonNode.Parse(Bootstrap(xds, "gateway", "v1", identity))!.AsObject();
+        var node = bootstrap["node"]!.AsObject();
+        node["id"] = "istio-ingressgateway-v1." + Namespace;
+        var metadata = node["metadata"]!.AsObject();
+        metadata["SERVICE_ACCOUNT"] = "istio-ingressgateway";
+        metadata["WORKLOAD_NAME"] = "istio-ingressgateway";
+        metadata["LABELS"] = new JsonObject { ["istio"] = "ingressgateway", ["app"] = "istio-ingressgateway" };
+        bootstrap["certificate_providers"] = identity.CertificateProviders(Namespace, "istio-ingressgateway");
+        bootstrap.Remove("server_listener_resource_name_template");
         return bootstrap.ToJsonString();
     }
 

@@ -20,7 +20,15 @@ public sealed record SidecarNode(string IpAddress, string PodName, string Namesp
     public string Key => $"{IpAddress}|{PodName}|{Namespace}";
 
     /// <summary>The sidecar <paramref name="node"/> describes, or null when it is a proxyless client.</summary>
-    public static SidecarNode? From(Node? node)
+    public static SidecarNode? From(Node? node) => Parse(node, "sidecar");
+
+    /// <summary>
+    /// The Envoy gateway <paramref name="node"/> describes (an id of the form <c>router~&lt;ip&gt;~&lt;pod&gt;.&lt;ns&gt;~…</c>,
+    /// as istio-ingressgateway's agent writes it), or null when it is not one.
+    /// </summary>
+    public static SidecarNode? FromGateway(Node? node) => Parse(node, "router");
+
+    private static SidecarNode? Parse(Node? node, string type)
     {
         if (node is null)
         {
@@ -35,7 +43,7 @@ public sealed record SidecarNode(string IpAddress, string PodName, string Namesp
         }
 
         var parts = node.Id.Split('~');
-        if (parts.Length != 4 || parts[0] != "sidecar" || parts[1].Length == 0
+        if (parts.Length != 4 || parts[0] != type || parts[1].Length == 0
             || !System.Net.IPAddress.TryParse(parts[1], out _))
         {
             return null;
