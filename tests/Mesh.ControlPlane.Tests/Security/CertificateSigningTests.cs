@@ -97,7 +97,7 @@ public sealed class CertificateSigningTests : IAsyncLifetime
         var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(null, Csr(key, "spiffe://cluster.local/ns/default/sa/a")));
 
         Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
-        Assert.Contains("no 'authorization: Bearer <join token>' header", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("no 'authorization: Bearer <token>' header (a join token or a projected ServiceAccount token)", ex.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
