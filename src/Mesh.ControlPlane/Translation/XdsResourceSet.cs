@@ -100,7 +100,7 @@ public sealed class XdsResourceSet
         XdsResourceSet source,
         ImmutableDictionary<string, ImmutableDictionary<string, XdsResource>> byType,
         Func<XdsResourceSet, Sidecar.SidecarNode, ClientWorkload, XdsResourceSet>? sidecarFactory)
-        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory, listenerDecorator: source._listenerDecorator) =>
+        : this(source.Version, byType, source._listenerResolver, source._inboundListenerFactory, source._clientSpecificNames, source._clientSpecificFactory, source._visible, source._listenerDecorator) =>
         _sidecarFactory = sidecarFactory;
 
     /// <summary>An empty set.</summary>
