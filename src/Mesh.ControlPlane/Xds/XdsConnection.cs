@@ -229,6 +229,9 @@ public abstract partial class XdsConnection
         }
         catch (Exception ex)
         {
+            // A real failure (a request over the size limit, a malformed message): a warning naming the client.
+            _endReason ??= "reading a request failed: " + ex.Message;
+            Log.RequestFailed(Logger, LogName(_claimedNodeId), Peer, ex.Message);
             _events.Writer.TryComplete(ex);
         }
     }
@@ -506,6 +509,9 @@ public abstract partial class XdsConnection
 
         [LoggerMessage(4, LogLevel.Warning, "Disconnecting xDS client {NodeId} from {Peer}: {Reason}.")]
         public static partial void DisconnectedAbuser(ILogger logger, string nodeId, string peer, string reason);
+
+        [LoggerMessage(6, LogLevel.Warning, "Reading a request from xDS client {NodeId} at {Peer} failed: {Message}.")]
+        public static partial void RequestFailed(ILogger logger, string nodeId, string peer, string message);
 
         [LoggerMessage(5, LogLevel.Warning, "xDS client {NodeId} from {Peer} asked for {Name}, scoped to the workload {Workload} its node claims, but {Reason}; not sent (further refusals on this stream are not logged).")]
         public static partial void IdentityRefused(ILogger logger, string nodeId, string peer, string name, string workload, string reason);

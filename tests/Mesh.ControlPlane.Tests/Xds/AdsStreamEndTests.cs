@@ -120,7 +120,8 @@ public class AdsStreamEndTests
             var ended = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None)).WaitAsync(TimeSpan.FromSeconds(20));
             await stopping.WaitAsync(TimeSpan.FromSeconds(20));
 
-            Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+            // UNAVAILABLE from the handler; when Kestrel closes the connection first under load the client sees INTERNAL.
+            Assert.True(ended.StatusCode is StatusCode.Unavailable or StatusCode.Internal, $"the client saw {ended.StatusCode}: {ended.Status.Detail}");
             AssertQuiet(cp);
         }
         finally
