@@ -79,6 +79,9 @@ internal sealed class AdsSimClient
     /// <summary>Responses received per type.</summary>
     public int[] Received { get; } = new int[4];
 
+    /// <summary>Why the stream ended, if it did other than by the harness cancelling it.</summary>
+    public string? Ended { get; private set; }
+
     /// <summary>Completes when every type has been ACKed once.</summary>
     public TaskCompletionSource Synced { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -128,6 +131,7 @@ internal sealed class AdsSimClient
         }
         catch (Exception ex)
         {
+            Ended = ex.GetType().Name + ": " + ex.Message;
             Synced.TrySetException(ex);
             throw;
         }
@@ -179,6 +183,7 @@ internal sealed class AdsSimClient
         }
         catch (Exception ex)
         {
+            Ended = ex.GetType().Name + ": " + ex.Message;
             Synced.TrySetException(ex);
             throw;
         }

@@ -348,7 +348,10 @@ internal static class ControlPlaneScale
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what}: not every client ACKed a new version in 2 minutes");
+                var behind = measured.Where(i => sims[i].AckedVersion[type] == versions[i]).ToArray();
+                var sample = sims[behind[0]];
+                throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                    $"{what}: {behind.Length} of {measured.Length} clients did not ACK a new version in 2 minutes; the first, sim-{sample.Id}, has received {string.Join('/', sample.Received)} LDS/RDS/CDS/EDS responses and holds version {versions[behind[0]]}; its stream {(sample.Ended is { } ended ? "ended: " + ended : "is open")}"));
             }
 
             await Task.Delay(5).ConfigureAwait(false);

@@ -248,7 +248,8 @@ public abstract partial class XdsConnection
         ArgumentNullException.ThrowIfNull(response);
         if (!write.IsCompleted)
         {
-            var grace = Limits.SendTimeout < TimeSpan.FromSeconds(2) ? Limits.SendTimeout / 2 : TimeSpan.FromSeconds(1);
+            var infinite = Limits.SendTimeout == Timeout.InfiniteTimeSpan;
+            var grace = !infinite && Limits.SendTimeout < TimeSpan.FromSeconds(2) ? Limits.SendTimeout / 2 : TimeSpan.FromSeconds(1);
             if (!await WaitAsync(write, grace).ConfigureAwait(false))
             {
                 // Blocked by flow control: the response now counts against the budget of all blocked responses.
@@ -264,7 +265,7 @@ public abstract partial class XdsConnection
                             size, total, Limits.MaxBlockedResponseBytes));
                     }
 
-                    if (!await WaitAsync(write, Limits.SendTimeout - grace).ConfigureAwait(false))
+                    if (!await WaitAsync(write, infinite ? Timeout.InfiniteTimeSpan : Limits.SendTimeout - grace).ConfigureAwait(false))
                     {
                         Observe(write);
                         throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
