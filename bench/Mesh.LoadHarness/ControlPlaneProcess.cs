@@ -11,10 +11,37 @@ namespace Mesh.LoadHarness;
 internal sealed class ControlPlaneProcess : IDisposable
 {
     private readonly Process _process;
+    private int _errors;
+    private int _warnings;
+    private int _echoed;
+    private int _disposed;
 
     private ControlPlaneProcess(Process process, Uri xds, int backendGrpcPort)
     {
         _process = process;
+        // The child logs at Warning and above to its standard error: count the entries by level, echo the first lines.
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not { } line)
+            {
+                return;
+            }
+
+            if (line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _errors);
+            }
+            else if (line.StartsWith("warn:", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _warnings);
+            }
+
+            if (Interlocked.Increment(ref _echoed) <= 40)
+            {
+                Console.Error.WriteLine("  control plane: " + line);
+            }
+        };
+        process.BeginErrorReadLine();
         XdsAddress = xds;
         BackendGrpcPort = backendGrpcPort;
     }
@@ -47,7 +74,7 @@ internal sealed class ControlPlaneProcess : IDisposable
     public static ControlPlaneProcess Start(IReadOnlyList<string> serveArguments)
     {
         var self = Environment.ProcessPath!;
-        var start = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var start = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
         {
             start.FileName = self;
@@ -123,8 +150,32 @@ internal sealed class ControlPlaneProcess : IDisposable
         return long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Stops the child (as <see cref="Dispose"/>) and says how many error and warning lines it logged.</summary>
+    public (int Errors, int Warnings) Stop()
+    {
+        Dispose();
+        return (Volatile.Read(ref _errors), Volatile.Read(ref _warnings));
+    }
+
+    /// <summary>Asks the child how many bytes it has allocated since it started (all threads, precise).</summary>
+    public long AllocatedBytes()
+    {
+        lock (_process)
+        {
+            _process.StandardInput.WriteLine("alloc");
+            _process.StandardInput.Flush();
+            var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the control plane process ended");
+            return long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+        }
+    }
+
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             _process.StandardInput.Close();

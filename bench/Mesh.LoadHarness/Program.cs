@@ -5,13 +5,14 @@ using Mesh.LoadHarness.Chaos;
 const string Usage = """
     Usage: Mesh.LoadHarness MODE [options]
       cp-scale       [--clients 1000] [--services 100] [--subscribe 20] [--streams-per-connection 100]
+                     [--delta-percent P] [--churn P] [--stuck K] [--send-timeout-s S] [--replicas R]
                      [--lrs [--lrs-interval-s 10]]   (run twice: without and with load reporting, and compare)
       k8s-scale      [--services 1000] [--endpoints 10] [--clients 1000] [--subscribe 10] [--rate 100] [--seconds 60]
                      [--streams-per-connection 100] [--debounce-quiet MS] [--debounce-max MS]
       translate      [--services 1000] [--endpoints 10] [--runs 5]
       client-memory  [--services 200]
       client-cpu     [--rps 1000] [--seconds 10] [--rounds 2]
-      serve          --config-dir DIR | --kubeconfig PATH [--ca-dir DIR] [--backend] [--load-reporting-interval-ms N]
+      serve          --config-dir DIR | --kubeconfig PATH [--ca-dir DIR] [--backend] [--load-reporting-interval-ms N] [--send-timeout-s S]
                      (the child process the others start)
       chaos          [--short] [--rps 1000] [--phase-seconds 60] [--outage-seconds 60] [--backends 4]
                      [--cert-seconds 20] [--kill-every-ms 5000] [--recovery-seconds 5] [--keep]

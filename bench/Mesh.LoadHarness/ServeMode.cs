@@ -10,8 +10,9 @@ namespace Mesh.LoadHarness;
 /// 100 ms quiet / 1 s max, logging at Warning so 5,000 connections do not flood the console), optionally with the
 /// benchmark backend. It reads <c>--config-dir DIR</c>, or a Kubernetes API server with <c>--kubeconfig PATH</c> (and
 /// <c>--ca-dir DIR</c>); <c>--debounce-quiet MS</c> and <c>--debounce-max MS</c> override the debounce;
-/// <c>--load-reporting-interval-ms N</c> asks every client for load reports (LRS) every N ms. The TLS port is chosen by
-/// the OS. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> on stdin; stops at end of stdin.
+/// <c>--load-reporting-interval-ms N</c> asks every client for load reports (LRS) every N ms; <c>--send-timeout-s S</c> sets how
+/// long a response may wait for a client that does not read. The TLS port is chosen by
+/// the OS. Prints <c>backend PORT</c> and <c>xds URI</c>; answers <c>mem</c> (managed heap after a full collection) and <c>alloc</c> (bytes allocated so far) on stdin; stops at end of stdin.
 /// </summary>
 internal static class ServeMode
 {
@@ -46,6 +47,11 @@ internal static class ServeMode
             options.DebounceMax = TimeSpan.FromMilliseconds(int.Parse(max, CultureInfo.InvariantCulture));
         }
 
+        if (Value(args, "--send-timeout-s") is { } sendTimeout)
+        {
+            options.XdsLimits.SendTimeout = TimeSpan.FromSeconds(int.Parse(sendTimeout, CultureInfo.InvariantCulture));
+        }
+
         if (Array.IndexOf(args, "--load-reporting-interval-ms") is var lrs and >= 0)
         {
             options.LoadReporting = true;
@@ -68,6 +74,10 @@ internal static class ServeMode
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 GC.WaitForPendingFinalizers();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mem {GC.GetTotalMemory(forceFullCollection: true)}"));
+            }
+            else if (line == "alloc")
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"alloc {GC.GetTotalAllocatedBytes(precise: true)}"));
             }
         }
 

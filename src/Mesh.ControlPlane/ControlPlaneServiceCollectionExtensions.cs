@@ -15,6 +15,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the Mesh control plane in a service collection.</summary>
 public static class ControlPlaneServiceCollectionExtensions
 {
+    private const string GrpcServerCallHandlerCategory = "Grpc.AspNetCore.Server.ServerCallHandler";
+
     /// <summary>
     /// Adds the control plane: its configuration source (the YAML directory of <see cref="ControlPlaneOptions.ConfigDir"/>,
     /// or the embedded default), the snapshot provider, the xDS resource cache, the ADS service and the certificate
@@ -59,6 +61,11 @@ public static class ControlPlaneServiceCollectionExtensions
             o.MaxReceiveMessageSize = 4 * 1024 * 1024; // gRPC's default; an xDS request is far smaller.
             o.MaxSendMessageSize = null;
         });
+
+        // Grpc.AspNetCore logs every client that goes away mid-read at information with the exception ("Error reading
+        // message", a stack trace per disconnect: 10,000 of them when a fleet restarts). The ADS stream logs its own end,
+        // naming the client, and real failures at warning; Grpc.AspNetCore's errors still show.
+        services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(null, GrpcServerCallHandlerCategory, LogLevel.Warning, null)));
         return services;
     }
 

@@ -108,8 +108,10 @@ internal sealed partial class AggregatedDiscoveryServiceImpl : AggregatedDiscove
     }
 
     // A stream ends when the client goes away or the control plane shuts down; on shutdown clients see the stream
-    // end at once (UNAVAILABLE) and reconnect, rather than the host waiting for them. A client that goes away is a
-    // normal end: the method returns normally, so nothing is logged as an error.
+    // end at once (UNAVAILABLE, set as the call's status rather than thrown, so nothing logs a stack trace) and
+    // reconnect, rather than the host waiting for them. A client that goes away (cancel, reset, connection lost) is a
+    // normal end: the method returns normally, so Grpc.AspNetCore logs nothing at error level; the connection logged
+    // the end at information.
     private async Task Run(Func<CancellationToken, Task> stream, ServerCallContext context)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping);
@@ -117,23 +119,28 @@ internal sealed partial class AggregatedDiscoveryServiceImpl : AggregatedDiscove
         {
             await stream(linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (IsStreamGone(ex) && _stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, "the control plane is shutting down"));
+            context.Status = new Status(StatusCode.Unavailable, "the control plane is shutting down");
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (IsStreamGone(ex) && (context.CancellationToken.IsCancellationRequested || ex is IOException))
         {
-            // The client went away.
-        }
-        catch (IOException)
-        {
-            // The client went away mid-write.
+            // The client went away (it cancelled or reset the stream, or its connection was lost).
+            Log.StreamGone(_logger, context.Peer, ex.GetType().Name);
         }
     }
+
+    /// <summary>What a stream whose client went away, or that the host cancelled, ends with.</summary>
+    private static bool IsStreamGone(Exception ex) =>
+        ex is OperationCanceledException or IOException
+        || (ex is InvalidOperationException && ex.Message.Contains("request is complete", StringComparison.Ordinal));
 
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Information, "An xDS client at {Peer} presented credentials that do not prove an identity ({Error}); it is served as unauthenticated.")]
         public static partial void NotAuthenticated(ILogger logger, string peer, string error);
+
+        [LoggerMessage(2, LogLevel.Debug, "The ADS stream from {Peer} ended because its client went away ({Exception}).")]
+        public static partial void StreamGone(ILogger logger, string peer, string exception);
     }
 }

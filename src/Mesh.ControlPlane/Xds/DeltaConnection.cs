@@ -56,7 +56,8 @@ internal sealed class DeltaConnection : XdsConnection
                 _types.Add(request.TypeUrl, state);
             }
 
-            CheckNames(request.TypeUrl, request.ResourceNamesSubscribe, state.Names.Count + request.ResourceNamesSubscribe.Count);
+            var subscribed = state.Subscription?.Names.Length ?? 0;
+            CheckNames(request.TypeUrl, request.ResourceNamesSubscribe, subscribed + request.ResourceNamesSubscribe.Count);
 
             if (!string.IsNullOrEmpty(request.ResponseNonce) && state.PendingVersions.Remove(request.ResponseNonce, out var version))
             {
@@ -70,118 +71,146 @@ internal sealed class DeltaConnection : XdsConnection
                     state.AckedVersion = version;
                 }
             }
+        }
 
-            if (!state.Started)
+        var changed = state.Subscription is null || request.ResourceNamesSubscribe.Count > 0 || request.ResourceNamesUnsubscribe.Count > 0
+            || request.InitialResourceVersions.Count > 0;
+        if (changed)
+        {
+            var wildcard = state.Subscription?.Wildcard ?? false;
+            var names = new HashSet<string>(state.Subscription?.Names ?? [], StringComparer.Ordinal);
+            lock (StateLock)
             {
-                state.Started = true;
-                foreach (var (name, held) in request.InitialResourceVersions)
+                state.InSync = null;
+                if (state.Subscription is null)
                 {
-                    state.Held[name] = held;
-                }
-
-                // Legacy wildcard: a first listener or cluster request that names nothing.
-                if (request.ResourceNamesSubscribe.Count == 0 && request.TypeUrl is XdsTypeUrls.Listener or XdsTypeUrls.Cluster)
-                {
-                    state.Wildcard = true;
-                }
-            }
-
-            foreach (var name in request.ResourceNamesSubscribe)
-            {
-                if (name == "*")
-                {
-                    state.Wildcard = true;
-                }
-                else
-                {
-                    state.Names.Add(name);
-                }
-            }
-
-            foreach (var name in request.ResourceNamesUnsubscribe)
-            {
-                if (name == "*")
-                {
-                    state.Wildcard = false;
-                }
-                else
-                {
-                    state.Names.Remove(name);
-                }
-
-                state.Held.Remove(name);
-            }
-
-            if (request.TypeUrl == XdsTypeUrls.Listener && request.ResourceNamesSubscribe.Count > 0)
-            {
-                CheckNames(request.TypeUrl, state.Names, state.Names.Count); // server listeners add up over requests.
-            }
-
-            if (!state.Wildcard)
-            {
-                foreach (var held in state.Held.Keys.ToList())
-                {
-                    if (!state.Names.Contains(held))
+                    foreach (var (name, held) in request.InitialResourceVersions)
                     {
-                        state.Held.Remove(held);
+                        state.Held[name] = held;
+                    }
+
+                    // Legacy wildcard: a first listener or cluster request that names nothing.
+                    if (request.ResourceNamesSubscribe.Count == 0 && request.TypeUrl is XdsTypeUrls.Listener or XdsTypeUrls.Cluster)
+                    {
+                        wildcard = true;
                     }
                 }
+
+                foreach (var name in request.ResourceNamesSubscribe)
+                {
+                    if (name == "*")
+                    {
+                        wildcard = true;
+                    }
+                    else
+                    {
+                        names.Add(name);
+                    }
+                }
+
+                foreach (var name in request.ResourceNamesUnsubscribe)
+                {
+                    if (name == "*")
+                    {
+                        wildcard = false;
+                    }
+                    else
+                    {
+                        names.Remove(name);
+                    }
+
+                    state.Held.Remove(name);
+                }
+
+                if (request.TypeUrl == XdsTypeUrls.Listener && request.ResourceNamesSubscribe.Count > 0)
+                {
+                    CheckNames(request.TypeUrl, names, names.Count); // server listeners add up over requests.
+                }
+
+                if (!wildcard)
+                {
+                    foreach (var held in state.Held.Keys.ToList())
+                    {
+                        if (!names.Contains(held))
+                        {
+                            state.Held.Remove(held);
+                        }
+                    }
+                }
+
+                var previous = state.Subscription;
+                state.Subscription = Cache.Subscriptions.Acquire(request.TypeUrl, wildcard, names);
+                Cache.Subscriptions.Release(previous);
             }
         }
 
         await PushTypeAsync(Cache.Current.ForClient(Node, Workload), state).ConfigureAwait(false);
     }
 
+    private protected override void OnEnded()
+    {
+        lock (StateLock)
+        {
+            foreach (var state in _types.Values)
+            {
+                Cache.Subscriptions.Release(state.Subscription);
+                state.Subscription = null;
+            }
+        }
+    }
+
     protected override async Task PushChangesAsync(XdsResourceSet set)
     {
         foreach (var typeUrl in PushOrder)
         {
-            if (_types.TryGetValue(typeUrl, out var state) && state.Started)
+            if (_types.TryGetValue(typeUrl, out var state) && state.Subscription is not null)
             {
                 await PushTypeAsync(set, state).ConfigureAwait(false);
             }
         }
-
     }
 
     private async Task PushTypeAsync(XdsResourceSet set, TypeState state)
     {
+        var wanted = Resolve(set, state.Subscription!);
+        if (state.InSync is { } inSync && inSync.Fingerprint == wanted.Fingerprint)
+        {
+            return; // the client holds exactly what it wants: one comparison, nothing allocated.
+        }
+
         var response = new DeltaDiscoveryResponse
         {
             TypeUrl = state.TypeUrl,
             SystemVersionInfo = set.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ControlPlane = new Envoy.Config.Core.V3.ControlPlane { Identifier = "mesh-controlplane" },
+            ControlPlane = ControlPlaneIdentity,
         };
-        var present = new HashSet<string>(StringComparer.Ordinal);
         lock (StateLock)
         {
-            if (state.Wildcard)
+            foreach (var resource in wanted.Resources)
             {
-                foreach (var resource in set.Of(state.TypeUrl).Values.OrderBy(r => r.Name, StringComparer.Ordinal))
+                AddIfChanged(response, state, resource);
+            }
+
+            List<string>? removed = null;
+            foreach (var held in state.Held.Keys)
+            {
+                if (wanted.VersionOf(held) is null)
                 {
-                    present.Add(resource.Name);
-                    AddIfChanged(response, state, resource, resource.Name);
+                    (removed ??= []).Add(held);
                 }
             }
 
-            foreach (var name in state.Names.Order(StringComparer.Ordinal))
+            if (removed is not null)
             {
-                if (!present.Contains(name) && Find(set, state.TypeUrl, name) is { } resource)
-                {
-                    present.Add(name);
-                    AddIfChanged(response, state, resource, name);
-                }
-            }
-
-            foreach (var held in state.Held.Keys.Order(StringComparer.Ordinal).ToList())
-            {
-                if (!present.Contains(held))
+                removed.Sort(StringComparer.Ordinal);
+                foreach (var held in removed)
                 {
                     response.RemovedResources.Add(held);
                     state.Held.Remove(held);
                 }
             }
 
+            state.InSync = wanted; // what the client holds is now exactly what it wants.
             if (response.Resources.Count == 0 && response.RemovedResources.Count == 0)
             {
                 return;
@@ -198,27 +227,28 @@ internal sealed class DeltaConnection : XdsConnection
             state.Nonce = response.Nonce;
         }
 
-        await SendAsync(_responses.WriteAsync(response)).ConfigureAwait(false);
+        await SendAsync(_responses.WriteAsync(response), response).ConfigureAwait(false);
     }
 
-    private static void AddIfChanged(DeltaDiscoveryResponse response, TypeState state, XdsResource resource, string name)
+    private static void AddIfChanged(DeltaDiscoveryResponse response, TypeState state, XdsResource resource)
     {
-        if (state.Held.TryGetValue(name, out var held) && held == resource.Version)
+        if (state.Held.TryGetValue(resource.Name, out var held) && held == resource.Version)
         {
             return;
         }
 
-        response.Resources.Add(new Resource { Name = name, Version = resource.Version, Resource_ = resource.Packed });
-        state.Held[name] = resource.Version;
+        response.Resources.Add(new Resource { Name = resource.Name, Version = resource.Version, Resource_ = resource.Packed });
+        state.Held[resource.Name] = resource.Version;
     }
 
     private sealed class TypeState(string typeUrl)
     {
         public string TypeUrl { get; } = typeUrl;
-        public bool Started { get; set; }
-        public bool Wildcard { get; set; }
-        public HashSet<string> Names { get; } = new(StringComparer.Ordinal);
+        public XdsSubscription? Subscription { get; set; }
         public Dictionary<string, string> Held { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The resolved resources <see cref="Held"/> equals, or null when a request changed either since.</summary>
+        public XdsResolved? InSync { get; set; }
         public Dictionary<string, string> PendingVersions { get; } = new(StringComparer.Ordinal);
         public string? Nonce { get; set; }
         public string? SentVersion { get; set; }
@@ -227,7 +257,7 @@ internal sealed class DeltaConnection : XdsConnection
 
         public XdsTypeStatus ToStatus() => new(
             TypeUrl, SentVersion, Nonce, AckedVersion, LastNack,
-            Wildcard ? ["*", .. Names.Order(StringComparer.Ordinal)] : [.. Names.Order(StringComparer.Ordinal)],
+            Subscription is null ? [] : Subscription.Wildcard ? ["*", .. Subscription.Names] : [.. Subscription.Names],
             new Dictionary<string, string>(Held, StringComparer.Ordinal));
     }
 }

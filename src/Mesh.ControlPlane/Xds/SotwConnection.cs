@@ -79,38 +79,47 @@ internal sealed class SotwConnection : XdsConnection
         }
 
         // The first request for listeners or clusters with no names is a wildcard subscription.
+        var current = state.Subscription;
         var wildcard = request.ResourceNames.Contains("*")
-            || (request.ResourceNames.Count == 0 && (state.Wildcard || (!state.Started && IsWildcardCapable(request.TypeUrl))));
-        var names = new HashSet<string>(request.ResourceNames, StringComparer.Ordinal);
-        names.Remove("*");
-        var changed = !state.Started || wildcard != state.Wildcard || !names.SetEquals(state.Names);
-        if (!changed)
+            || (request.ResourceNames.Count == 0 && ((current?.Wildcard ?? false) || (current is null && IsWildcardCapable(request.TypeUrl))));
+        if (current is not null && wildcard == current.Wildcard && current.HasNames(request.ResourceNames))
         {
+            return; // an ACK or NACK repeating the subscription.
+        }
+
+        var subscription = Cache.Subscriptions.Acquire(request.TypeUrl, wildcard, request.ResourceNames);
+        if (current is not null && ReferenceEquals(subscription, current))
+        {
+            Cache.Subscriptions.Release(subscription); // the same names, repeated.
             return;
         }
 
         lock (StateLock)
         {
-            state.Started = true;
-            state.Wildcard = wildcard;
-            state.Names = names;
-            foreach (var sent in state.Sent.Keys.ToList())
-            {
-                if (!wildcard && !names.Contains(sent))
-                {
-                    state.Sent.Remove(sent);
-                }
-            }
+            state.Subscription = subscription;
         }
 
+        Cache.Subscriptions.Release(current);
         await PushTypeAsync(Cache.Current.ForClient(Node, Workload), state, subscriptionChanged: true).ConfigureAwait(false);
+    }
+
+    private protected override void OnEnded()
+    {
+        lock (StateLock)
+        {
+            foreach (var state in _types.Values)
+            {
+                Cache.Subscriptions.Release(state.Subscription);
+                state.Subscription = null;
+            }
+        }
     }
 
     protected override async Task PushChangesAsync(XdsResourceSet set)
     {
         foreach (var typeUrl in PushOrder)
         {
-            if (_types.TryGetValue(typeUrl, out var state) && state.Started)
+            if (_types.TryGetValue(typeUrl, out var state) && state.Subscription is not null)
             {
                 await PushTypeAsync(set, state, subscriptionChanged: false).ConfigureAwait(false);
             }
@@ -118,50 +127,51 @@ internal sealed class SotwConnection : XdsConnection
 
         foreach (var state in _types.Values)
         {
-            if (state.Started && Array.IndexOf(PushOrder, state.TypeUrl) < 0)
+            if (state.Subscription is not null && Array.IndexOf(PushOrder, state.TypeUrl) < 0)
             {
                 await PushTypeAsync(set, state, subscriptionChanged: false).ConfigureAwait(false);
             }
         }
-
     }
 
     private async Task PushTypeAsync(XdsResourceSet set, TypeState state, bool subscriptionChanged)
     {
-        var wanted = new List<XdsResource>();
-        if (state.Wildcard)
+        var wanted = Resolve(set, state.Subscription!);
+        var sent = state.Sent;
+        if (!subscriptionChanged && wanted.Fingerprint == sent.Fingerprint)
         {
-            wanted.AddRange(set.Of(state.TypeUrl).Values.OrderBy(r => r.Name, StringComparer.Ordinal));
+            return; // nothing this client holds or wants changed: one comparison, nothing allocated.
         }
 
-        foreach (var name in state.Names.Order(StringComparer.Ordinal))
-        {
-            if (Find(set, state.TypeUrl, name) is { } resource && !(state.Wildcard && set.Of(state.TypeUrl).ContainsKey(name)))
-            {
-                wanted.Add(resource);
-            }
-        }
-
-        List<XdsResource> toSend;
+        XdsResource[] toSend;
         if (IsWildcardCapable(state.TypeUrl))
         {
             // Full state: send when anything was added, changed or removed, or the subscription changed.
-            var same = !subscriptionChanged && wanted.Count == state.Sent.Count
-                && wanted.TrueForAll(r => state.Sent.TryGetValue(r.Name, out var v) && v == r.Version);
-            if (same)
-            {
-                return;
-            }
-
-            toSend = wanted;
+            toSend = wanted.Resources;
         }
         else
         {
-            toSend = wanted.FindAll(r => !state.Sent.TryGetValue(r.Name, out var v) || v != r.Version);
-            if (toSend.Count == 0)
+            // Routes and endpoints: only what the client does not hold at this version.
+            var changed = new List<XdsResource>();
+            foreach (var resource in wanted.Resources)
             {
+                if (sent.VersionOf(resource.Name) != resource.Version)
+                {
+                    changed.Add(resource);
+                }
+            }
+
+            if (changed.Count == 0)
+            {
+                lock (StateLock)
+                {
+                    state.Sent = wanted; // the client holds all of it (what it no longer subscribes to is forgotten).
+                }
+
                 return;
             }
+
+            toSend = [.. changed];
         }
 
         var response = new DiscoveryResponse
@@ -169,7 +179,7 @@ internal sealed class SotwConnection : XdsConnection
             TypeUrl = state.TypeUrl,
             VersionInfo = set.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
             Nonce = NextNonce(),
-            ControlPlane = new Envoy.Config.Core.V3.ControlPlane { Identifier = "mesh-controlplane" },
+            ControlPlane = ControlPlaneIdentity,
         };
         foreach (var resource in toSend)
         {
@@ -178,32 +188,25 @@ internal sealed class SotwConnection : XdsConnection
 
         lock (StateLock)
         {
-            if (IsWildcardCapable(state.TypeUrl))
-            {
-                state.Sent.Clear();
-            }
-
-            foreach (var resource in toSend)
-            {
-                state.Sent[resource.Name] = resource.Version;
-            }
-
+            state.Sent = wanted;
             state.Nonce = response.Nonce;
             state.SentVersion = response.VersionInfo;
         }
 
-        await SendAsync(_responses.WriteAsync(response)).ConfigureAwait(false);
+        await SendAsync(_responses.WriteAsync(response), response).ConfigureAwait(false);
     }
 
     private static bool IsWildcardCapable(string typeUrl) => typeUrl is XdsTypeUrls.Listener or XdsTypeUrls.Cluster;
 
+    /// <summary>
+    /// One type's state: the shared subscription, and what the client holds (the resolved resources last sent, shared
+    /// with every stream that was sent the same), so a stream keeps no copy of names or versions of its own.
+    /// </summary>
     private sealed class TypeState(string typeUrl)
     {
         public string TypeUrl { get; } = typeUrl;
-        public bool Started { get; set; }
-        public bool Wildcard { get; set; }
-        public HashSet<string> Names { get; set; } = new(StringComparer.Ordinal);
-        public Dictionary<string, string> Sent { get; } = new(StringComparer.Ordinal);
+        public XdsSubscription? Subscription { get; set; }
+        public XdsResolved Sent { get; set; } = XdsResolved.Empty;
         public string? Nonce { get; set; }
         public string? SentVersion { get; set; }
         public string? AckedVersion { get; set; }
@@ -211,7 +214,7 @@ internal sealed class SotwConnection : XdsConnection
 
         public XdsTypeStatus ToStatus() => new(
             TypeUrl, SentVersion, Nonce, AckedVersion, LastNack,
-            Wildcard ? ["*", .. Names.Order(StringComparer.Ordinal)] : [.. Names.Order(StringComparer.Ordinal)],
-            new Dictionary<string, string>(Sent, StringComparer.Ordinal));
+            Subscription is null ? [] : Subscription.Wildcard ? ["*", .. Subscription.Names] : [.. Subscription.Names],
+            Sent.ToDictionary());
     }
 }

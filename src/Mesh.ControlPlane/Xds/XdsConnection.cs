@@ -52,6 +52,9 @@ public abstract partial class XdsConnection
         XdsTypeUrls.Cluster, XdsTypeUrls.ClusterLoadAssignment, XdsTypeUrls.Listener, XdsTypeUrls.RouteConfiguration,
     ];
 
+    /// <summary>The control plane's identifier, sent in every response (shared: messages are only read once built).</summary>
+    protected static readonly Envoy.Config.Core.V3.ControlPlane ControlPlaneIdentity = new() { Identifier = "mesh-controlplane" };
+
     private static long s_nextId;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private int _changePending;
@@ -181,6 +184,7 @@ public abstract partial class XdsConnection
         {
             await stopPump.CancelAsync().ConfigureAwait(false);
             Cache.Unregister(this);
+            OnEnded();
             Log.Disconnected(Logger, LogName(Node?.Id ?? _claimedNodeId), Peer, Protocol, (Time.GetUtcNow() - ConnectedAt).TotalSeconds, _endReason ?? "the stream ended");
         }
     }
@@ -225,32 +229,76 @@ public abstract partial class XdsConnection
         }
         catch (Exception ex)
         {
+            // A real failure (a request over the size limit, a malformed message): a warning naming the client.
+            _endReason ??= "reading a request failed: " + ex.Message;
+            Log.RequestFailed(Logger, LogName(_claimedNodeId), Peer, ex.Message);
             _events.Writer.TryComplete(ex);
         }
     }
 
     /// <summary>
-    /// Writes a response, giving up (and disconnecting the client) when it has not gone out within
-    /// <see cref="XdsStreamLimits.SendTimeout"/>: the client is not reading.
+    /// Writes <paramref name="response"/> (<paramref name="write"/> is its write), giving up (and disconnecting the
+    /// client) when it has not gone out within <see cref="XdsStreamLimits.SendTimeout"/> (the client is not reading), or
+    /// at once when, blocked, it would take the bytes waiting for all such clients over
+    /// <see cref="XdsStreamLimits.MaxBlockedResponseBytes"/>.
     /// </summary>
-    protected async Task SendAsync(Task write)
+    protected async Task SendAsync(Task write, IMessage response)
     {
+        ArgumentNullException.ThrowIfNull(write);
+        ArgumentNullException.ThrowIfNull(response);
         if (!write.IsCompleted)
         {
-            try
+            var infinite = Limits.SendTimeout == Timeout.InfiniteTimeSpan;
+            var grace = !infinite && Limits.SendTimeout < TimeSpan.FromSeconds(2) ? Limits.SendTimeout / 2 : TimeSpan.FromSeconds(1);
+            if (!await WaitAsync(write, grace).ConfigureAwait(false))
             {
-                await write.WaitAsync(Limits.SendTimeout, Time).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
-                    "it did not read a response for {0:0.#} s (HTTP/2 flow control held it back)", Limits.SendTimeout.TotalSeconds));
+                // Blocked by flow control: the response now counts against the budget of all blocked responses.
+                long size = response.CalculateSize();
+                var total = Cache.AddBlockedResponseBytes(size);
+                try
+                {
+                    if (total > Limits.MaxBlockedResponseBytes)
+                    {
+                        Observe(write);
+                        throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                            "it did not read a {0:N0}-byte response, and responses waiting for clients that do not read reached {1:N0} bytes (the limit is {2:N0})",
+                            size, total, Limits.MaxBlockedResponseBytes));
+                    }
+
+                    if (!await WaitAsync(write, infinite ? Timeout.InfiniteTimeSpan : Limits.SendTimeout - grace).ConfigureAwait(false))
+                    {
+                        Observe(write);
+                        throw new XdsStreamLimitException(string.Format(CultureInfo.InvariantCulture,
+                            "it did not read a response for {0:0.#} s (HTTP/2 flow control held it back)", Limits.SendTimeout.TotalSeconds));
+                    }
+                }
+                finally
+                {
+                    Cache.AddBlockedResponseBytes(-size);
+                }
             }
         }
 
         await write.ConfigureAwait(false);
     }
+
+    /// <summary>Whether <paramref name="write"/> ended (either way) within <paramref name="timeout"/>.</summary>
+    private async Task<bool> WaitAsync(Task write, TimeSpan timeout)
+    {
+        using var stopDelay = new CancellationTokenSource();
+        var delay = Task.Delay(timeout, Time, stopDelay.Token);
+        if (await Task.WhenAny(write, delay).ConfigureAwait(false) == write)
+        {
+            await stopDelay.CancelAsync().ConfigureAwait(false);
+            return true;
+        }
+
+        return write.IsCompleted;
+    }
+
+    /// <summary>Observes a write given up on, so its eventual failure is not an unobserved task exception.</summary>
+    private static void Observe(Task write) =>
+        _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>Disconnects the client (once): logs why, naming it, and resets its stream.</summary>
     protected void Disconnect(string reason)
@@ -327,6 +375,48 @@ public abstract partial class XdsConnection
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// What <paramref name="subscription"/> stands for in <paramref name="set"/> for this client: shared with every stream
+    /// of the same subscription and workload (<see cref="XdsResolvedMemo"/>), worked out here when none has yet.
+    /// </summary>
+    private protected XdsResolved Resolve(XdsResourceSet set, XdsSubscription subscription) =>
+        Cache.Memo.Get(set, subscription, Workload.Key, this, static (self, s, sub) => self.ResolveUncached(s, sub));
+
+    private XdsResolved ResolveUncached(XdsResourceSet set, XdsSubscription subscription)
+    {
+        var all = set.Of(subscription.TypeUrl);
+        var wanted = new List<XdsResource>(subscription.Wildcard ? all.Count + subscription.Names.Length : subscription.Names.Length);
+        if (subscription.Wildcard)
+        {
+            foreach (var (_, resource) in all)
+            {
+                wanted.Add(resource);
+            }
+
+            wanted.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        }
+
+        foreach (var name in subscription.Names)
+        {
+            if (subscription.Wildcard && all.ContainsKey(name))
+            {
+                continue;
+            }
+
+            if (Find(set, subscription.TypeUrl, name) is { } resource)
+            {
+                wanted.Add(resource);
+            }
+        }
+
+        return wanted.Count == 0 ? XdsResolved.Empty : new XdsResolved([.. wanted]);
+    }
+
+    /// <summary>Lets go of what the stream shares with others (its subscriptions); called once, when it ends.</summary>
+    private protected virtual void OnEnded()
+    {
     }
 
     /// <summary>Handles one request from the client.</summary>
@@ -420,6 +510,9 @@ public abstract partial class XdsConnection
 
         [LoggerMessage(4, LogLevel.Warning, "Disconnecting xDS client {NodeId} from {Peer}: {Reason}.")]
         public static partial void DisconnectedAbuser(ILogger logger, string nodeId, string peer, string reason);
+
+        [LoggerMessage(6, LogLevel.Warning, "Reading a request from xDS client {NodeId} at {Peer} failed: {Message}.")]
+        public static partial void RequestFailed(ILogger logger, string nodeId, string peer, string message);
 
         [LoggerMessage(5, LogLevel.Warning, "xDS client {NodeId} from {Peer} asked for {Name}, scoped to the workload {Workload} its node claims, but {Reason}; not sent (further refusals on this stream are not logged).")]
         public static partial void IdentityRefused(ILogger logger, string nodeId, string peer, string name, string workload, string reason);

@@ -39,6 +39,20 @@ public sealed partial class XdsResourceCache : IDisposable
     /// <summary>The snapshot being served (for identity checks against its endpoints).</summary>
     internal MeshSnapshot Snapshot => _provider.Current;
 
+    private long _blockedResponseBytes;
+
+    /// <summary>Bytes of responses now waiting for clients that do not read them (see <see cref="XdsStreamLimits.MaxBlockedResponseBytes"/>).</summary>
+    public long BlockedResponseBytes => Interlocked.Read(ref _blockedResponseBytes);
+
+    /// <summary>Adds <paramref name="bytes"/> (negative to remove) to <see cref="BlockedResponseBytes"/>; returns the new total.</summary>
+    internal long AddBlockedResponseBytes(long bytes) => Interlocked.Add(ref _blockedResponseBytes, bytes);
+
+    /// <summary>The subscriptions of every stream, each held once.</summary>
+    internal XdsSubscriptionTable Subscriptions { get; } = new();
+
+    /// <summary>What each subscription resolves to, per resource set and workload, shared by the streams.</summary>
+    internal XdsResolvedMemo Memo { get; } = new();
+
     /// <summary>Rate-limits NACK log lines over all streams.</summary>
     internal LogRateLimiter NackLog { get; }
 

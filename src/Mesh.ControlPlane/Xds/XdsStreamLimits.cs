@@ -24,6 +24,15 @@ public sealed class XdsStreamLimits
     /// </summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The most bytes of responses, over all streams, that may wait for clients that do not read them: 1 GiB. A
+    /// response counts once its write has waited a second (or half of <see cref="SendTimeout"/>, when that is shorter);
+    /// a stream whose response would take the total over this is disconnected at once instead of waiting out
+    /// <see cref="SendTimeout"/>. With it, what clients that never read cost the control plane is bounded in total, not
+    /// only per stream: at most this much in responses, plus each stream's request backlog.
+    /// </summary>
+    public long MaxBlockedResponseBytes { get; set; } = 1024L * 1024 * 1024;
+
     /// <summary>The most resource names one client may subscribe to per type: 10,000.</summary>
     public int MaxResourceNamesPerType { get; set; } = 10_000;
 

@@ -77,6 +77,18 @@ public class SidecarScopeTests
     }
 
     [Fact]
+    public void Find_ServedSetWithBothFlavours_KeepsTheSidecarScope()
+    {
+        // What the xDS server serves is MeshTranslator's set (proxyless plus the Envoy flavour); the scope must survive it.
+        var set = MeshTranslator.Translate(Build(Sidecar("[./*, istio-system/*]")).Snapshot!);
+        var shopClient = ClientWorkload.InNamespace("shop");
+
+        Assert.True(Sees(set, shopClient, "reviews.shop.svc.cluster.local"));
+        Assert.False(Sees(set, shopClient, "ratings.other.svc.cluster.local"));
+        Assert.True(Sees(set, ClientWorkload.InNamespace("other"), "ratings.other.svc.cluster.local"));
+    }
+
+    [Fact]
     public void Find_SidecarWithSelector_ScopesOnlyTheSelectedWorkloads()
     {
         var set = MeshTranslator.Translate(Build(Sidecar("[./*]", selector: "workloadSelector: {labels: {app: cart}}")).Snapshot!);
