@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Mesh.Gateway.Configuration;
 using Mesh.Gateway.Security;
+using Mesh.Server.Security;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -74,7 +75,7 @@ internal sealed partial class GatewayConnectionMiddleware(
                 ServerCertificateContext = serverCertificate,
                 ClientCertificateRequired = tls.RequireClientCertificate,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                ApplicationProtocols = ApplicationProtocols(protocols),
+                ApplicationProtocols = TlsConnection.ApplicationProtocols(protocols),
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => Verify(certificate, tls.RequireClientCertificate, roots, out failure),
             };
             await sslStream.AuthenticateAsServerAsync(options, timeout.Token).ConfigureAwait(false);
@@ -87,7 +88,7 @@ internal sealed partial class GatewayConnectionMiddleware(
             return;
         }
 
-        var tlsFeature = new TlsFeature(sslStream.NegotiatedApplicationProtocol.Protocol, sslStream.RemoteCertificate as X509Certificate2);
+        var tlsFeature = new TerminatedTlsFeature(sslStream.NegotiatedApplicationProtocol.Protocol, sslStream.RemoteCertificate as X509Certificate2);
         context.Features.Set<ITlsConnectionFeature>(tlsFeature);
         context.Features.Set<ITlsApplicationProtocolFeature>(tlsFeature);
         context.Features.Set(new GatewayConnectionFeature(port.PortText, IsTls: true));
@@ -95,7 +96,7 @@ internal sealed partial class GatewayConnectionMiddleware(
         var original = context.Transport;
         var reader = PipeReader.Create(sslStream, new StreamPipeReaderOptions(leaveOpen: true));
         var writer = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(leaveOpen: true));
-        context.Transport = new SecureTransport(reader, writer);
+        context.Transport = new TlsConnection.Transport(reader, writer);
         try
         {
             await next(context).ConfigureAwait(false);
@@ -140,38 +141,6 @@ internal sealed partial class GatewayConnectionMiddleware(
         }
 
         return true;
-    }
-
-    private static List<SslApplicationProtocol> ApplicationProtocols(HttpProtocols protocols)
-    {
-        var list = new List<SslApplicationProtocol>(2);
-        if ((protocols & HttpProtocols.Http2) != 0)
-        {
-            list.Add(SslApplicationProtocol.Http2);
-        }
-
-        if ((protocols & HttpProtocols.Http1) != 0)
-        {
-            list.Add(SslApplicationProtocol.Http11);
-        }
-
-        return list;
-    }
-
-    private sealed class SecureTransport(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
-
-    private sealed class TlsFeature(ReadOnlyMemory<byte> protocol, X509Certificate2? clientCertificate) : ITlsConnectionFeature, ITlsApplicationProtocolFeature
-    {
-        public ReadOnlyMemory<byte> ApplicationProtocol { get; } = protocol;
-
-        public X509Certificate2? ClientCertificate { get; set; } = clientCertificate;
-
-        public Task<X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) => Task.FromResult(ClientCertificate);
     }
 
     private static partial class Log

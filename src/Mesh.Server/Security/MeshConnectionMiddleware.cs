@@ -151,7 +151,7 @@ internal sealed partial class MeshConnectionMiddleware
                 ServerCertificateContext = ClusterTls.ContextOf(own),
                 ClientCertificateRequired = tls.RequireClientCertificate,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                ApplicationProtocols = ApplicationProtocols(_listenOptions.Protocols),
+                ApplicationProtocols = TlsConnection.ApplicationProtocols(_listenOptions.Protocols),
                 RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
                 {
                     if (certificate is null)
@@ -174,7 +174,7 @@ internal sealed partial class MeshConnectionMiddleware
         }
 
         var clientCertificate = sslStream.RemoteCertificate as X509Certificate2;
-        var tlsFeature = new TlsFeature(sslStream.NegotiatedApplicationProtocol.Protocol, clientCertificate);
+        var tlsFeature = new TerminatedTlsFeature(sslStream.NegotiatedApplicationProtocol.Protocol, clientCertificate);
         context.Features.Set<ITlsConnectionFeature>(tlsFeature);
         context.Features.Set<ITlsApplicationProtocolFeature>(tlsFeature);
         context.Features.Set(new MeshConnectionFeature(listener, isTls: true, peer, RbacPeer.FromCertificate(clientCertificate), local));
@@ -182,7 +182,7 @@ internal sealed partial class MeshConnectionMiddleware
         var original = context.Transport;
         var reader = PipeReader.Create(sslStream, new StreamPipeReaderOptions(leaveOpen: true));
         var writer = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(leaveOpen: true));
-        context.Transport = new SecureTransport(reader, writer);
+        context.Transport = new TlsConnection.Transport(reader, writer);
         try
         {
             await ServeAsync(context, listener, isTls: true).ConfigureAwait(false);
@@ -221,38 +221,6 @@ internal sealed partial class MeshConnectionMiddleware
         {
             listener.Changed -= OnChanged;
         }
-    }
-
-    private static List<SslApplicationProtocol> ApplicationProtocols(HttpProtocols protocols)
-    {
-        var list = new List<SslApplicationProtocol>(2);
-        if ((protocols & HttpProtocols.Http2) != 0)
-        {
-            list.Add(SslApplicationProtocol.Http2);
-        }
-
-        if ((protocols & HttpProtocols.Http1) != 0)
-        {
-            list.Add(SslApplicationProtocol.Http11);
-        }
-
-        return list;
-    }
-
-    private sealed class SecureTransport(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
-
-    private sealed class TlsFeature(ReadOnlyMemory<byte> protocol, X509Certificate2? clientCertificate) : ITlsConnectionFeature, ITlsApplicationProtocolFeature
-    {
-        public ReadOnlyMemory<byte> ApplicationProtocol { get; } = protocol;
-
-        public X509Certificate2? ClientCertificate { get; set; } = clientCertificate;
-
-        public Task<X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) => Task.FromResult(ClientCertificate);
     }
 
     private static partial class Log
