@@ -97,7 +97,9 @@ public sealed class GrpcTimeoutHeaderMaxTests
         {
             var watch = Stopwatch.StartNew();
             Assert.True(await slow(1000), "the slow call did not end at the route timeout");
-            Assert.InRange(watch.ElapsedMilliseconds, 180, 600); // 200 ms (grpc_timeout_header_max), not 2 s
+            // 200 ms (grpc_timeout_header_max), not max_stream_duration's 2 s; the upper bound leaves room for a loaded CI
+            // machine (1,058 ms was seen under the full suite) while still telling the two apart.
+            Assert.InRange(watch.ElapsedMilliseconds, 180, 1800);
         }
 
         await cts.CancelAsync();
